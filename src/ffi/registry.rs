@@ -1,0 +1,247 @@
+//! `trackstats_registry`: created by `trackstats_registry_new`, freed by
+//! `trackstats_registry_free`. Functions: `_close`, `_tick`, `_flush`,
+//! `_stats`, `_drain`, `_wait`, and `trackstats_track_open`.
+
+use super::{arg, guard, guard_void, trackstats_batch, trackstats_report, trackstats_result};
+use crate::registry::{Config, Error, Mode, Registry, Stats};
+use crate::report::Report;
+use std::os::raw::c_void;
+use std::time::Duration;
+
+/// A set of tracks with one sampler. Opaque; owned by the caller of
+/// `trackstats_registry_new` until `trackstats_registry_free`.
+pub struct trackstats_registry {
+    pub(crate) inner: Registry,
+}
+
+/// A sampler thread closes windows on absolute deadlines.
+pub const TRACKSTATS_MODE_THREAD: u32 = 0;
+/// No thread: the caller closes windows with `trackstats_registry_tick`.
+pub const TRACKSTATS_MODE_MANUAL: u32 = 1;
+
+/// Called with each batch of reports on the sampler thread (in manual mode:
+/// on the thread calling tick, flush or close). `reports` and every string in
+/// them are valid only during the call. It must not call
+/// `trackstats_registry_tick`, `_flush` or `_free` of its own registry; other
+/// calls work (close from inside it asks the thread to finish and returns).
+#[allow(non_camel_case_types)]
+pub type trackstats_sink_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, reports: *const trackstats_report, len: usize)>;
+
+/// Registry settings. Start from `trackstats_config_default()`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct trackstats_config {
+    /// Window length in milliseconds, 1 ..= 3600000. Default 5000.
+    pub interval_ms: u64,
+    /// `TRACKSTATS_MODE_THREAD` (default) or `TRACKSTATS_MODE_MANUAL`.
+    pub mode: u32,
+    /// NULL (default): reports queue for `trackstats_registry_drain`/`_wait`.
+    pub sink: trackstats_sink_fn,
+    /// Passed to `sink`; must stay valid until `trackstats_registry_close`
+    /// (or `_free`) returns, after which the sink is never called again.
+    pub sink_ctx: *mut c_void,
+}
+
+/// Registry counters; see the field comments of `Stats` in the README.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct trackstats_stats {
+    pub open_tracks: u64,
+    pub live_slots: u64,
+    pub reports_emitted: u64,
+    pub reports_merged: u64,
+    pub reports_pending: u64,
+    pub ticks: u64,
+    pub late_ticks: u64,
+    pub records_rejected: u64,
+    pub sampler_panics: u64,
+    pub sink_panics: u64,
+}
+
+impl From<Stats> for trackstats_stats {
+    fn from(s: Stats) -> Self {
+        trackstats_stats {
+            open_tracks: s.open_tracks,
+            live_slots: s.live_slots,
+            reports_emitted: s.reports_emitted,
+            reports_merged: s.reports_merged,
+            reports_pending: s.reports_pending,
+            ticks: s.ticks,
+            late_ticks: s.late_ticks,
+            records_rejected: s.records_rejected,
+            sampler_panics: s.sampler_panics,
+            sink_panics: s.sink_panics,
+        }
+    }
+}
+
+/// The defaults: 5000 ms, a sampler thread, reports queued for drain.
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn trackstats_config_default() -> trackstats_config {
+    trackstats_config { interval_ms: 5000, mode: TRACKSTATS_MODE_THREAD, sink: None, sink_ctx: std::ptr::null_mut() }
+}
+
+/// A C sink: the host's function, its context, and a reusable view buffer.
+struct CSink {
+    f: unsafe extern "C" fn(*mut c_void, *const trackstats_report, usize),
+    ctx: *mut c_void,
+    view: Vec<trackstats_report>,
+}
+
+// SAFETY: the header makes the host responsible for `sink_ctx` being usable
+// from the sampler thread; trackstats only passes it back. `view` holds
+// pointers into reports that are only alive during one call.
+unsafe impl Send for CSink {}
+
+impl CSink {
+    fn call(&mut self, reports: &[Report]) {
+        self.view.clear();
+        self.view.extend(reports.iter().map(trackstats_report::from));
+        // SAFETY: `f` is the host's sink; `view` and the strings it points to
+        // (owned by `reports`) live until after it returns.
+        unsafe { (self.f)(self.ctx, self.view.as_ptr(), self.view.len()) }
+    }
+}
+
+/// Creates a registry. `config` may be NULL for the defaults. On success
+/// writes a new registry to `*out`, owned by the caller (free it with
+/// `trackstats_registry_free`). Thread-safe.
+#[no_mangle]
+pub extern "C" fn trackstats_registry_new(
+    config: *const trackstats_config,
+    out: *mut *mut trackstats_registry,
+) -> trackstats_result {
+    guard(|| {
+        let out = arg!(mut out);
+        // SAFETY: NULL or a valid config for the duration of the call.
+        let c = unsafe { config.as_ref() }.copied().unwrap_or_else(|| trackstats_config_default());
+        let mode = match c.mode {
+            TRACKSTATS_MODE_THREAD => Mode::Thread,
+            TRACKSTATS_MODE_MANUAL => Mode::Manual,
+            _ => return trackstats_result::InvalidArgument,
+        };
+        if c.interval_ms == 0 || c.interval_ms > 3_600_000 {
+            return trackstats_result::InvalidInterval;
+        }
+        let cfg = Config {
+            interval: Duration::from_millis(c.interval_ms),
+            mode,
+            sink: c.sink.map(|f| {
+                let mut sink = CSink { f, ctx: c.sink_ctx, view: Vec::new() };
+                Box::new(move |r: &[Report]| sink.call(r)) as crate::registry::Sink
+            }),
+        };
+        match Registry::new(cfg) {
+            Ok(inner) => {
+                *out = Box::into_raw(Box::new(trackstats_registry { inner }));
+                trackstats_result::Ok
+            }
+            Err(e) => e.into(),
+        }
+    })
+}
+
+/// Final-flushes every open track, delivers the reports, and stops the
+/// sampler; after it returns the sink is never called again. Pending reports
+/// stay drainable until `_free`. Tracks stay valid: records after this are
+/// reported as late when the track is released. Idempotent. Thread-safe.
+#[no_mangle]
+pub extern "C" fn trackstats_registry_close(registry: *mut trackstats_registry) -> trackstats_result {
+    guard(|| match arg!(registry).inner.close() {
+        Ok(()) => trackstats_result::Ok,
+        Err(e) => e.into(),
+    })
+}
+
+/// Closes (as `_close`) and frees the registry. NULL is a no-op. Open tracks
+/// keep their memory alive until each is released, so a track handle never
+/// dangles. Must not race any other call on this registry handle.
+#[no_mangle]
+pub extern "C" fn trackstats_registry_free(registry: *mut trackstats_registry) {
+    guard_void(|| {
+        if !registry.is_null() {
+            // SAFETY: a pointer from `trackstats_registry_new`, freed once.
+            drop(unsafe { Box::from_raw(registry) });
+        }
+    })
+}
+
+/// Manual mode: ends the current window of every track now, processes
+/// closes and releases, and delivers to the sink. `WRONG_MODE` with a sampler
+/// thread; `REENTRANT_CALL` from inside the sink. Thread-safe (serialized).
+#[no_mangle]
+pub extern "C" fn trackstats_registry_tick(registry: *mut trackstats_registry) -> trackstats_result {
+    guard(|| match arg!(registry).inner.tick() {
+        Ok(()) => trackstats_result::Ok,
+        Err(e) => e.into(),
+    })
+}
+
+/// Processes pending closes and releases now and delivers to the sink,
+/// without ending a window. A sampler thread does this by itself within
+/// milliseconds; manual registries call it for a prompt final flush.
+/// Thread-safe (serialized).
+#[no_mangle]
+pub extern "C" fn trackstats_registry_flush(registry: *mut trackstats_registry) -> trackstats_result {
+    guard(|| match arg!(registry).inner.flush() {
+        Ok(()) => trackstats_result::Ok,
+        Err(e) => e.into(),
+    })
+}
+
+/// Writes the registry's counters to `*out`. Thread-safe.
+#[no_mangle]
+pub extern "C" fn trackstats_registry_stats(
+    registry: *const trackstats_registry,
+    out: *mut trackstats_stats,
+) -> trackstats_result {
+    guard(|| {
+        let r = arg!(registry);
+        let out = arg!(mut out);
+        *out = r.inner.stats().into();
+        trackstats_result::Ok
+    })
+}
+
+/// Moves up to the batch's capacity of pending reports into `batch`,
+/// replacing what it held, without blocking (the batch may end up empty).
+/// Thread-safe; give each consumer thread its own batch.
+#[no_mangle]
+pub extern "C" fn trackstats_registry_drain(
+    registry: *mut trackstats_registry,
+    batch: *mut trackstats_batch,
+) -> trackstats_result {
+    guard(|| {
+        let r = arg!(registry);
+        let b = arg!(mut batch);
+        b.fill(|reports, cap| {
+            r.inner.drain(reports, cap);
+        });
+        trackstats_result::Ok
+    })
+}
+
+/// As `_drain`, but waits up to `timeout_ms` for the first report. Returns
+/// OK with an empty batch on timeout, and `REGISTRY_CLOSED` (batch empty)
+/// once the registry is closed and everything it flushed has been drained.
+/// Thread-safe; give each consumer thread its own batch.
+#[no_mangle]
+pub extern "C" fn trackstats_registry_wait(
+    registry: *mut trackstats_registry,
+    batch: *mut trackstats_batch,
+    timeout_ms: u32,
+) -> trackstats_result {
+    guard(|| {
+        let r = arg!(registry);
+        let b = arg!(mut batch);
+        let mut res = trackstats_result::Ok;
+        b.fill(|reports, cap| {
+            if let Err(Error::Closed) = r.inner.wait(reports, cap, Duration::from_millis(timeout_ms.into())) {
+                res = trackstats_result::RegistryClosed;
+            }
+        });
+        res
+    })
+}

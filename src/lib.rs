@@ -1,0 +1,32 @@
+//! trackstats: lock-free per-track traffic metrics for SFUs.
+//!
+//! `record_up`/`record_down` are one atomic add on a per-track cache line;
+//! one sampler thread per registry turns the counters into 5-second reports
+//! per track and direction, with an exact final flush when a track closes.
+//! See README.md for the invariants and how each is kept, and `ffi` for the
+//! C ABI (`include/trackstats.h`).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod clock;
+pub mod ffi;
+mod outbox;
+mod registry;
+mod report;
+mod sampler;
+mod slab;
+mod slot;
+mod sync;
+mod word;
+
+pub use registry::{
+    Config, Error, Mode, Registry, Sink, Stats, Totals, Track, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL,
+};
+pub use report::{
+    Direction, KeyError, Report, TrackKey, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED,
+    TRACKSTATS_MAX_ID_BYTES,
+};
+pub use word::{
+    Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES, TRACKSTATS_WORD_BYTES_BITS,
+    TRACKSTATS_WORD_BYTES_MASK, TRACKSTATS_WORD_MESSAGE_ONE, TRACKSTATS_WORD_SPILL_MASK,
+};

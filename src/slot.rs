@@ -1,0 +1,364 @@
+//! One track's counters: a 128-byte, cache-line-padded slot whose address
+//! never moves, so hosts (and the Go and C++ bindings) can hold a raw pointer.
+//!
+//! Who writes what:
+//! - `words`: every recording thread (`fetch_add`), the spilling writer and
+//!   the sampler (`swap(0)`).
+//! - `spill`: spilling and wide-record writers (`fetch_add`), the sampler (`swap`).
+//! - `state`: the opener (publish), `close` (lifecycle CAS), spilling writers
+//!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free).
+//! - `sums`, `sums_seq`, `pend`, `floor_ns`, `key`: only the sampler role
+//!   (the thread holding `Core::sampler`), except `key`/`floor_ns`/`core`,
+//!   which the opener writes before it publishes the slot.
+//!   They are atomics for safety, accessed Relaxed, because one thread owns them
+//!   at a time and the hand-offs are ordered by `state` (Release/Acquire) and
+//!   by the allocator's mutex.
+
+use crate::registry::Core;
+use crate::report::{Direction, TrackKey};
+use crate::sync::{fence, AtomicPtr, AtomicU128, AtomicU32, AtomicU64, Ordering::*};
+use crate::word::{self, Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES};
+use std::sync::Arc;
+
+/// Lifecycle values (low two bits of `state`).
+pub(crate) const FREE: u64 = 0;
+pub(crate) const OPEN: u64 = 1;
+pub(crate) const CLOSED: u64 = 2;
+const LIFECYCLE: u64 = 3;
+/// Set by a writer after it adds to `spill[d]`; cleared by the sampler before it takes `spill[d]`.
+const SPILLED: [u64; 2] = [1 << 2, 1 << 3];
+/// Set by the sampler once the close flush has been reported: later bytes are late.
+pub(crate) const FINALIZED: u64 = 1 << 4;
+const GEN_SHIFT: u32 = 32;
+
+#[repr(C)]
+pub struct Slot {
+    /// The window words, `[up, down]`: the only memory the hot path touches.
+    words: [AtomicU64; 2],
+    state: AtomicU64,
+    /// Sampler-owned: logical outbox index of this track's pending report per direction.
+    pub(crate) pend: [AtomicU32; 2],
+    spill: [AtomicU128; 2],
+    /// Sampler-owned running sums per direction: `[bytes, messages]`.
+    sums: [[AtomicU64; 2]; 2],
+    /// Seqlock over `sums` and the sampler's swaps: odd while the sampler moves a window.
+    sums_seq: AtomicU64,
+    /// The registry this slot belongs to; written once, before first publish.
+    core: AtomicPtr<Core>,
+    /// `Arc<TrackKey>` as a raw pointer, owned by the slot while it is live.
+    key: AtomicPtr<TrackKey>,
+    /// Reports never start before this (the open time, then each flush time).
+    pub(crate) floor_ns: AtomicU64,
+}
+
+// The hot line (words + state) and all the rest fit one padded unit.
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Slot>() <= 128);
+
+// SAFETY: every field is an atomic; the raw pointers in `core` and `key` are
+// only dereferenced under the lifecycle protocol described above.
+unsafe impl Send for Slot {}
+unsafe impl Sync for Slot {}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            words: [AtomicU64::new(0), AtomicU64::new(0)],
+            state: AtomicU64::new(FREE),
+            pend: [AtomicU32::new(0), AtomicU32::new(0)],
+            spill: [AtomicU128::new(0), AtomicU128::new(0)],
+            sums: [[AtomicU64::new(0), AtomicU64::new(0)], [AtomicU64::new(0), AtomicU64::new(0)]],
+            sums_seq: AtomicU64::new(0),
+            core: AtomicPtr::new(std::ptr::null_mut()),
+            key: AtomicPtr::new(std::ptr::null_mut()),
+            floor_ns: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What a sampler pass sees in one live slot.
+pub(crate) struct Seen {
+    pub state: u64,
+}
+
+impl Seen {
+    pub fn generation(&self) -> u32 {
+        (self.state >> GEN_SHIFT) as u32
+    }
+    pub fn finalized(&self) -> bool {
+        self.state & FINALIZED != 0
+    }
+    pub fn lifecycle(&self) -> u64 {
+        self.state & LIFECYCLE
+    }
+}
+
+impl Slot {
+    // ---- hot path -------------------------------------------------------
+
+    /// One record: one `fetch_add` in the common case.
+    #[inline(always)]
+    pub fn record(&self, dir: Direction, bytes: u64) {
+        if bytes <= TRACKSTATS_MAX_INLINE_BYTES {
+            // Relaxed: the count is the only data a record publishes, and the
+            // sampler takes it with an RMW (`swap` in `take`), which always
+            // reads the latest value in this word's modification order.
+            let old = self.words[dir.index()].fetch_add(word::increment(bytes), Relaxed);
+            if word::needs_spill(old) {
+                self.spill_word(dir);
+            }
+        } else {
+            self.record_wide(dir, bytes);
+        }
+    }
+
+    /// Moves the whole window word into the wide accumulator (the slow path of
+    /// the layout rule; the Go and C++ bindings reach it through
+    /// `trackstats_track_spill`).
+    #[cold]
+    pub fn spill_word(&self, dir: Direction) {
+        // Relaxed: an RMW, ordered against records and the sampler's swap by
+        // the word's modification order; the moved amount is published to the
+        // sampler by `add_spill`'s Release.
+        let w = self.words[dir.index()].swap(0, Relaxed);
+        if w != 0 {
+            self.add_spill(dir, Delta::from_word(w));
+        }
+    }
+
+    #[cold]
+    fn record_wide(&self, dir: Direction, bytes: u64) {
+        if bytes > TRACKSTATS_MAX_RECORD_BYTES {
+            if let Some(core) = self.core() {
+                core.health.records_rejected.fetch_add(1, Relaxed);
+            }
+            return;
+        }
+        self.add_spill(dir, Delta { bytes, messages: 1 });
+    }
+
+    fn add_spill(&self, dir: Direction, d: Delta) {
+        // Relaxed: made visible to the sampler by the Release below.
+        self.spill[dir.index()].fetch_add(d.to_wide(), Relaxed);
+        // Release: pairs with the Acquire `fetch_and` in `take_spill`. If the
+        // sampler clears this flag, it also sees the add above; if the flag is
+        // set after the sampler cleared it, the next pass takes the amount.
+        self.state.fetch_or(SPILLED[dir.index()], Release);
+    }
+
+    /// The window words' address, for bindings that record inline.
+    pub(crate) fn words_ptr(&self) -> *mut u64 {
+        self.words.as_ptr() as *mut u64
+    }
+
+    // ---- lifecycle ------------------------------------------------------
+
+    pub(crate) fn core(&self) -> Option<&Core> {
+        // Acquire: pairs with the Release store in `publish`.
+        let p = self.core.load(Acquire);
+        // SAFETY: a non-null `core` was set by `publish` from a live `Arc<Core>`;
+        // every holder of this slot (a track handle, the sampler) keeps a
+        // strong reference to that core, so it outlives this borrow.
+        unsafe { p.as_ref() }
+    }
+
+    /// Makes a free slot live for a new track. The caller owns the slot
+    /// exclusively (it just took it from the allocator).
+    pub(crate) fn publish(&self, core: *const Core, key: Arc<TrackKey>, now_ns: u64) {
+        debug_assert_eq!(self.state.load(Relaxed) & LIFECYCLE, FREE);
+        self.core.store(core as *mut Core, Release);
+        self.key.store(Arc::into_raw(key) as *mut TrackKey, Relaxed);
+        self.floor_ns.store(now_ns, Relaxed);
+        let generation = self.state.load(Relaxed) & !((1 << GEN_SHIFT) - 1);
+        // Release: pairs with the Acquire loads in `observe` and `totals`, so
+        // the key, floor and core stores above are visible to the sampler.
+        self.state.store(generation | OPEN, Release);
+    }
+
+    /// OPEN -> CLOSED. Returns false if the track was already closed (a no-op).
+    pub(crate) fn mark_closed(&self) -> bool {
+        // AcqRel: the CAS orders against the sampler's flag updates on the same word.
+        self.state
+            .fetch_update(AcqRel, Acquire, |s| (s & LIFECYCLE == OPEN).then_some((s & !LIFECYCLE) | CLOSED))
+            .is_ok()
+    }
+
+    /// Sampler only: the state, or None when the slot is free.
+    #[inline]
+    pub(crate) fn observe(&self) -> Option<Seen> {
+        // Acquire: pairs with the Release store in `publish`.
+        let state = self.state.load(Acquire);
+        (state & LIFECYCLE != FREE).then_some(Seen { state })
+    }
+
+    /// Sampler only: whether a pass has anything to take from this slot.
+    #[inline]
+    pub(crate) fn is_idle(&self, seen: &Seen) -> bool {
+        seen.state & (SPILLED[0] | SPILLED[1]) == 0
+            && self.words[0].load(Relaxed) == 0
+            && self.words[1].load(Relaxed) == 0
+    }
+
+    pub(crate) fn set_finalized(&self) {
+        // Release: sampler-owned flag; ordered with later passes by program order.
+        self.state.fetch_or(FINALIZED, Release);
+    }
+
+    /// Sampler only: takes both directions' windows and folds them into the
+    /// running sums, inside the seqlock so `totals` never sees a window twice
+    /// or not at all.
+    pub(crate) fn take(&self, seen: &Seen) -> [Delta; 2] {
+        let seq = self.sums_seq.load(Relaxed);
+        self.sums_seq.store(seq.wrapping_add(1), Relaxed);
+        // Release fence: pairs with the Acquire fence in `totals`. A reader
+        // that observes any swap or sum below also observes the odd seq.
+        fence(Release);
+        let mut out = [Delta::ZERO; 2];
+        for dir in Direction::ALL {
+            let i = dir.index();
+            // Relaxed: see `record`; an RMW reads the latest value.
+            let mut d = Delta::from_word(self.words[i].swap(0, Relaxed));
+            if seen.state & SPILLED[i] != 0 {
+                d = d.add(self.take_spill(dir));
+            }
+            if !d.is_zero() {
+                self.sums[i][0].store(self.sums[i][0].load(Relaxed).wrapping_add(d.bytes), Relaxed);
+                self.sums[i][1].store(self.sums[i][1].load(Relaxed).wrapping_add(d.messages), Relaxed);
+            }
+            out[i] = d;
+        }
+        // Release: pairs with the Acquire load that starts `totals`.
+        self.sums_seq.store(seq.wrapping_add(2), Release);
+        out
+    }
+
+    fn take_spill(&self, dir: Direction) -> Delta {
+        // Acquire: pairs with the Release `fetch_or` in `add_spill`.
+        self.state.fetch_and(!SPILLED[dir.index()], Acquire);
+        // Relaxed: ordered after the Acquire above.
+        Delta::from_wide(self.spill[dir.index()].swap(0, Relaxed))
+    }
+
+    /// Sampler only: a clone of the key of the live track in this slot.
+    pub(crate) fn key(&self) -> Arc<TrackKey> {
+        let p = self.key.load(Relaxed);
+        // SAFETY: the slot is live (the sampler observed OPEN/CLOSED), `key`
+        // holds one strong count from `publish`, and only the sampler role
+        // (the caller) drops it, in `free`.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    }
+
+    /// Sampler only: returns the slot to FREE with the next generation. The
+    /// caller has already taken its last windows and no holder remains.
+    pub(crate) fn free(&self) {
+        let p = self.key.swap(std::ptr::null_mut(), Relaxed);
+        if !p.is_null() {
+            // SAFETY: `p` came from `Arc::into_raw` in `publish`; this drops that count once.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+        for s in &self.sums {
+            s[0].store(0, Relaxed);
+            s[1].store(0, Relaxed);
+        }
+        let next_gen = ((self.state.load(Relaxed) >> GEN_SHIFT).wrapping_add(1)) << GEN_SHIFT;
+        // Release: the next opener takes this slot through the allocator mutex,
+        // which already orders it; Release keeps the sums reset visible to any
+        // late `observe` as well.
+        self.state.store(next_gen | FREE, Release);
+    }
+
+    /// Cumulative totals: the sampler's sums plus the open window, consistent
+    /// against the sampler's moves. A spill in flight on another thread (once
+    /// per 2^23 messages on one track) may be missed by a read racing it.
+    pub fn totals(&self) -> [Delta; 2] {
+        loop {
+            // Acquire: pairs with the Release store that ends `take`.
+            let s1 = self.sums_seq.load(Acquire);
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let mut out = [Delta::ZERO; 2];
+            for (i, o) in out.iter_mut().enumerate() {
+                let sums = Delta { bytes: self.sums[i][0].load(Relaxed), messages: self.sums[i][1].load(Relaxed) };
+                let open = Delta::from_word(self.words[i].load(Relaxed));
+                let spilled = Delta::from_wide(self.spill[i].load(Relaxed));
+                *o = sums.add(open).add(spilled);
+            }
+            // Acquire fence: pairs with the Release fence in `take`.
+            fence(Acquire);
+            if self.sums_seq.load(Relaxed) == s1 {
+                return out;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn raw_state(&self) -> u64 {
+        self.state.load(Relaxed)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_is_one_padded_unit_and_words_lead() {
+        assert_eq!(std::mem::size_of::<Slot>(), 128);
+        let s = Slot::default();
+        assert_eq!(s.words_ptr() as usize, &s as *const Slot as usize);
+    }
+
+    #[test]
+    fn the_128_bit_accumulator_is_lock_free_here() {
+        assert!(portable_atomic::AtomicU128::is_lock_free());
+    }
+
+    fn live() -> Slot {
+        let s = Slot::default();
+        s.publish(std::ptr::null(), Arc::new(TrackKey::new("p", "t", "", 0).unwrap()), 0);
+        s
+    }
+
+    #[test]
+    fn records_and_spills_keep_every_byte_and_message() {
+        let s = live();
+        for _ in 0..5 {
+            s.record(Direction::Up, 10);
+        }
+        s.record(Direction::Up, TRACKSTATS_MAX_INLINE_BYTES + 1);
+        s.spill_word(Direction::Up);
+        s.record(Direction::Down, 7);
+        let seen = s.observe().unwrap();
+        let t = s.take(&seen);
+        assert_eq!(t[0], Delta { bytes: 50 + TRACKSTATS_MAX_INLINE_BYTES + 1, messages: 6 });
+        assert_eq!(t[1], Delta { bytes: 7, messages: 1 });
+        assert_eq!(s.totals()[0], t[0]);
+        assert!(s.is_idle(&s.observe().unwrap()));
+        s.free();
+    }
+
+    #[test]
+    fn a_word_at_half_a_field_spills_on_the_next_record() {
+        let s = live();
+        s.words[0].store(1 << (word::TRACKSTATS_WORD_BYTES_BITS - 1), Relaxed);
+        s.record(Direction::Up, 1);
+        assert_eq!(s.words[0].load(Relaxed), 0, "the writer moved the word");
+        assert_ne!(s.raw_state() & SPILLED[0], 0);
+        let t = s.take(&s.observe().unwrap());
+        assert_eq!(t[0], Delta { bytes: (1 << 39) + 1, messages: 1 });
+        s.free();
+    }
+
+    #[test]
+    fn absurd_sizes_are_ignored() {
+        let s = live();
+        s.record(Direction::Up, u64::MAX);
+        assert!(s.is_idle(&s.observe().unwrap()));
+        s.free();
+    }
+}

@@ -1,0 +1,53 @@
+//! The concurrency primitives the core is written against, in one place, so
+//! that `RUSTFLAGS="--cfg loom"` swaps every atomic and lock for loom's
+//! model-checked versions (the way crossbeam does it).
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
+    Condvar, Mutex, MutexGuard,
+};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
+    Condvar, Mutex, MutexGuard,
+};
+
+#[cfg(not(loom))]
+pub(crate) use portable_atomic::AtomicU128;
+
+/// loom has no 128-bit atomic; a mutex gives the model the same
+/// linearizable semantics (the real one is a lock-free `cmpxchg16b`).
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct AtomicU128(loom::sync::Mutex<u128>);
+
+#[cfg(loom)]
+impl AtomicU128 {
+    pub(crate) fn new(v: u128) -> Self {
+        Self(loom::sync::Mutex::new(v))
+    }
+    pub(crate) fn fetch_add(&self, v: u128, _: Ordering) -> u128 {
+        let mut g = self.0.lock().unwrap();
+        let old = *g;
+        *g = old.wrapping_add(v);
+        old
+    }
+    pub(crate) fn swap(&self, v: u128, _: Ordering) -> u128 {
+        std::mem::replace(&mut *self.0.lock().unwrap(), v)
+    }
+    pub(crate) fn load(&self, _: Ordering) -> u128 {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Locks ignoring poison: every critical section in this crate leaves its
+/// data consistent at each step, and a panic caught at the ABI boundary must
+/// not turn every later call into a second panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

@@ -470,6 +470,12 @@ impl Track {
         Totals { up: t[0], down: t[1] }
     }
 
+    /// This track's C handle, borrowed: valid while the Track lives. Lets a
+    /// Rust host hand the track to C code that records or reads totals.
+    pub fn as_ptr(&self) -> *mut crate::ffi::trackstats_track {
+        self.slot.as_ptr().cast()
+    }
+
     /// The C handle: the slot's address. Ownership moves to the pointer.
     pub(crate) fn into_raw(self) -> *const Slot {
         let p = self.slot.as_ptr() as *const Slot;

@@ -1,0 +1,75 @@
+//! Invariant 7: a slow or stuck consumer never hurts the hot path; pending
+//! reports of one (track, direction) merge instead of growing or dropping.
+
+use crate::common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+use trackstats::{Config, Mode, Registry, Report, Sink};
+
+const TRACKS: u64 = 8;
+
+#[test]
+fn an_undrained_queue_stays_bounded_by_tracks_and_loses_nothing() {
+    let reg = Arc::new(threaded(2));
+    let tracks: Vec<_> = (0..TRACKS).map(|i| reg.open(key(i)).unwrap()).collect();
+    let mut truth = Ledger::default();
+    let mut rng = Rng(3);
+    let until = Instant::now() + Duration::from_millis(300);
+    let mut max_pending = 0;
+    while Instant::now() < until {
+        for (i, t) in tracks.iter().enumerate() {
+            let n = rng.message_size();
+            if n % 2 == 0 {
+                t.record_up(n);
+                truth.add(i as u64, trackstats::Direction::Up, n);
+            } else {
+                t.record_down(n);
+                truth.add(i as u64, trackstats::Direction::Down, n);
+            }
+        }
+        max_pending = max_pending.max(reg.stats().reports_pending);
+        thread::sleep(Duration::from_micros(100));
+    }
+    assert!(max_pending <= 2 * TRACKS, "{max_pending} reports pending for {TRACKS} tracks");
+    let s = reg.stats();
+    assert!(s.ticks > 50 && s.reports_merged > 0, "{s:?}");
+    drop(tracks);
+    reg.close().unwrap();
+    let reports = drain_all(&reg);
+    assert!(reports.iter().any(|r| r.is_merged()));
+    ledger_of(&reports).assert_equals(&truth);
+}
+
+/// A sink stuck for 300 ms: windows pile up in the counters (the sampler
+/// thread is the one stuck), then arrive as one merged report, exactly.
+#[test]
+fn a_stuck_sink_delays_reports_but_never_loses_them() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stuck_once = Arc::new(AtomicBool::new(true));
+    let (s, once) = (seen.clone(), stuck_once.clone());
+    let sink: Sink = Box::new(move |rs: &[Report]| {
+        if once.swap(false, Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(300));
+        }
+        s.lock().unwrap().extend_from_slice(rs);
+    });
+    let reg =
+        Registry::new(Config { interval: Duration::from_millis(5), mode: Mode::Thread, sink: Some(sink) }).unwrap();
+    let t = reg.open(key(1)).unwrap();
+    let mut truth = Ledger::default();
+    let until = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < until {
+        t.record_up(100);
+        truth.add(1, trackstats::Direction::Up, 100);
+        thread::sleep(Duration::from_micros(50));
+    }
+    drop(t);
+    let stats = reg.stats();
+    drop(reg);
+    let reports = seen.lock().unwrap().clone();
+    assert!(stats.late_ticks > 0, "the stuck sink made the sampler miss deadlines: {stats:?}");
+    assert!(reports.iter().any(|r| r.is_merged() && r.end_unix_ns - r.start_unix_ns > 5_000_000));
+    ledger_of(&reports).assert_equals(&truth);
+}

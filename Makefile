@@ -42,7 +42,7 @@ test-header: check-tools
 	@echo "header: no drift"
 
 test-rust: check-tools
-	$(CARGO) test --release --all-targets
+	$(CARGO) test --release --lib --tests --examples
 	$(CARGO) bench --no-run
 
 test-lint: check-tools

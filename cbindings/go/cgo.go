@@ -1,0 +1,313 @@
+package trackstats
+
+// The only file with cgo flags: the header from the repository's include/
+// and the static library that `make lib` builds, linked statically so a Go
+// binary needs no libtrackstats.so at run time. The Rust standard library
+// inside the archive needs libm, libdl and libpthread.
+//
+// On Linux the archive is found by name (-l:libtrackstats.a, never the .so
+// next to it), so a CGO_LDFLAGS=-L<dir> and CGO_CFLAGS=-I<dir> from the
+// environment, which come first on the command line, select an installed
+// copy instead of the checkout's.
+//
+// The helpers below exist so that each Go operation is ONE cgo call (open
+// plus the window-word address, a drain plus the batch view) and so that no
+// Go pointer to an out-parameter ever has to escape to the heap.
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo linux LDFLAGS: -L${SRCDIR}/../../target/release -l:libtrackstats.a -lm -ldl -lpthread
+#cgo !linux LDFLAGS: ${SRCDIR}/../../target/release/libtrackstats.a -lm -lpthread
+#include <malloc.h>
+#include "trackstats.h"
+
+typedef struct {
+	trackstats_result res;
+	trackstats_track *track;
+	uint64_t *words;
+} tsgo_open_result;
+
+static tsgo_open_result tsgo_open(trackstats_registry *r,
+		const char *p, size_t pl, const char *t, size_t tl,
+		const char *c, size_t cl, uint64_t user_data) {
+	tsgo_open_result o = {0, NULL, NULL};
+	o.res = trackstats_track_open(r, p, pl, t, tl, c, cl, user_data, &o.track);
+	if (o.res == TRACKSTATS_RESULT_OK) {
+		o.words = trackstats_track_window_words(o.track);
+	}
+	return o;
+}
+
+typedef struct {
+	trackstats_result res;
+	const trackstats_report *reports;
+	size_t len;
+} tsgo_fill;
+
+// wait_ms < 0: drain without blocking.
+static tsgo_fill tsgo_take(trackstats_registry *r, trackstats_batch *b, int64_t wait_ms) {
+	tsgo_fill f = {0, NULL, 0};
+	f.res = wait_ms < 0 ? trackstats_registry_drain(r, b)
+	                    : trackstats_registry_wait(r, b, (uint32_t)wait_ms);
+	f.reports = trackstats_batch_reports(b, &f.len);
+	return f;
+}
+
+static trackstats_totals tsgo_totals(const trackstats_track *t) {
+	trackstats_totals out = {0, 0, 0, 0};
+	trackstats_track_totals(t, &out);
+	return out;
+}
+
+typedef struct {
+	trackstats_result res;
+	trackstats_stats stats;
+} tsgo_stats_result;
+
+static tsgo_stats_result tsgo_stats(const trackstats_registry *r) {
+	tsgo_stats_result o;
+	o.res = trackstats_registry_stats(r, &o.stats);
+	return o;
+}
+
+typedef struct {
+	trackstats_result res;
+	trackstats_registry *registry;
+} tsgo_registry_result;
+
+static tsgo_registry_result tsgo_registry_new(uint64_t interval_ms, uint32_t mode) {
+	tsgo_registry_result o = {0, NULL};
+	trackstats_config cfg = trackstats_config_default();
+	cfg.interval_ms = interval_ms;
+	cfg.mode = mode;
+	o.res = trackstats_registry_new(&cfg, &o.registry);
+	return o;
+}
+
+typedef struct {
+	trackstats_result res;
+	trackstats_batch *batch;
+} tsgo_batch_result;
+
+static tsgo_batch_result tsgo_batch_new(size_t capacity) {
+	tsgo_batch_result o = {0, NULL};
+	o.res = trackstats_batch_new(capacity, &o.batch);
+	return o;
+}
+
+// Bytes the C allocator holds (heap plus mmapped chunks), for the memory
+// benchmark: the Rust core allocates with malloc, which Go's MemStats
+// cannot see.
+static uint64_t tsgo_c_heap_bytes(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+	struct mallinfo2 m = mallinfo2();
+	return (uint64_t)m.uordblks + (uint64_t)m.hblkhd;
+#else
+	return 0;
+#endif
+}
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// The window-word rule of include/trackstats.h, as Go constants (cgo turns
+// the header's integer macros into compile-time constants, so a change in
+// the header changes these).
+const (
+	wordMessageOne = C.TRACKSTATS_WORD_MESSAGE_ONE
+	wordSpillMask  = C.TRACKSTATS_WORD_SPILL_MASK
+
+	// MaxInlineBytes is the largest record done with one atomic add in Go;
+	// larger ones take one cgo call.
+	MaxInlineBytes = C.TRACKSTATS_MAX_INLINE_BYTES
+	// MaxRecordBytes: larger records are rejected (counted in
+	// Stats.RecordsRejected) because they can only come from a bug.
+	MaxRecordBytes = C.TRACKSTATS_MAX_RECORD_BYTES
+	// MaxIDBytes is the longest participant, track or country id.
+	MaxIDBytes = C.TRACKSTATS_MAX_ID_BYTES
+
+	modeThread = C.TRACKSTATS_MODE_THREAD
+	modeManual = C.TRACKSTATS_MODE_MANUAL
+
+	resultOK             = C.TRACKSTATS_RESULT_OK
+	resultRegistryClosed = C.TRACKSTATS_RESULT_REGISTRY_CLOSED
+)
+
+type (
+	cTrack    = C.trackstats_track
+	cRegistry = C.trackstats_registry
+	cBatch    = C.trackstats_batch
+	cReport   = C.trackstats_report
+)
+
+// cString is s as (pointer, length) for C, without a copy: every C function
+// taking ids copies them before it returns. The caller keeps s alive.
+func cString(s string) (*C.char, C.size_t) {
+	// SAFETY: C only reads len(s) bytes during the call (a NULL or dangling
+	// pointer is fine with length 0); string bytes hold no Go pointers, so
+	// cgo's pointer rules allow passing them.
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+func cOpen(r *cRegistry, participantID, trackID, country string, id uint64) (*cTrack, *[2]uint64, uint32) {
+	p, pl := cString(participantID)
+	t, tl := cString(trackID)
+	c, cl := cString(country)
+	o := C.tsgo_open(r, p, pl, t, tl, c, cl, C.uint64_t(id))
+	// The C side has copied the ids; the strings only had to live until here.
+	runtime.KeepAlive(participantID)
+	runtime.KeepAlive(trackID)
+	runtime.KeepAlive(country)
+	if o.res != resultOK {
+		return nil, nil, uint32(o.res)
+	}
+	// SAFETY: the C contract makes these two 8-byte-aligned words valid
+	// until trackstats_track_release, which only the Track's cleanup calls,
+	// once no Go code can reach the Track; C memory is never moved or
+	// scanned by the Go GC.
+	return o.track, (*[2]uint64)(unsafe.Pointer(o.words)), resultOK
+}
+
+// cRecord is the C path of a record: sizes above MaxInlineBytes.
+//
+//go:noinline
+func cRecord(t *cTrack, dir Direction, n uint64) {
+	if dir == Up {
+		C.trackstats_record_up(t, C.uint64_t(n))
+	} else {
+		C.trackstats_record_down(t, C.uint64_t(n))
+	}
+}
+
+// cSpill is the slow path of the window-word rule.
+//
+//go:noinline
+func cSpill(t *cTrack, dir Direction) {
+	C.trackstats_track_spill(t, C.uint32_t(dir))
+}
+
+// cgoRecordUp is one cgo call per record: the baseline that RecordUp's
+// inline atomic add is benchmarked against (bench_test.go).
+func cgoRecordUp(t *Track, n uint64) {
+	C.trackstats_record_up(t.h, C.uint64_t(n))
+	runtime.KeepAlive(t)
+}
+
+func cClose(t *cTrack) uint32 { return uint32(C.trackstats_track_close(t)) }
+
+func cRelease(t *cTrack) { C.trackstats_track_release(t) }
+
+func cTotals(t *cTrack) Totals {
+	o := C.tsgo_totals(t)
+	return Totals{
+		UpBytes:      uint64(o.up_bytes),
+		UpMessages:   uint64(o.up_messages),
+		DownBytes:    uint64(o.down_bytes),
+		DownMessages: uint64(o.down_messages),
+	}
+}
+
+func cRegistryNew(intervalMS uint64, manual bool) (*cRegistry, uint32) {
+	mode := C.uint32_t(modeThread)
+	if manual {
+		mode = modeManual
+	}
+	o := C.tsgo_registry_new(C.uint64_t(intervalMS), mode)
+	return o.registry, uint32(o.res)
+}
+
+func cRegistryClose(r *cRegistry) uint32 { return uint32(C.trackstats_registry_close(r)) }
+func cRegistryFree(r *cRegistry)         { C.trackstats_registry_free(r) }
+func cRegistryTick(r *cRegistry) uint32  { return uint32(C.trackstats_registry_tick(r)) }
+func cRegistryFlush(r *cRegistry) uint32 { return uint32(C.trackstats_registry_flush(r)) }
+
+func cRegistryStats(r *cRegistry) (Stats, uint32) {
+	o := C.tsgo_stats(r)
+	if o.res != resultOK {
+		return Stats{}, uint32(o.res)
+	}
+	s := o.stats
+	return Stats{
+		OpenTracks:      uint64(s.open_tracks),
+		LiveSlots:       uint64(s.live_slots),
+		ReportsEmitted:  uint64(s.reports_emitted),
+		ReportsMerged:   uint64(s.reports_merged),
+		ReportsPending:  uint64(s.reports_pending),
+		Ticks:           uint64(s.ticks),
+		LateTicks:       uint64(s.late_ticks),
+		RecordsRejected: uint64(s.records_rejected),
+		SamplerPanics:   uint64(s.sampler_panics),
+		SinkPanics:      uint64(s.sink_panics),
+	}, resultOK
+}
+
+func cBatchNew(capacity int) (*cBatch, uint32) {
+	o := C.tsgo_batch_new(C.size_t(capacity))
+	return o.batch, uint32(o.res)
+}
+
+func cBatchFree(b *cBatch) { C.trackstats_batch_free(b) }
+
+// cTake fills b (one cgo call) and returns a view of its reports, valid
+// until b is filled again or freed. waitMS < 0 drains without blocking.
+func cTake(r *cRegistry, b *cBatch, waitMS int64) ([]cReport, uint32) {
+	f := C.tsgo_take(r, b, C.int64_t(waitMS))
+	if f.len == 0 {
+		return nil, uint32(f.res)
+	}
+	// SAFETY: the batch owns f.len reports at f.reports until it is filled
+	// again or freed; callers convert them (copying what they keep) before
+	// either happens, under drainMu or on the one feeder goroutine.
+	return unsafe.Slice(f.reports, int(f.len)), uint32(f.res)
+}
+
+func cResultString(code uint32) string {
+	return C.GoString(C.trackstats_result_str(C.uint32_t(code)))
+}
+
+// Version is the linked library's version, e.g. "0.1.0".
+func Version() string { return C.GoString(C.trackstats_version()) }
+
+// cHeapBytes is what the C allocator holds, or 0 where that is unknown.
+func cHeapBytes() uint64 { return uint64(C.tsgo_c_heap_bytes()) }
+
+// cBorrowed views a report's (pointer, length) string without copying.
+func cBorrowed(p *C.char, n C.size_t) string {
+	if n == 0 {
+		return ""
+	}
+	// SAFETY: p holds n bytes of UTF-8 owned by the batch; the result is
+	// only read (and copied) before the batch is refilled.
+	return unsafe.String((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+// goReport converts one C report. Field access is by name, so fields added
+// to trackstats_report later do not break this binding. The ids come from
+// the Go side's entry (no allocation) when the track is known.
+func goReport(c *cReport, e *entry) Report {
+	r := Report{
+		Direction: Direction(c.direction),
+		Bytes:     uint64(c.bytes),
+		Messages:  uint64(c.messages),
+		Start:     unixNano(uint64(c.start_unix_ns)),
+		End:       unixNano(uint64(c.end_unix_ns)),
+		Flags:     Flags(c.flags),
+	}
+	if e != nil {
+		r.UserData = e.userData
+		r.ParticipantID, r.TrackID, r.Country = e.participantID, e.trackID, e.country
+		return r
+	}
+	// Unknown id (cannot happen while reports are exactly once): copy the
+	// strings, because the batch's memory is reused by the next drain.
+	r.ParticipantID = string([]byte(cBorrowed(c.participant_id, c.participant_id_len)))
+	r.TrackID = string([]byte(cBorrowed(c.track_id, c.track_id_len)))
+	r.Country = string([]byte(cBorrowed(c.country, c.country_len)))
+	return r
+}
+
+func reportID(c *cReport) uint64 { return uint64(c.user_data) }

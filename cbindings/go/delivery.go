@@ -1,0 +1,85 @@
+package trackstats
+
+import "time"
+
+// Drain appends every pending report to dst without blocking and returns it
+// (one cgo call per batch of up to 1024 reports). Reports of tracks with a
+// listener are passed to their listener instead, on this goroutine, before
+// Drain returns. After Close, Drain returns what Close collected, then
+// nothing. Safe for concurrent use (calls are serialised).
+func (r *Registry) Drain(dst []Report) ([]Report, error) {
+	if r.push {
+		return dst, ErrNotPull
+	}
+	r.drainMu.Lock()
+	defer r.drainMu.Unlock()
+	if len(r.leftover) > 0 {
+		dst = append(dst, r.leftover...)
+		r.leftover = nil
+	}
+	return r.drainLocked(dst)
+}
+
+// drainLocked empties the library's queue into dst (listener reports go to
+// their listeners). The caller holds drainMu.
+func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
+	var routed []Report
+	var to []ReportListener
+	var err error
+	r.mu.RLock()
+	for r.h != nil {
+		batch, code := cTake(r.h, r.batch, -1)
+		if code != resultOK {
+			err = ResultError(code)
+			break
+		}
+		dst, routed, to = r.entries.convert(batch, dst, routed, to)
+		if len(batch) < batchCapacity {
+			break
+		}
+	}
+	r.mu.RUnlock()
+	// Outside the registry lock, so a listener may open or close tracks.
+	for i := range routed {
+		to[i].OnReport(routed[i])
+	}
+	return dst, err
+}
+
+// feed is the registry's one dispatcher goroutine (push mode): it blocks in
+// the library until reports are queued, converts a batch with one lock,
+// then hands each report to its listener or the channel. It exits once the
+// library reports the registry closed and fully drained, after which Close
+// frees the handles.
+func (r *Registry) feed() {
+	defer close(r.feedDone)
+	if r.ch != nil {
+		defer close(r.ch)
+	}
+	var plain, routed []Report
+	var to []ReportListener
+	for {
+		// Close does not free h or the batch before this goroutine ends.
+		batch, code := cTake(r.h, r.batch, feederWaitMS)
+		plain, routed, to = r.entries.convert(batch, plain[:0], routed[:0], to[:0])
+		for i := range routed {
+			to[i].OnReport(routed[i])
+			to[i] = nil // drop the reference until the next batch
+		}
+		// A dispatch-only registry opens no plain track; only a report whose
+		// id has no entry (counted in entries.orphan) could be plain there.
+		if r.ch != nil {
+			for i := range plain {
+				r.ch <- plain[i]
+			}
+		}
+		switch code {
+		case resultOK:
+		case resultRegistryClosed:
+			return
+		default:
+			// Only a caught panic in the library gets here; do not spin.
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

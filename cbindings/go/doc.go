@@ -1,0 +1,24 @@
+// Package trackstats is the Go binding of trackstats: lock-free per-track
+// traffic metrics for SFUs, in place of a goroutine and a ticker per track.
+//
+// A Registry owns tracks and one sampler thread (in the linked Rust library)
+// that ends a window for every track on absolute deadlines, every 5 s by
+// default. Each Track counts the messages received from the publisher
+// (RecordUp, LiveKit's UPSTREAM) and sent to a subscriber (RecordDown,
+// DOWNSTREAM). A record is one sync/atomic add on the track's slot in C
+// memory, done by Go itself: no cgo call, no lock, no allocation. Reports,
+// one per (track, direction, window) with a non-zero delta, reach Go by
+// Drain (one cgo call per batch), on a channel, or through per-track
+// listeners, from one goroutine per registry at most.
+//
+// Every recorded byte and message is reported exactly once, a message's bytes
+// and count in the same window, including around Close and when a Track is
+// dropped without Close (its cleanup flushes and releases it). A nil *Track
+// is a no-op handle, for relayed copies of a track.
+//
+// BytesTrackStats has the method set of LiveKit's BytesTrackStats, so a
+// LiveKit-style SFU switches by changing its constructor.
+//
+// The package links target/release/libtrackstats.a from the repository
+// (run `make lib` first); see README.md for using it from another module.
+package trackstats

@@ -1,0 +1,101 @@
+package trackstats
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// sums are bytes and messages per (user data, direction).
+type sums map[[2]uint64][2]uint64
+
+func (s sums) add(userData uint64, dir Direction, bytes, messages uint64) {
+	k := [2]uint64{userData, uint64(dir)}
+	v := s[k]
+	s[k] = [2]uint64{v[0] + bytes, v[1] + messages}
+}
+
+func (s sums) addReports(rs []Report) {
+	for _, r := range rs {
+		s.add(r.UserData, r.Direction, r.Bytes, r.Messages)
+	}
+}
+
+func (s sums) merge(o sums) {
+	for k, v := range o {
+		s.add(k[0], Direction(k[1]), v[0], v[1])
+	}
+}
+
+func compareSums(t *testing.T, got, want sums) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatal("nothing was recorded: the test checks nothing")
+	}
+	for k, w := range want {
+		if g := got[k]; g != w {
+			t.Errorf("user data %d, %v: reported %d bytes / %d messages, recorded %d / %d",
+				k[0], Direction(k[1]), g[0], g[1], w[0], w[1])
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("user data %d, %v: reported %d bytes / %d messages, never recorded", k[0], Direction(k[1]), g[0], g[1])
+		}
+	}
+}
+
+func newRegistry(t testing.TB, opts ...Option) *Registry {
+	t.Helper()
+	r, err := NewRegistry(opts...)
+	if err != nil {
+		t.Fatalf("NewRegistry: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func mustOpen(t testing.TB, r *Registry, p, tr, c string, ud uint64) *Track {
+	t.Helper()
+	tk, err := r.OpenTrack(p, tr, c, ud)
+	if err != nil {
+		t.Fatalf("OpenTrack(%q, %q, %q): %v", p, tr, c, err)
+	}
+	return tk
+}
+
+// collectDropped runs garbage collections until the registry holds no slot
+// (every dropped Track's cleanup has released it), flushing between rounds
+// for manual registries. Bounded: fails after about 10 s.
+func collectDropped(t testing.TB, r *Registry) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		if r.manual {
+			if err := r.Flush(); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+		}
+		st, err := r.Stats()
+		if err != nil {
+			t.Fatalf("Stats: %v", err)
+		}
+		if st.LiveSlots == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped tracks not released: %d slots still live", st.LiveSlots)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func drainAll(t testing.TB, r *Registry) []Report {
+	t.Helper()
+	rs, err := r.Drain(nil)
+	if err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	return rs
+}

@@ -1,0 +1,191 @@
+package trackstats
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// The LiveKit-shaped drop-in. LiveKit's BytesTrackStats (pkg/rtc,
+// signalanddatastats.go) starts a goroutine with a 5 s ticker per object and
+// does four atomic adds per message; this one is a Track: one atomic add per
+// message, and the registry's one sampler thread and one dispatcher
+// goroutine for every track. The method set is LiveKit's (AddBytes, Stop,
+// GetTrafficTotals, SetTelemetryListener), and reports reach the listener
+// with LiveKit's keys: the receive side as UPSTREAM, the send side as
+// DOWNSTREAM, keyed by (country, stream type, participant, track). No
+// LiveKit module is imported: the key and stat are this package's own
+// types, with the same fields.
+
+// StreamType is LiveKit's livekit.StreamType, with the same values.
+type StreamType int32
+
+const (
+	// StreamTypeUpstream: bytes received from the publisher (AddBytes with
+	// isSend false).
+	StreamTypeUpstream StreamType = 0
+	// StreamTypeDownstream: bytes sent to a subscriber (isSend true).
+	StreamTypeDownstream StreamType = 1
+)
+
+func (s StreamType) String() string {
+	switch s {
+	case StreamTypeUpstream:
+		return "UPSTREAM"
+	case StreamTypeDownstream:
+		return "DOWNSTREAM"
+	}
+	return "UNKNOWN"
+}
+
+// StatsKey is the key LiveKit's telemetry.StatsKeyForData builds for data
+// tracks. For a subscriber's copy of a track it holds the subscriber's
+// country and participant ID with the publisher's track ID.
+type StatsKey struct {
+	Country       string
+	StreamType    StreamType
+	ParticipantID string
+	TrackID       string
+}
+
+// StatsKeyForData builds a key as LiveKit's telemetry.StatsKeyForData does.
+func StatsKeyForData(country string, streamType StreamType, participantID, trackID string) StatsKey {
+	return StatsKey{Country: country, StreamType: streamType, ParticipantID: participantID, TrackID: trackID}
+}
+
+// TrackStat is one window of one side: what LiveKit puts in an
+// AnalyticsStat's single stream (PrimaryBytes, PrimaryPackets), plus the
+// window's bounds and flags, which LiveKit does not report.
+type TrackStat struct {
+	Bytes     uint64
+	Messages  uint64
+	StartTime time.Time
+	EndTime   time.Time
+	Flags     Flags
+}
+
+// TelemetryListener receives the windows of a BytesTrackStats, as LiveKit's
+// ParticipantTelemetryListener.OnTrackStats. It is called from one goroutine
+// (the registry's dispatcher, or whoever calls Drain); it must not call
+// Drain or Close on the registry.
+type TelemetryListener interface {
+	OnTrackStats(key StatsKey, stat *TrackStat)
+}
+
+// TrafficTotals are LiveKit's TrafficTotals (At, and messages as uint32 as
+// there), plus StartTime: when the stats object was created.
+type TrafficTotals struct {
+	At           time.Time
+	StartTime    time.Time
+	SendBytes    uint64
+	SendMessages uint32
+	RecvBytes    uint64
+	RecvMessages uint32
+}
+
+// BytesTrackStats has the method set of LiveKit's BytesTrackStats. A nil
+// *BytesTrackStats is a no-op for every method (the relay case).
+type BytesTrackStats struct {
+	track *Track
+	sink  *statsSink
+	start time.Time
+}
+
+// statsSink is the track's ReportListener. It holds no reference to the
+// BytesTrackStats or its Track, so that a dropped BytesTrackStats is still
+// released (and flushed).
+type statsSink struct {
+	listener atomic.Pointer[TelemetryListener]
+}
+
+func (s *statsSink) OnReport(r Report) {
+	l := s.listener.Load()
+	if l == nil {
+		return // as LiveKit's null listener
+	}
+	st := StreamTypeUpstream
+	if r.Direction == Down {
+		st = StreamTypeDownstream
+	}
+	(*l).OnTrackStats(
+		StatsKeyForData(r.Country, st, r.ParticipantID, r.TrackID),
+		&TrackStat{Bytes: r.Bytes, Messages: r.Messages, StartTime: r.Start, EndTime: r.End, Flags: r.Flags},
+	)
+}
+
+// NewBytesTrackStats is LiveKit's constructor, NewBytesTrackStats(country,
+// trackID, pID, ..., telemetryListener, ...), with the registry first (it
+// replaces the goroutine LiveKit starts) and without LiveKit's kind and
+// observability reporter arguments. A nil listener drops the reports until
+// SetTelemetryListener sets one.
+func NewBytesTrackStats(reg *Registry, country string, trackID, participantID string, listener TelemetryListener) (*BytesTrackStats, error) {
+	sink := &statsSink{}
+	if listener != nil {
+		sink.listener.Store(&listener)
+	}
+	t, err := reg.OpenTrackWithListener(participantID, trackID, country, 0, sink)
+	if err != nil {
+		return nil, err
+	}
+	return &BytesTrackStats{track: t, sink: sink, start: time.Now()}, nil
+}
+
+// SetTelemetryListener replaces the listener (nil: drop reports).
+func (s *BytesTrackStats) SetTelemetryListener(listener TelemetryListener) {
+	if s == nil {
+		return
+	}
+	if listener == nil {
+		s.sink.listener.Store(nil)
+		return
+	}
+	s.sink.listener.Store(&listener)
+}
+
+// AddBytes records one message: received (isSend false, UPSTREAM) or sent
+// (isSend true, DOWNSTREAM). One atomic add; never blocks or allocates.
+func (s *BytesTrackStats) AddBytes(bytes uint64, isSend bool) {
+	if s == nil {
+		return
+	}
+	if isSend {
+		s.track.RecordDown(bytes)
+	} else {
+		s.track.RecordUp(bytes)
+	}
+}
+
+// GetTrafficTotals are the cumulative counts, reported windows plus the open
+// one. Message counts are uint32 as in LiveKit (they wrap past 2^32; use
+// Totals on a Track for 64 bits).
+func (s *BytesTrackStats) GetTrafficTotals() *TrafficTotals {
+	if s == nil {
+		return &TrafficTotals{At: time.Now()}
+	}
+	t := s.track.Totals()
+	return &TrafficTotals{
+		At:           time.Now(),
+		StartTime:    s.start,
+		SendBytes:    t.DownBytes,
+		SendMessages: uint32(t.DownMessages),
+		RecvBytes:    t.UpBytes,
+		RecvMessages: uint32(t.UpMessages),
+	}
+}
+
+// Stop returns at once, as LiveKit's; the final windows reach the listener
+// within milliseconds (LiveKit: at its goroutine's next wake-up). Bytes
+// added after Stop are still reported, flagged late. Idempotent.
+func (s *BytesTrackStats) Stop() {
+	if s == nil {
+		return
+	}
+	_ = s.track.Close()
+}
+
+// Track is the underlying track (for Totals or Close errors).
+func (s *BytesTrackStats) Track() *Track {
+	if s == nil {
+		return nil
+	}
+	return s.track
+}

@@ -1,0 +1,219 @@
+package trackstats
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// DefaultInterval is the window length without WithInterval (as LiveKit's
+// ticker).
+const DefaultInterval = 5 * time.Second
+
+// batchCapacity is the reports one cgo call moves.
+const batchCapacity = 1024
+
+// feederWait bounds one blocking wait in C; the feeder loops until the
+// registry is closed and drained, so this only limits how long one cgo call
+// holds its thread.
+const feederWaitMS = 1000
+
+// Registry owns tracks, one sampler thread (none when manual) and the queue
+// of reports. Reports reach Go in one of three ways, chosen at construction:
+//
+//   - pull (the default): call Drain;
+//   - WithReportChannel: one goroutine waits in the library and sends each
+//     report on Reports();
+//   - WithDispatcher: that goroutine only calls track listeners.
+//
+// Whatever the way, a report of a track opened with a listener (such as a
+// BytesTrackStats) goes to its listener and nowhere else. No registry starts
+// a goroutine per track.
+//
+// Close the registry when done: it final-flushes every track. Bytes recorded
+// after Registry.Close, and late bytes of tracks closed but still referenced
+// at that moment, are not delivered; drop (or let go of) tracks first.
+type Registry struct {
+	// mu guards h against the free in Close: every C call on h holds it for
+	// reading; Close takes it for writing once nothing else can use h.
+	mu sync.RWMutex
+	h  *cRegistry
+
+	entries entries
+
+	manual       bool
+	dispatchOnly bool
+
+	// pull mode: Drain's batch, serialised by drainMu, and what Close
+	// drained for later Drain calls.
+	drainMu  sync.Mutex
+	batch    *cBatch
+	leftover []Report
+
+	// push mode: the feeder goroutine, its batch and channel.
+	push     bool
+	ch       chan Report
+	feedDone chan struct{}
+
+	// cleanup frees an unreachable pull registry nobody closed.
+	cleanup runtime.Cleanup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type config struct {
+	interval   time.Duration
+	manual     bool
+	channel    bool
+	chanBuffer int
+	dispatcher bool
+}
+
+// Option configures NewRegistry.
+type Option func(*config)
+
+// WithInterval sets the window length (1 ms to 1 hour; default 5 s).
+// Windows end on absolute deadlines, start + k*interval.
+func WithInterval(d time.Duration) Option { return func(c *config) { c.interval = d } }
+
+// WithManualTicking runs no sampler thread: the caller ends each window with
+// Tick and delivers close/release flushes with Flush (tests, simulations,
+// hosts with their own clock).
+func WithManualTicking() Option { return func(c *config) { c.manual = true } }
+
+// WithReportChannel delivers reports on Reports(), a channel with this buffer
+// fed by one goroutine. Keep receiving until the channel is closed (by
+// Registry.Close): while nobody receives, the library merges each track's
+// pending windows instead of growing, and Close waits for the consumer.
+func WithReportChannel(buffer int) Option {
+	return func(c *config) {
+		c.channel = true
+		c.chanBuffer = buffer
+	}
+}
+
+// WithDispatcher delivers every report to its track's listener from one
+// goroutine; such a registry only opens tracks with a listener (the
+// LiveKit-shaped BytesTrackStats has one).
+func WithDispatcher() Option { return func(c *config) { c.dispatcher = true } }
+
+// NewRegistry creates a registry.
+func NewRegistry(opts ...Option) (*Registry, error) {
+	cfg := config{interval: DefaultInterval}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.interval < time.Millisecond || cfg.interval > time.Hour || cfg.interval%time.Millisecond != 0 {
+		return nil, ErrInvalidInterval
+	}
+	h, code := cRegistryNew(uint64(cfg.interval/time.Millisecond), cfg.manual)
+	if code != resultOK {
+		return nil, ResultError(code)
+	}
+	b, code := cBatchNew(batchCapacity)
+	if code != resultOK {
+		cRegistryFree(h)
+		return nil, ResultError(code)
+	}
+	r := &Registry{
+		h:            h,
+		manual:       cfg.manual,
+		batch:        b,
+		push:         cfg.channel || cfg.dispatcher,
+		dispatchOnly: cfg.dispatcher && !cfg.channel,
+	}
+	if r.push {
+		if cfg.channel {
+			r.ch = make(chan Report, cfg.chanBuffer)
+		}
+		r.feedDone = make(chan struct{})
+		go r.feed()
+	} else {
+		// A pull registry nobody closed is freed once unreachable. (Tracks
+		// reach their registry through their cleanups, and a push registry
+		// through its goroutine, so neither is freed under them.)
+		r.cleanup = runtime.AddCleanup(r, freeUnreachable, regHandles{h, b})
+	}
+	return r, nil
+}
+
+type regHandles struct {
+	h *cRegistry
+	b *cBatch
+}
+
+func freeUnreachable(rh regHandles) {
+	cBatchFree(rh.b)
+	cRegistryFree(rh.h)
+}
+
+// Reports is the channel of a WithReportChannel registry (nil otherwise).
+// Close closes it after the last report.
+func (r *Registry) Reports() <-chan Report { return r.ch }
+
+// Tick ends the current window of every track now and queues the reports
+// (manual registries only: ErrWrongMode otherwise).
+func (r *Registry) Tick() error {
+	return r.call(cRegistryTick)
+}
+
+// Flush processes pending closes and releases now, without ending a window.
+// A sampler thread does this by itself within milliseconds; manual registries
+// call it for a prompt final flush.
+func (r *Registry) Flush() error {
+	return r.call(cRegistryFlush)
+}
+
+func (r *Registry) call(f func(*cRegistry) uint32) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.h == nil {
+		return ErrRegistryClosed
+	}
+	return resultErr(f(r.h))
+}
+
+// Stats are the registry's counters.
+func (r *Registry) Stats() (Stats, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.h == nil {
+		return Stats{}, ErrRegistryClosed
+	}
+	s, code := cRegistryStats(r.h)
+	return s, resultErr(code)
+}
+
+// Close final-flushes every track, delivers what is left, stops the
+// dispatcher goroutine (closing Reports()), and frees the library's registry.
+// In pull mode, reports not drained before Close are kept: later Drain calls
+// return them. Idempotent; must not be called from a listener.
+func (r *Registry) Close() error {
+	r.closeOnce.Do(func() {
+		r.mu.RLock()
+		r.closeErr = resultErr(cRegistryClose(r.h))
+		r.mu.RUnlock()
+		if r.push {
+			// The feeder drains until the library says the registry is
+			// closed and empty, then exits.
+			<-r.feedDone
+		} else {
+			r.drainMu.Lock()
+			r.leftover, _ = r.drainLocked(r.leftover)
+			r.drainMu.Unlock()
+		}
+		// Close frees explicitly; r is reachable here, so the cleanup is
+		// not queued yet and Stop cancels it (a no-op for push registries).
+		r.cleanup.Stop()
+		r.mu.Lock()
+		h, b := r.h, r.batch
+		r.h, r.batch = nil, nil
+		r.mu.Unlock()
+		if b != nil {
+			cBatchFree(b)
+		}
+		cRegistryFree(h)
+	})
+	return r.closeErr
+}

@@ -1,0 +1,89 @@
+package trackstats
+
+import (
+	"math"
+	"time"
+)
+
+// Direction is the side of a track a report covers.
+type Direction uint32
+
+const (
+	// Up is traffic received from the publisher (RecordUp): LiveKit's UPSTREAM.
+	Up Direction = 0
+	// Down is traffic sent to a subscriber (RecordDown): LiveKit's DOWNSTREAM.
+	Down Direction = 1
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	}
+	return "unknown"
+}
+
+// Flags qualify a report.
+type Flags uint32
+
+const (
+	// FlagFinal: produced by the track's Close (or its release): no regular
+	// report follows.
+	FlagFinal Flags = 1
+	// FlagLate: bytes recorded after the track was closed.
+	FlagLate Flags = 2
+	// FlagMerged: several windows folded into one because the consumer
+	// lagged or the sampler missed deadlines; Start..End spans them all.
+	FlagMerged Flags = 4
+)
+
+// Report is one (track, direction, window) delta. Only non-zero deltas are
+// reported, and over a track's life each recorded byte and message is in
+// exactly one report.
+type Report struct {
+	// UserData is the value given to OpenTrack.
+	UserData      uint64
+	ParticipantID string
+	TrackID       string
+	Country       string
+	Direction     Direction
+	Bytes         uint64
+	Messages      uint64
+	// Start and End bound the window (wall clock, from the sampler's
+	// monotonic deadlines).
+	Start, End time.Time
+	Flags      Flags
+}
+
+// Totals are a track's cumulative counts: every reported window plus the
+// open one.
+type Totals struct {
+	UpBytes, UpMessages     uint64
+	DownBytes, DownMessages uint64
+}
+
+// Stats are a registry's counters (see the top README for each field).
+type Stats struct {
+	// OpenTracks: opened and not yet closed.
+	OpenTracks uint64
+	// LiveSlots: open tracks plus closed ones not yet released (a dropped
+	// Track is released by its cleanup after a garbage collection).
+	LiveSlots       uint64
+	ReportsEmitted  uint64
+	ReportsMerged   uint64
+	ReportsPending  uint64
+	Ticks           uint64
+	LateTicks       uint64
+	RecordsRejected uint64
+	SamplerPanics   uint64
+	SinkPanics      uint64
+}
+
+func unixNano(ns uint64) time.Time {
+	if ns > math.MaxInt64 {
+		ns = math.MaxInt64
+	}
+	return time.Unix(0, int64(ns))
+}

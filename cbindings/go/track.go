@@ -1,0 +1,157 @@
+package trackstats
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// Track is the stats handle of one (participant, track, country) key.
+// RecordUp and RecordDown are safe from any number of goroutines, never
+// block and never allocate. A nil *Track is a valid no-op handle for every
+// method: give a relayed copy of a track a nil Track so its bytes are not
+// counted twice across nodes.
+//
+// Close ends the track's reporting (final reports within milliseconds). The
+// slot itself is released only when the Track is unreachable, by a cleanup
+// the garbage collector runs, so a record racing Close, or coming after it,
+// can never touch memory that another track owns: it is reported, flagged
+// late.
+type Track struct {
+	// words are the slot's two window words, [up, down], in C memory; valid
+	// until the slot is released, which only happens after this Track is
+	// unreachable.
+	words  *[2]uint64
+	h      *cTrack
+	closed atomic.Bool
+}
+
+// RecordUp records one message of n bytes received from the publisher
+// (UPSTREAM).
+func (t *Track) RecordUp(n uint64) {
+	// The window-word rule of include/trackstats.h: one atomic add of
+	// (one message | n bytes). No other synchronisation is needed: the
+	// sampler takes the word with an atomic swap (slot.rs `take`), which
+	// reads the latest value in the word's modification order.
+	if t == nil || n > MaxInlineBytes || (atomic.AddUint64(&t.words[Up], wordMessageOne|n)-(wordMessageOne|n))&wordSpillMask != 0 {
+		t.slow(Up, n)
+	}
+	// The words are C memory the GC does not see: keep the Track (and so
+	// the slot, which the Track's cleanup releases) reachable until the add
+	// is done.
+	runtime.KeepAlive(t)
+}
+
+// RecordDown records one message of n bytes sent to a subscriber
+// (DOWNSTREAM).
+func (t *Track) RecordDown(n uint64) {
+	// As RecordUp.
+	if t == nil || n > MaxInlineBytes || (atomic.AddUint64(&t.words[Down], wordMessageOne|n)-(wordMessageOne|n))&wordSpillMask != 0 {
+		t.slow(Down, n)
+	}
+	runtime.KeepAlive(t)
+}
+
+// slow is the rule's rare paths, kept out of line so the fast path stays
+// small: a nil Track does nothing; a record too large for the word goes to
+// C whole; otherwise the value before the add had a field at least half
+// full (about once per 2^23 messages or 512 GiB in one window), and the
+// word moves to the wide accumulator.
+//
+//go:noinline
+func (t *Track) slow(dir Direction, n uint64) {
+	if t == nil {
+		return
+	}
+	if n > MaxInlineBytes {
+		cRecord(t.h, dir, n)
+	} else {
+		cSpill(t.h, dir)
+	}
+	runtime.KeepAlive(t)
+}
+
+// Close closes the track: its final reports (FlagFinal) are produced within
+// milliseconds (a manual registry: at its next Flush or Tick). Records after
+// Close are still counted and reported, flagged late. Close is idempotent and
+// safe to race with records; a nil Track returns nil.
+func (t *Track) Close() error {
+	if t == nil || !t.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := resultErr(cClose(t.h))
+	runtime.KeepAlive(t)
+	return err
+}
+
+// Totals are the cumulative counts: every reported window plus the open
+// one. A nil Track gives zeros.
+func (t *Track) Totals() Totals {
+	if t == nil {
+		return Totals{}
+	}
+	tot := cTotals(t.h)
+	runtime.KeepAlive(t)
+	return tot
+}
+
+// releaseTrack is the Track's cleanup. The Track is unreachable, so no
+// record is in flight and none can start: the totals read here are final.
+// The release then reports whatever is left (late bytes; a final report if
+// the Track was never closed) and lets the slot be reused.
+func releaseTrack(e *entry) {
+	tot := cTotals(e.h)
+	cRelease(e.h)
+	e.reg.entries.released(e, tot.UpMessages+tot.DownMessages)
+}
+
+// OpenTrack opens a track. participantID and trackID must be non-empty;
+// country may be empty; each id is at most MaxIDBytes of UTF-8 and is copied
+// by the library, not by Go. userData comes back in every report. The
+// returned Track needs no Close to be accounted: if dropped, it is flushed
+// and released after a garbage collection.
+func (r *Registry) OpenTrack(participantID, trackID, country string, userData uint64) (*Track, error) {
+	if r != nil && r.dispatchOnly {
+		return nil, ErrListenerRequired
+	}
+	return r.open(participantID, trackID, country, userData, nil)
+}
+
+// OpenTrackWithListener opens a track whose reports go to l rather than to
+// Drain or the report channel.
+func (r *Registry) OpenTrackWithListener(participantID, trackID, country string, userData uint64, l ReportListener) (*Track, error) {
+	if l == nil && r != nil && r.dispatchOnly {
+		return nil, ErrListenerRequired
+	}
+	return r.open(participantID, trackID, country, userData, l)
+}
+
+func (r *Registry) open(participantID, trackID, country string, userData uint64, l ReportListener) (*Track, error) {
+	if r == nil {
+		return nil, ErrRegistryClosed
+	}
+	e := &entry{
+		reg:           r,
+		userData:      userData,
+		participantID: participantID,
+		trackID:       trackID,
+		country:       country,
+		listener:      l,
+	}
+	r.entries.add(e)
+	r.mu.RLock()
+	if r.h == nil {
+		r.mu.RUnlock()
+		r.entries.remove(e.id)
+		return nil, ErrRegistryClosed
+	}
+	h, words, code := cOpen(r.h, participantID, trackID, country, e.id)
+	r.mu.RUnlock()
+	if code != resultOK {
+		r.entries.remove(e.id)
+		return nil, ResultError(code)
+	}
+	e.h = h
+	t := &Track{words: words, h: h}
+	runtime.AddCleanup(t, releaseTrack, e)
+	return t, nil
+}

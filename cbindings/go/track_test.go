@@ -1,0 +1,251 @@
+package trackstats
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRecordTickDrain(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	tk := mustOpen(t, r, "PA_1", "TR_1", "DE", 42)
+	tk.RecordUp(100)
+	tk.RecordUp(200)
+	tk.RecordDown(7)
+	if got, want := tk.Totals(), (Totals{UpBytes: 300, UpMessages: 2, DownBytes: 7, DownMessages: 1}); got != want {
+		t.Fatalf("Totals before tick = %+v, want %+v", got, want)
+	}
+	if err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	rs := drainAll(t, r)
+	if len(rs) != 2 {
+		t.Fatalf("got %d reports, want 2: %+v", len(rs), rs)
+	}
+	for _, rep := range rs {
+		if rep.UserData != 42 || rep.ParticipantID != "PA_1" || rep.TrackID != "TR_1" || rep.Country != "DE" {
+			t.Errorf("report key = %+v", rep)
+		}
+		if !rep.End.After(rep.Start) && !rep.End.Equal(rep.Start) {
+			t.Errorf("window ends before it starts: %v .. %v", rep.Start, rep.End)
+		}
+		switch rep.Direction {
+		case Up:
+			if rep.Bytes != 300 || rep.Messages != 2 {
+				t.Errorf("up report = %d/%d", rep.Bytes, rep.Messages)
+			}
+		case Down:
+			if rep.Bytes != 7 || rep.Messages != 1 {
+				t.Errorf("down report = %d/%d", rep.Bytes, rep.Messages)
+			}
+		}
+		if rep.Flags != 0 {
+			t.Errorf("a regular window has flags %b", rep.Flags)
+		}
+	}
+	if got := tk.Totals(); got.UpBytes != 300 || got.DownMessages != 1 {
+		t.Errorf("Totals after tick = %+v", got)
+	}
+}
+
+func TestNilTrackIsANoOp(t *testing.T) {
+	var tk *Track
+	tk.RecordUp(10)
+	tk.RecordDown(MaxInlineBytes + 1)
+	if err := tk.Close(); err != nil {
+		t.Errorf("nil Close = %v", err)
+	}
+	if got := tk.Totals(); got != (Totals{}) {
+		t.Errorf("nil Totals = %+v", got)
+	}
+	var s *BytesTrackStats
+	s.AddBytes(10, true)
+	s.AddBytes(10, false)
+	s.SetTelemetryListener(nil)
+	s.Stop()
+	if tt := s.GetTrafficTotals(); tt.SendBytes != 0 || tt.RecvMessages != 0 {
+		t.Errorf("nil GetTrafficTotals = %+v", tt)
+	}
+	if s.Track() != nil {
+		t.Error("nil BytesTrackStats has a Track")
+	}
+}
+
+func TestCloseIsIdempotentAndLateBytesAreReported(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	tk := mustOpen(t, r, "p", "t", "", 1)
+	tk.RecordUp(10)
+	for i := 0; i < 3; i++ {
+		if err := tk.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rs := drainAll(t, r)
+	if len(rs) != 1 || rs[0].Bytes != 10 || rs[0].Flags&FlagFinal == 0 {
+		t.Fatalf("after Close: %+v, want one final report of 10 bytes", rs)
+	}
+	if st, _ := r.Stats(); st.OpenTracks != 0 || st.LiveSlots != 1 {
+		t.Errorf("closed, still held: stats %+v", st)
+	}
+	tk.RecordUp(5) // after Close: counted, flagged late
+	if err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	rs = drainAll(t, r)
+	if len(rs) != 1 || rs[0].Bytes != 5 || rs[0].Flags&FlagLate == 0 {
+		t.Fatalf("late record: %+v, want one late report of 5 bytes", rs)
+	}
+}
+
+func TestLargeRecordsSpillAndReject(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	tk := mustOpen(t, r, "p", "t", "", 1)
+	// 100k records of the largest inline size is 1.6 TiB: more than the
+	// word's 40-bit byte field. Only the spill rule (done by Go on the
+	// value the add returned) keeps the count exact.
+	const n = 100_000
+	for i := 0; i < n; i++ {
+		tk.RecordUp(MaxInlineBytes)
+	}
+	tk.RecordDown(MaxInlineBytes + 1) // too big for the word: the C path
+	tk.RecordDown(MaxRecordBytes + 1) // absurd: rejected, counted
+	want := Totals{UpBytes: n * MaxInlineBytes, UpMessages: n, DownBytes: MaxInlineBytes + 1, DownMessages: 1}
+	if got := tk.Totals(); got != want {
+		t.Fatalf("Totals = %+v, want %+v", got, want)
+	}
+	if err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	got := sums{}
+	got.addReports(drainAll(t, r))
+	compareSums(t, got, sums{
+		{1, uint64(Up)}:   {want.UpBytes, want.UpMessages},
+		{1, uint64(Down)}: {want.DownBytes, want.DownMessages},
+	})
+	if st, _ := r.Stats(); st.RecordsRejected != 1 {
+		t.Errorf("RecordsRejected = %d, want 1", st.RecordsRejected)
+	}
+}
+
+func TestRecordAllocatesNothing(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	tk := mustOpen(t, r, "p", "t", "", 1)
+	s, err := NewBytesTrackStats(r, "", "t2", "p", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var none *Track
+	cases := map[string]func(){
+		"RecordUp":        func() { tk.RecordUp(1200) },
+		"RecordDown":      func() { tk.RecordDown(1200) },
+		"nil RecordUp":    func() { none.RecordUp(1200) },
+		"AddBytes(send)":  func() { s.AddBytes(1200, true) },
+		"AddBytes(recv)":  func() { s.AddBytes(1200, false) },
+		"RecordUp(large)": func() { tk.RecordUp(MaxInlineBytes + 1) },
+	}
+	for name, f := range cases {
+		if a := testing.AllocsPerRun(1000, f); a != 0 {
+			t.Errorf("%s allocates %.1f times per call", name, a)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	long := strings.Repeat("x", MaxIDBytes+1)
+	for _, c := range []struct {
+		p, tr, country string
+		want           error
+	}{
+		{"", "t", "", ErrEmptyID},
+		{"p", "", "", ErrEmptyID},
+		{long, "t", "", ErrIDTooLong},
+		{"p", "t", long, ErrIDTooLong},
+		{"p", "t\xff", "", ErrInvalidUTF8},
+	} {
+		if _, err := r.OpenTrack(c.p, c.tr, c.country, 0); !errors.Is(err, c.want) {
+			t.Errorf("OpenTrack(%.10q, %.10q, %.10q) = %v, want %v", c.p, c.tr, c.country, err, c.want)
+		}
+	}
+	if n := r.entries.len(); n != 0 {
+		t.Errorf("failed opens left %d entries", n)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.OpenTrack("p", "t", "", 0); !errors.Is(err, ErrRegistryClosed) {
+		t.Errorf("OpenTrack after Close = %v", err)
+	}
+	if _, err := NewRegistry(WithInterval(0)); !errors.Is(err, ErrInvalidInterval) {
+		t.Errorf("interval 0: %v", err)
+	}
+	if _, err := NewRegistry(WithInterval(2 * time.Hour)); !errors.Is(err, ErrInvalidInterval) {
+		t.Errorf("interval 2h: %v", err)
+	}
+	th := newRegistry(t, WithInterval(time.Hour))
+	if err := th.Tick(); !errors.Is(err, ErrWrongMode) {
+		t.Errorf("Tick on a threaded registry = %v", err)
+	}
+	if ErrWrongMode.Error() == "" || !strings.HasPrefix(ErrWrongMode.Error(), "trackstats: ") {
+		t.Errorf("error text %q", ErrWrongMode.Error())
+	}
+	var nilReg *Registry
+	if _, err := nilReg.OpenTrack("p", "t", "", 0); !errors.Is(err, ErrRegistryClosed) {
+		t.Errorf("nil registry: %v", err)
+	}
+}
+
+func TestDroppedTrackIsFlushedAndReleased(t *testing.T) {
+	for _, manual := range []bool{true, false} {
+		name := "threaded"
+		if manual {
+			name = "manual"
+		}
+		t.Run(name, func(t *testing.T) {
+			opts := []Option{WithInterval(time.Hour)}
+			if manual {
+				opts = append(opts, WithManualTicking())
+			}
+			r := newRegistry(t, opts...)
+			want := sums{}
+			func() {
+				// Tracks opened, recorded on and dropped without Close;
+				// none of them escapes this function.
+				for i := uint64(0); i < 100; i++ {
+					tk := mustOpen(t, r, "PA", "TR", "FR", i)
+					tk.RecordUp(100 + i)
+					tk.RecordDown(i + 1)
+					want.add(i, Up, 100+i, 1)
+					want.add(i, Down, i+1, 1)
+				}
+			}()
+			collectDropped(t, r)
+			st, _ := r.Stats()
+			if st.OpenTracks != 0 {
+				t.Errorf("OpenTracks = %d after release", st.OpenTracks)
+			}
+			rs := drainAll(t, r)
+			got := sums{}
+			got.addReports(rs)
+			compareSums(t, got, want)
+			for _, rep := range rs {
+				if rep.Flags&FlagFinal == 0 {
+					t.Errorf("release of an open track gave a non-final report: %+v", rep)
+				}
+			}
+			if n := r.entries.len(); n != 0 {
+				t.Errorf("%d Go entries left after every report was drained", n)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if v := Version(); v == "" || !strings.Contains(v, ".") {
+		t.Errorf("Version() = %q", v)
+	}
+}

@@ -37,6 +37,31 @@
 // The most bytes an id (participant, track or country) may have.
 #define TRACKSTATS_MAX_ID_BYTES 256
 
+// Word index, in the packet words, of the stream state: 0 before the first
+// packet, else `TRACKSTATS_PACKET_STARTED | highest sequence number`.
+#define TRACKSTATS_PACKET_WORD_STATE 0
+
+// Word index of the cumulative count of packets lost (gaps, never decremented).
+#define TRACKSTATS_PACKET_WORD_LOST 1
+
+// Word index of the cumulative count of late packets that reduced the lost count.
+#define TRACKSTATS_PACKET_WORD_RECOVERED 2
+
+// Word index of the cumulative count of out-of-order packets.
+#define TRACKSTATS_PACKET_WORD_OUT_OF_ORDER 3
+
+// Word index of the cumulative count of duplicated packets.
+#define TRACKSTATS_PACKET_WORD_DUPLICATED 4
+
+// Word index of the cumulative count of frames (end-of-frame packets, duplicates excluded).
+#define TRACKSTATS_PACKET_WORD_FRAMES 5
+
+// How many packet words a writer may touch.
+#define TRACKSTATS_PACKET_WORDS 6
+
+// Set in the state word once the first packet started the stream.
+#define TRACKSTATS_PACKET_STARTED (1 << 16)
+
 // Bits of the window word that hold bytes.
 #define TRACKSTATS_WORD_BYTES_BITS 40
 
@@ -154,7 +179,36 @@ typedef struct trackstats_report {
   trackstats_direction direction;
   // `TRACKSTATS_FLAG_*` bits.
   uint32_t flags;
+  // Sequence counts from `trackstats_record_up_packet` in this window (up
+  // reports only; zero otherwise). A report is emitted when any of its
+  // figures is non-zero, these included. All are non-negative and add up
+  // across windows (and merged reports) to the track's cumulative counts.
+  // Packets missing from gaps in the sequence (at most 32767 per packet).
+  uint64_t packets_lost;
+  // Late packets that filled a gap counted lost, possibly in an earlier
+  // window: net loss over any span is `packets_lost - packets_recovered`,
+  // which can be negative for a single window.
+  uint64_t packets_recovered;
+  // Packets behind the highest sequence number seen (recovered or not).
+  uint64_t packets_out_of_order;
+  // Packets repeating the highest sequence number seen.
+  uint64_t packets_duplicated;
+  // Packets marked end of frame, duplicates excluded.
+  uint64_t frames;
 } trackstats_report;
+
+// What `trackstats_registry_prometheus` renders. Zeroed = the defaults.
+typedef struct trackstats_prometheus_options {
+  // Also render one `trackstats_track_*` series per live track and direction.
+  bool per_track;
+  // At most this many per-track series; the rest sum into one series
+  // with `track_id="__overflow__"`.
+  uint32_t max_track_series;
+  // A constant `node_id` label on every series (UTF-8, pointer + length;
+  // NULL or empty for none).
+  const char *node_id;
+  size_t node_id_len;
+} trackstats_prometheus_options;
 
 // Called with each batch of reports on the sampler thread (in manual mode:
 // on the thread calling tick, flush or close). `reports` and every string in
@@ -196,7 +250,17 @@ typedef struct trackstats_totals {
   uint64_t up_messages;
   uint64_t down_bytes;
   uint64_t down_messages;
+  // Sequence counts of the up side, from `trackstats_record_up_packet`
+  // (zero without packet records); see `trackstats_report`. Each is what
+  // the reports so far added up to, plus the open window.
+  uint64_t up_packets_lost;
+  uint64_t up_packets_recovered;
+  uint64_t up_packets_out_of_order;
+  uint64_t up_packets_duplicated;
+  uint64_t up_frames;
 } trackstats_totals;
+
+
 
 
 
@@ -209,13 +273,34 @@ extern "C" {
 trackstats_result trackstats_batch_new(size_t capacity, struct trackstats_batch **out);
 
 // Frees a batch and the strings its reports borrowed. NULL is a no-op.
+// Must not race any other call using this batch, nor be followed by one.
 void trackstats_batch_free(struct trackstats_batch *batch);
 
 // The reports the last drain or wait put in the batch, and their count in
 // `*len`. Pointer and strings stay valid until the batch is filled again or
 // freed. A NULL batch gives NULL and `*len = 0`; `len` may be NULL.
+// Must not race a drain or wait into the same batch (one consumer thread
+// per batch); thread-safe otherwise.
 const struct trackstats_report *trackstats_batch_reports(const struct trackstats_batch *batch,
                                                          size_t *len);
+
+// Renders the registry in the Prometheus text exposition format
+// (cumulative `trackstats_bytes_total` / `_messages_total` by `direction`
+// (incoming = UPSTREAM, outgoing = DOWNSTREAM) and `country`, optional
+// per-track series, health). `options` may be NULL for the defaults. On
+// success `*out` is a NUL-terminated string owned by the caller (free it
+// with `trackstats_string_free`) and `*out_len`, if `out_len` is not NULL,
+// its length without the NUL. Thread-safe; briefly waits for a window pass
+// in progress. `REENTRANT_CALL` from inside the sink.
+trackstats_result trackstats_registry_prometheus(const struct trackstats_registry *registry,
+                                                 const struct trackstats_prometheus_options *options,
+                                                 char **out,
+                                                 size_t *out_len);
+
+// Frees a string returned by trackstats (`trackstats_registry_prometheus`).
+// NULL is a no-op. Thread-safe; must not race another use of the same
+// string, and each string is freed once.
+void trackstats_string_free(char *s);
 
 // The defaults: 5000 ms, a sampler thread, reports queued for drain.
 // Thread-safe.
@@ -227,15 +312,21 @@ struct trackstats_config trackstats_config_default(void);
 trackstats_result trackstats_registry_new(const struct trackstats_config *config,
                                           struct trackstats_registry **out);
 
-// Final-flushes every open track, delivers the reports, and stops the
-// sampler; after it returns the sink is never called again. Pending reports
+// Final-flushes every open track (and what tracks closed earlier recorded
+// since, flagged late), delivers the reports, and stops the sampler; after
+// it returns the sink is never called again. Pending reports
 // stay drainable until `_free`. Tracks stay valid: records after this are
-// reported as late when the track is released. Idempotent. Thread-safe.
+// reported as late when the track is released. Idempotent: a call racing
+// the first returns once the first has finished (from inside the sink: at
+// once, the thread finishing after the sink returns). From inside the sink
+// of a manual registry: `REENTRANT_CALL`. Thread-safe.
 trackstats_result trackstats_registry_close(struct trackstats_registry *registry);
 
 // Closes (as `_close`) and frees the registry. NULL is a no-op. Open tracks
 // keep their memory alive until each is released, so a track handle never
-// dangles. Must not race any other call on this registry handle.
+// dangles. Must not race any other call on this registry handle, except the
+// calls a threaded registry's sink makes on the sampler thread: free waits
+// for that thread to finish (as `_close` does).
 void trackstats_registry_free(struct trackstats_registry *registry);
 
 // Manual mode: ends the current window of every track now, processes
@@ -297,8 +388,28 @@ trackstats_result trackstats_track_open(struct trackstats_registry *registry,
 // rejected and ignored. Thread-safe, also after close (reported late).
 void trackstats_record_up(struct trackstats_track *track, uint64_t bytes);
 
-// As `trackstats_record_up`, for one message sent to a subscriber (DOWNSTREAM).
+// As `trackstats_record_up`, for one message sent to a subscriber
+// (DOWNSTREAM). Thread-safe, also after close (reported late).
 void trackstats_record_down(struct trackstats_track *track, uint64_t bytes);
+
+// Records one data-track packet received from the publisher: as
+// `trackstats_record_up(track, bytes)`, plus its 16-bit sequence number
+// `seq` against the highest seen so far (mod 2^16): the same number again is
+// a duplicate; 1 to 32767 behind is out of order (and recovers one packet
+// counted lost, if any is outstanding); 1 to 32768 ahead advances the
+// highest to `seq`, the numbers skipped counted lost. The first packet starts the
+// stream. `end_of_frame` counts a frame (not on a duplicate). The counts are
+// reported per window in `trackstats_report` (up reports).
+// Lock-free; exact with one writer per track at a time. Concurrent writers
+// on one track stay memory-safe and keep bytes and messages exact, but may
+// under-count the sequence counts (see docs/seq.md). The first call on a
+// track allocates its 128-byte sequence block, once. NULL is a no-op; sizes
+// above `TRACKSTATS_MAX_RECORD_BYTES` reject the whole packet. Also after
+// close (reported late). Thread-safe in the sense above.
+void trackstats_record_up_packet(struct trackstats_track *track,
+                                 uint64_t bytes,
+                                 uint16_t seq,
+                                 bool end_of_frame);
 
 // Closes the track: its final reports (flagged FINAL) are produced within
 // milliseconds by the sampler thread (manual mode: at the next flush or
@@ -309,7 +420,9 @@ trackstats_result trackstats_track_close(struct trackstats_track *track);
 // Gives the handle back; closes first if still open. Everything recorded
 // before this call is reported (late bytes flagged LATE); the slot is reused
 // only after that. The handle must not be used again by any thread: release
-// is the track's free. NULL is a no-op.
+// is the track's free. NULL is a no-op. Must not race any other call on this
+// handle; thread-safe with respect to every other handle and the registry
+// (also after `trackstats_registry_free`).
 void trackstats_track_release(struct trackstats_track *track);
 
 // Writes cumulative totals (every reported window plus the open one) to
@@ -323,12 +436,39 @@ trackstats_result trackstats_track_totals(const struct trackstats_track *track,
 // `old = fetch_add(&w[d], TRACKSTATS_WORD_MESSAGE_ONE | n)`, followed by
 // `trackstats_track_spill(track, d)` when `old & TRACKSTATS_WORD_SPILL_MASK`;
 // larger records go through `trackstats_record_up`/`_down`. NULL for NULL.
+// Thread-safe, and so is the rule: any number of threads may add to the
+// words at once.
 uint64_t *trackstats_track_window_words(struct trackstats_track *track);
 
 // The slow path of the window-word rule: moves direction `direction`'s word
 // (0 up, 1 down) into the track's wide accumulator. NULL or an unknown
 // direction is a no-op. Thread-safe.
 void trackstats_track_spill(struct trackstats_track *track, uint32_t direction);
+
+// For bindings that apply the packet rule inline (Go): the address of the
+// track's `TRACKSTATS_PACKET_WORDS` packet words, indexed by
+// `TRACKSTATS_PACKET_WORD_*`, valid until release. The first call allocates
+// the track's sequence block; NULL for NULL, or if it cannot be allocated
+// (then use `trackstats_record_up_packet`). A packet of `n` bytes, sequence
+// number `s`, end-of-frame `f`, from the track's one writer, with atomic
+// 64-bit loads and stores on `p` (no read-modify-write needed):
+//
+//   if n > TRACKSTATS_MAX_INLINE_BYTES: call trackstats_record_up_packet; done.
+//   st = load(p[STATE])
+//   if (st & TRACKSTATS_PACKET_STARTED) == 0: store(p[STATE], STARTED | s)
+//   else, with d = (uint16_t)(s - (uint16_t)st):
+//     d == 0:     bump(p[DUPLICATED], 1); skip the frame step
+//     d > 32768:  bump(p[OUT_OF_ORDER], 1);
+//                 if load(p[LOST]) > load(p[RECOVERED]): bump(p[RECOVERED], 1)
+//     otherwise:  if d > 1: bump(p[LOST], d - 1); store(p[STATE], STARTED | s)
+//   frame step: if f: bump(p[FRAMES], 1)
+//   then the bytes: the window-word rule on the up word
+//   (`trackstats_track_window_words`), with a release or stronger add.
+//
+// `bump(w, k)` is `store(w, load(w) + k)` (saturating at UINT64_MAX). The
+// stores must come before the add, which publishes them to the sampler.
+// The call is thread-safe; the rule is not (one writer per track at a time).
+uint64_t *trackstats_track_packet_words(struct trackstats_track *track);
 
 #ifdef __cplusplus
 }  // extern "C"

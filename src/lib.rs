@@ -11,20 +11,28 @@
 mod clock;
 pub mod ffi;
 mod outbox;
+mod prometheus;
 mod registry;
 mod report;
 mod sampler;
+mod seq;
 mod slab;
 mod slot;
 mod sync;
 mod word;
 
+pub use prometheus::PromOptions;
 pub use registry::{
     Config, Error, Mode, Registry, Sink, Stats, Totals, Track, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL,
 };
 pub use report::{
     Direction, KeyError, Report, TrackKey, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED,
     TRACKSTATS_MAX_ID_BYTES,
+};
+pub use seq::{
+    SeqStats, TRACKSTATS_PACKET_STARTED, TRACKSTATS_PACKET_WORDS, TRACKSTATS_PACKET_WORD_DUPLICATED,
+    TRACKSTATS_PACKET_WORD_FRAMES, TRACKSTATS_PACKET_WORD_LOST, TRACKSTATS_PACKET_WORD_OUT_OF_ORDER,
+    TRACKSTATS_PACKET_WORD_RECOVERED, TRACKSTATS_PACKET_WORD_STATE,
 };
 pub use word::{
     Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES, TRACKSTATS_WORD_BYTES_BITS,

@@ -3,8 +3,6 @@
 //! so pending memory is bounded by tracks, not by time.
 
 use crate::report::Report;
-use crate::slot::Slot;
-use crate::sync::Ordering::Relaxed;
 use std::collections::VecDeque;
 
 #[derive(Default)]
@@ -12,6 +10,13 @@ pub(crate) struct Outbox {
     queue: VecDeque<Report>,
     /// Logical index of `queue[0]`; logical indices wrap at 2^32.
     base: u32,
+    /// Per slot index and direction: the logical index of that track's
+    /// pending report. It may be stale (that report drained, the index
+    /// reused, the slot reused by another track): `push` checks the origin.
+    /// Kept here rather than in the slot, whose 128 bytes are full, so the
+    /// slot had room for its sequence-block pointer; the pass visits slots in
+    /// index order, so this array is read sequentially.
+    pend: Vec<[u32; 2]>,
     /// The registry is closed and nothing more will be pushed by the sampler
     /// thread (late reports from releases may still arrive and be drained).
     pub closed: bool,
@@ -26,12 +31,17 @@ impl Outbox {
         self.queue.is_empty()
     }
 
-    /// Queues `r` from `slot`, merging it into that track's pending report in
-    /// the same direction if there is one. Returns true when it merged.
-    /// Only the sampler role calls this (it owns `slot.pend`).
-    pub fn push(&mut self, slot: &Slot, r: Report) -> bool {
-        let pend = &slot.pend[r.direction.index()];
-        let off = pend.load(Relaxed).wrapping_sub(self.base) as usize;
+    /// Queues `r` from the slot at index `slot`, merging it into that
+    /// track's pending report in the same direction if there is one. Returns
+    /// true when it merged.
+    pub fn push(&mut self, slot: u32, r: Report) -> bool {
+        let i = slot as usize;
+        if i >= self.pend.len() {
+            // Amortized growth (to the highest slot index that reported).
+            self.pend.resize(i + 1, [0; 2]);
+        }
+        let pend = &mut self.pend[i][r.direction.index()];
+        let off = pend.wrapping_sub(self.base) as usize;
         if let Some(p) = self.queue.get_mut(off) {
             // The index may be stale (that report was drained and the index
             // reused): merge only into this very track's report.
@@ -40,7 +50,7 @@ impl Outbox {
                 return true;
             }
         }
-        pend.store(self.base.wrapping_add(self.queue.len() as u32), Relaxed);
+        *pend = self.base.wrapping_add(self.queue.len() as u32);
         self.queue.push_back(r);
         false
     }

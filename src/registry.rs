@@ -2,15 +2,16 @@
 
 use crate::clock::Clock;
 use crate::outbox::Outbox;
+use crate::prometheus::{render, PromOptions, Snapshot};
 use crate::report::{Direction, KeyError, Report, TrackKey};
 use crate::sampler::{in_sink, Request, Sampler};
 use crate::slab::Slab;
 use crate::slot::Slot;
-use crate::sync::{lock, AtomicBool, AtomicU64, Condvar, Mutex, Ordering::*};
+use crate::sync::thread::JoinHandle;
+use crate::sync::{lock, thread, AtomicBool, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::word::Delta;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A report sink called on the sampler thread (or, in manual mode, the
@@ -98,6 +99,9 @@ pub(crate) struct Health {
     pub records_rejected: AtomicU64,
     pub sampler_panics: AtomicU64,
     pub sink_panics: AtomicU64,
+    /// Time spent in window passes, in total and in the latest one.
+    pub tick_ns_total: AtomicU64,
+    pub last_tick_ns: AtomicU64,
 }
 
 pub(crate) struct Inbox {
@@ -136,6 +140,17 @@ impl Core {
         drop(inbox);
         let mut s = lock(&self.sampler);
         s.apply_all(self, &[req]);
+    }
+
+    /// Blocks until `shut_down` has finished (the sink is gone for good).
+    fn wait_shut_down(&self) {
+        let mut ob = lock(&self.outbox);
+        while !ob.closed {
+            ob = match self.outbox_cv.wait(ob) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
     }
 
     fn take_requests(&self) -> Vec<Request> {
@@ -183,7 +198,7 @@ impl Core {
 fn run_sampler(core: Arc<Core>) {
     let mut next = 1u64; // index of the next deadline
     loop {
-        let (reqs, shutdown) = {
+        let shutdown = {
             let mut inbox = lock(&core.inbox);
             loop {
                 if inbox.shutdown || !inbox.requests.is_empty() {
@@ -199,9 +214,14 @@ fn run_sampler(core: Arc<Core>) {
                     Err(p) => p.into_inner().0,
                 };
             }
-            (std::mem::take(&mut inbox.requests), inbox.shutdown)
+            inbox.shutdown
         };
         let mut s = lock(&core.sampler);
+        // Taken only while holding the sampler role: a `flush` on another
+        // thread also takes requests, and two holders must apply them in the
+        // order they were queued (a close applied after its slot's release
+        // would hit the next track in that slot).
+        let reqs = core.take_requests();
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             s.apply_all(&core, &reqs);
             let k = core.clock.elapsed_ns(Instant::now()) / core.interval_ns;
@@ -263,7 +283,7 @@ impl Registry {
             Mode::Manual => None,
             Mode::Thread => {
                 let c = core.clone();
-                let h = std::thread::Builder::new()
+                let h = thread::Builder::new()
                     .name("trackstats-sampler".into())
                     .spawn(move || run_sampler(c))
                     .map_err(|_| Error::ThreadSpawn)?;
@@ -328,7 +348,13 @@ impl Registry {
             return Err(Error::Closed);
         }
         let mut s = lock(&self.core.sampler);
-        f(&self.core, &mut s);
+        // A panic in the sampler role (a bug) is counted as the thread's are,
+        // then goes on to the caller (the C ABI returns PANIC). The sampler
+        // keeps the reports it made but had not queued yet.
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&self.core, &mut s))) {
+            self.core.health.sampler_panics.fetch_add(1, Relaxed);
+            std::panic::resume_unwind(p);
+        }
         Ok(())
     }
 
@@ -365,11 +391,50 @@ impl Registry {
         self.core.stats()
     }
 
+    /// The registry in the Prometheus text exposition format (see
+    /// `prometheus.rs`): cumulative bytes and messages by direction and
+    /// country, optional per-track series, and health. Taken under the
+    /// sampler role, so a track moving from live to released is counted once.
+    /// `Reentrant` from inside the sink.
+    pub fn prometheus(&self, options: &PromOptions) -> Result<String, Error> {
+        if in_sink() {
+            return Err(Error::Reentrant);
+        }
+        let core = &self.core;
+        let mut snap = Snapshot::default();
+        {
+            let s = lock(&core.sampler);
+            for (country, d) in &s.retired {
+                for dir in Direction::ALL {
+                    snap.add(country, dir, d[dir.index()]);
+                }
+            }
+            core.slab.for_each(|_, slot| {
+                if slot.observe().is_none() {
+                    return;
+                }
+                let key = slot.key();
+                let t = slot.totals();
+                for dir in Direction::ALL {
+                    snap.add(&key.country, dir, t[dir.index()]);
+                }
+                if options.per_track {
+                    snap.tracks.push((key, t));
+                }
+            });
+        }
+        snap.stats = core.stats();
+        snap.tick_seconds_sum = core.health.tick_ns_total.load(Relaxed) as f64 / 1e9;
+        snap.last_tick_seconds = core.health.last_tick_ns.load(Relaxed) as f64 / 1e9;
+        Ok(render(&snap, options))
+    }
+
     /// Final-flushes every track, delivers, and stops the sampler. After it
     /// returns the sink is never called again; pending reports stay drainable
-    /// and `wait` returns `Closed` once they are taken. Idempotent. From
-    /// inside the sink of a manual registry it fails with `Reentrant`; from
-    /// the sampler thread's sink it asks the thread to finish and returns.
+    /// and `wait` returns `Closed` once they are taken. Idempotent: a call
+    /// racing the first returns once the first has finished. From inside the
+    /// sink of a manual registry it fails with `Reentrant`; from the sampler
+    /// thread's sink it asks the thread to finish and returns at once.
     pub fn close(&self) -> Result<(), Error> {
         let core = &self.core;
         if core.mode == Mode::Manual && in_sink() {
@@ -377,6 +442,13 @@ impl Registry {
         }
         // Release: pairs with the Acquire load in `open`.
         if core.closed.swap(true, AcqRel) {
+            // Another call got here first and may still be closing: wait for
+            // it, so that "the sink is never called again" holds after every
+            // close returns. Not from inside a sink, where this thread may be
+            // the one that has to finish the close.
+            if !in_sink() {
+                core.wait_shut_down();
+            }
             return Ok(());
         }
         match core.mode {
@@ -389,11 +461,16 @@ impl Registry {
                 core.inbox_cv.notify_one();
                 let handle = lock(&self.thread).take();
                 if let Some(h) = handle {
-                    if h.thread().id() == std::thread::current().id() {
+                    if h.thread().id() == thread::current().id() {
                         // Called from the sink: the thread finishes after it returns.
                         return Ok(());
                     }
-                    let _ = h.join();
+                    if h.join().is_err() {
+                        // The thread died outside its own panic guard: let
+                        // the waiters above go rather than hang.
+                        lock(&core.outbox).closed = true;
+                        core.outbox_cv.notify_all();
+                    }
                 }
             }
         }
@@ -418,6 +495,8 @@ impl Drop for Registry {
 pub struct Totals {
     pub up: Delta,
     pub down: Delta,
+    /// The up side's sequence counts from packet records (zero without them).
+    pub seq: crate::seq::SeqStats,
 }
 
 /// The stats handle of one track. Recording is `&self` and lock-free, so share
@@ -457,6 +536,16 @@ impl Track {
         self.slot().record(dir, bytes)
     }
 
+    /// One data-track packet of `bytes` with sequence number `seq` received
+    /// from the publisher: `record_up(bytes)` plus packet loss, out-of-order,
+    /// duplicate and frame counts (see `SeqStats`). Exact with one writer per
+    /// track at a time; lock-free. The first call on a track allocates its
+    /// 128-byte sequence block once.
+    #[inline]
+    pub fn record_up_packet(&self, bytes: u64, seq: u16, end_of_frame: bool) {
+        self.slot().record_packet(bytes, seq, end_of_frame)
+    }
+
     /// Closes the track: its final reports are produced within milliseconds
     /// (threaded) or at the next `flush`/`tick` (manual). Bytes recorded later
     /// are still reported, flagged late. A second close is a no-op (false).
@@ -467,7 +556,7 @@ impl Track {
     /// Cumulative totals: all reported windows plus the open one.
     pub fn totals(&self) -> Totals {
         let t = self.slot().totals();
-        Totals { up: t[0], down: t[1] }
+        Totals { up: t[0], down: t[1], seq: self.slot().seq_totals() }
     }
 
     /// This track's C handle, borrowed: valid while the Track lives. Lets a

@@ -1,5 +1,6 @@
 //! What the sampler hands to the host: keys, directions, flags and reports.
 
+use crate::seq::SeqStats;
 use std::sync::Arc;
 
 /// The direction of a track's traffic, named as LiveKit's stream types.
@@ -111,6 +112,10 @@ pub struct Report {
     pub end_unix_ns: u64,
     /// `TRACKSTATS_FLAG_*` bits.
     pub flags: u32,
+    /// Sequence counts from packet records (`Track::record_up_packet`): up
+    /// reports only, zero elsewhere. A report whose only non-zero figures are
+    /// these is still emitted.
+    pub seq: SeqStats,
     /// Slot index and generation: which life of which slot this came from,
     /// so pending reports merge only with their own track.
     pub(crate) origin: (u32, u32),
@@ -132,6 +137,7 @@ impl Report {
         debug_assert!(self.origin == later.origin && self.direction == later.direction);
         self.bytes = self.bytes.wrapping_add(later.bytes);
         self.messages = self.messages.wrapping_add(later.messages);
+        self.seq = self.seq + later.seq;
         self.start_unix_ns = self.start_unix_ns.min(later.start_unix_ns);
         self.end_unix_ns = self.end_unix_ns.max(later.end_unix_ns);
         self.flags |= later.flags | TRACKSTATS_FLAG_MERGED;

@@ -6,10 +6,13 @@
 
 use crate::registry::{Core, Sink};
 use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
+use crate::seq::SeqStats;
 use crate::slot::{Seen, Slot, OPEN};
 use crate::sync::{lock, Ordering::Relaxed};
 use crate::word::Delta;
 use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// Work for the sampler that hosts hand over without waiting.
 #[derive(Clone, Copy, Debug)]
@@ -23,8 +26,16 @@ pub(crate) enum Request {
 /// Reports per sink call and per outbox lock hold.
 const CHUNK: usize = 4096;
 
+#[cfg(not(loom))]
 thread_local! {
     static IN_SINK: Cell<bool> = const { Cell::new(false) };
+}
+
+// loom's threads share one OS thread: its thread-local is per model thread
+// (and takes a plain expression, not `const { .. }`).
+#[cfg(loom)]
+loom::thread_local! {
+    static IN_SINK: Cell<bool> = Cell::new(false);
 }
 
 /// Whether this thread is inside a sink callback (re-entrant calls that would
@@ -40,6 +51,9 @@ pub(crate) struct Sampler {
     batch: Vec<(u32, Report)>,
     pub sink: Option<Sink>,
     delivery: Vec<Report>,
+    /// Cumulative [up, down] of released tracks by country, so cumulative
+    /// exposition (Prometheus) never goes backwards when a track goes away.
+    pub retired: BTreeMap<Box<str>, [Delta; 2]>,
     /// Test hook: panic in the next pass after this many slots (issue 6).
     #[cfg(feature = "fault-injection")]
     pub panic_after: Option<usize>,
@@ -52,19 +66,33 @@ impl Sampler {
             batch: Vec::new(),
             sink,
             delivery: Vec::new(),
+            retired: BTreeMap::new(),
             #[cfg(feature = "fault-injection")]
             panic_after: None,
         }
     }
 
-    fn emit(&mut self, i: u32, slot: &Slot, seen: &Seen, d: [Delta; 2], start: u64, end: u64, flags: u32) {
-        if d[0].is_zero() && d[1].is_zero() {
+    /// `seq` belongs to the up side (packet records are publisher-side).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        i: u32,
+        slot: &Slot,
+        seen: &Seen,
+        d: [Delta; 2],
+        seq: SeqStats,
+        start: u64,
+        end: u64,
+        flags: u32,
+    ) {
+        if d[0].is_zero() && d[1].is_zero() && seq.is_zero() {
             return;
         }
         let key = slot.key();
         for dir in Direction::ALL {
             let x = d[dir.index()];
-            if !x.is_zero() {
+            let seq = if dir == Direction::Up { seq } else { SeqStats::ZERO };
+            if !x.is_zero() || !seq.is_zero() {
                 self.batch.push((
                     i,
                     Report {
@@ -75,6 +103,7 @@ impl Sampler {
                         start_unix_ns: start,
                         end_unix_ns: end,
                         flags,
+                        seq,
                         origin: (i, seen.generation()),
                     },
                 ));
@@ -84,6 +113,7 @@ impl Sampler {
 
     /// One window for every live track, ending at `end_ns`.
     pub fn pass(&mut self, core: &Core, end_ns: u64, flags: u32) {
+        let began = Instant::now();
         let prev = self.prev_boundary_ns;
         #[cfg(feature = "fault-injection")]
         let mut fuse = self.panic_after.take();
@@ -100,13 +130,20 @@ impl Sampler {
                 return;
             }
             let d = slot.take(&seen);
-            let start = prev.max(slot.floor_ns.load(Relaxed));
+            let seq = slot.take_seq();
+            // A track opened (or flushed) after `end_ns` but before this pass
+            // ran has its floor past the window's end: its bytes belong to
+            // this window, which for it is empty in time, not reversed.
+            let start = prev.max(slot.floor_ns.load(Relaxed)).min(end_ns);
             let late = if seen.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
-            self.emit(i, slot, &seen, d, start, end_ns, flags | late);
+            self.emit(i, slot, &seen, d, seq, start, end_ns, flags | late);
         });
         self.prev_boundary_ns = end_ns;
-        core.health.ticks.fetch_add(1, Relaxed);
         self.flush_batch(core);
+        let took = began.elapsed().as_nanos() as u64;
+        core.health.tick_ns_total.fetch_add(took, Relaxed);
+        core.health.last_tick_ns.store(took, Relaxed);
+        core.health.ticks.fetch_add(1, Relaxed);
     }
 
     /// The close flush: everything up to now, flagged final.
@@ -116,11 +153,26 @@ impl Sampler {
             return;
         }
         let d = slot.take(&seen);
+        let seq = slot.take_seq();
         let now = core.clock.now_unix_ns();
         let start = self.prev_boundary_ns.max(slot.floor_ns.load(Relaxed));
-        self.emit(i, slot, &seen, d, start, now, TRACKSTATS_FLAG_FINAL);
+        self.emit(i, slot, &seen, d, seq, start, now, TRACKSTATS_FLAG_FINAL);
         slot.floor_ns.store(now, Relaxed);
         slot.set_finalized();
+    }
+
+    /// Whatever a finalized track recorded since its close flush, flagged late.
+    fn take_late(&mut self, core: &Core, i: u32, slot: &Slot) {
+        let Some(seen) = slot.observe() else { return };
+        if slot.is_idle(&seen) {
+            return;
+        }
+        let d = slot.take(&seen);
+        let seq = slot.take_seq();
+        let now = core.clock.now_unix_ns();
+        let start = self.prev_boundary_ns.max(slot.floor_ns.load(Relaxed));
+        self.emit(i, slot, &seen, d, seq, start, now, TRACKSTATS_FLAG_LATE);
+        slot.floor_ns.store(now, Relaxed);
     }
 
     pub fn apply(&mut self, core: &Core, req: Request) {
@@ -133,21 +185,27 @@ impl Sampler {
                     core.health.open_tracks.fetch_sub(1, Relaxed);
                 }
                 self.finalize(core, i, slot);
-                // Whatever came between the close flush and now is late.
-                if let Some(seen) = slot.observe() {
-                    if !slot.is_idle(&seen) {
-                        let d = slot.take(&seen);
-                        let now = core.clock.now_unix_ns();
-                        let start = self.prev_boundary_ns.max(slot.floor_ns.load(Relaxed));
-                        self.emit(i, slot, &seen, d, start, now, TRACKSTATS_FLAG_LATE);
-                    }
-                }
-                // The reports hold their own key; the slot can go.
+                self.take_late(core, i, slot);
+                // The reports hold their own key; the slot can go, its sums
+                // kept by country.
                 self.flush_batch(core);
+                self.retire(slot);
                 slot.free();
                 core.slab.release(i);
                 core.health.live_slots.fetch_sub(1, Relaxed);
             }
+        }
+    }
+
+    fn retire(&mut self, slot: &Slot) {
+        let t = slot.totals();
+        let key = slot.key();
+        let sums = match self.retired.get_mut(&*key.country) {
+            Some(s) => s,
+            None => self.retired.entry(key.country.clone()).or_default(),
+        };
+        for dir in Direction::ALL {
+            sums[dir.index()] = sums[dir.index()].add(t[dir.index()]);
         }
     }
 
@@ -158,14 +216,15 @@ impl Sampler {
         self.flush_batch(core);
     }
 
-    /// Registry close: every track not yet flushed gets its final report.
+    /// Registry close: every track not yet flushed gets its final report,
+    /// and tracks closed earlier report what they recorded since (late), so
+    /// everything recorded before the close is queued when it returns, even
+    /// if the host then frees the registry before releasing its tracks.
     pub fn finalize_all(&mut self, core: &Core) {
         let mut live = Vec::new();
         core.slab.for_each(|i, slot| {
-            if let Some(seen) = slot.observe() {
-                if !seen.finalized() {
-                    live.push(i);
-                }
+            if slot.observe().is_some() {
+                live.push(i);
             }
         });
         for i in live {
@@ -174,6 +233,7 @@ impl Sampler {
                 core.health.open_tracks.fetch_sub(1, Relaxed);
             }
             self.finalize(core, i, slot);
+            self.take_late(core, i, slot);
         }
         self.flush_batch(core);
     }
@@ -190,7 +250,7 @@ impl Sampler {
             let mut ob = lock(&core.outbox);
             for (i, r) in self.batch.drain(..take) {
                 emitted += 1;
-                if ob.push(core.slab.get(i), r) {
+                if ob.push(i, r) {
                     merged += 1;
                 }
             }

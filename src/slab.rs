@@ -11,7 +11,12 @@ use crossbeam_utils::CachePadded;
 
 use crate::slot::Slot;
 
+#[cfg(not(loom))]
 const FIRST_BITS: u32 = 6;
+/// Under loom every slot's atomics are model objects: two slots in the first
+/// segment keep executions small and make the models cross segment growth.
+#[cfg(loom)]
+const FIRST_BITS: u32 = 1;
 const FIRST: usize = 1 << FIRST_BITS;
 /// 64 * (2^26 - 1) slots: more than `u32` indices can name.
 const SEGMENTS: usize = 26;

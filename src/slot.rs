@@ -5,9 +5,11 @@
 //! - `words`: every recording thread (`fetch_add`), the spilling writer and
 //!   the sampler (`swap(0)`).
 //! - `spill`: spilling and wide-record writers (`fetch_add`), the sampler (`swap`).
+//! - `seq`: null until the first packet record installs the track's sequence
+//!   block (CAS); the sampler frees it with the slot (see `seq.rs`).
 //! - `state`: the opener (publish), `close` (lifecycle CAS), spilling writers
 //!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free).
-//! - `sums`, `sums_seq`, `pend`, `floor_ns`, `key`: only the sampler role
+//! - `sums`, `sums_seq`, `floor_ns`, `key`: only the sampler role
 //!   (the thread holding `Core::sampler`), except `key`/`floor_ns`/`core`,
 //!   which the opener writes before it publishes the slot.
 //!   They are atomics for safety, accessed Relaxed, because one thread owns them
@@ -16,7 +18,8 @@
 
 use crate::registry::Core;
 use crate::report::{Direction, TrackKey};
-use crate::sync::{fence, AtomicPtr, AtomicU128, AtomicU32, AtomicU64, Ordering::*};
+use crate::seq::{SeqBlock, SeqStats};
+use crate::sync::{fence, AtomicPtr, AtomicU128, AtomicU64, Ordering, Ordering::*};
 use crate::word::{self, Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES};
 use std::sync::Arc;
 
@@ -36,8 +39,9 @@ pub struct Slot {
     /// The window words, `[up, down]`: the only memory the hot path touches.
     words: [AtomicU64; 2],
     state: AtomicU64,
-    /// Sampler-owned: logical outbox index of this track's pending report per direction.
-    pub(crate) pend: [AtomicU32; 2],
+    /// The up side's sequence block, installed by the first packet record.
+    /// On the hot line: a packet record reads it beside the window word.
+    seq: AtomicPtr<SeqBlock>,
     spill: [AtomicU128; 2],
     /// Sampler-owned running sums per direction: `[bytes, messages]`.
     sums: [[AtomicU64; 2]; 2],
@@ -65,7 +69,7 @@ impl Default for Slot {
         Slot {
             words: [AtomicU64::new(0), AtomicU64::new(0)],
             state: AtomicU64::new(FREE),
-            pend: [AtomicU32::new(0), AtomicU32::new(0)],
+            seq: AtomicPtr::new(std::ptr::null_mut()),
             spill: [AtomicU128::new(0), AtomicU128::new(0)],
             sums: [[AtomicU64::new(0), AtomicU64::new(0)], [AtomicU64::new(0), AtomicU64::new(0)]],
             sums_seq: AtomicU64::new(0),
@@ -99,17 +103,106 @@ impl Slot {
     /// One record: one `fetch_add` in the common case.
     #[inline(always)]
     pub fn record(&self, dir: Direction, bytes: u64) {
+        // Relaxed: the count is the only data a record publishes, and the
+        // sampler takes it with an RMW (`swap` in `take`), which always
+        // reads the latest value in this word's modification order.
+        self.add(dir, bytes, Relaxed)
+    }
+
+    /// The window-word rule with the add's ordering as a parameter (a
+    /// constant at every call site, so `record` compiles as before).
+    #[inline(always)]
+    fn add(&self, dir: Direction, bytes: u64, order: Ordering) {
         if bytes <= TRACKSTATS_MAX_INLINE_BYTES {
-            // Relaxed: the count is the only data a record publishes, and the
-            // sampler takes it with an RMW (`swap` in `take`), which always
-            // reads the latest value in this word's modification order.
-            let old = self.words[dir.index()].fetch_add(word::increment(bytes), Relaxed);
+            let old = self.words[dir.index()].fetch_add(word::increment(bytes), order);
             if word::needs_spill(old) {
                 self.spill_word(dir);
             }
         } else {
             self.record_wide(dir, bytes);
         }
+    }
+
+    /// One data-track packet received from the publisher: a record of
+    /// `bytes` on the up side, plus the sequence rule of `seq.rs`. A packet
+    /// over `TRACKSTATS_MAX_RECORD_BYTES` is rejected whole.
+    #[inline(always)]
+    pub fn record_packet(&self, bytes: u64, seq: u16, end_of_frame: bool) {
+        // Acquire: pairs with the AcqRel CAS in `install_seq`, so the block's
+        // zeroed contents are visible before we use it.
+        let p = self.seq.load(Acquire);
+        if p.is_null() || bytes > TRACKSTATS_MAX_RECORD_BYTES {
+            // A tail call, so the common path saves no registers for it.
+            return self.record_packet_slow(bytes, seq, end_of_frame);
+        }
+        // SAFETY: as in `seq_block`.
+        unsafe { &*p }.record(seq, end_of_frame);
+        self.add_packet_bytes(bytes)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_packet_slow(&self, bytes: u64, seq: u16, end_of_frame: bool) {
+        if bytes > TRACKSTATS_MAX_RECORD_BYTES {
+            self.record_wide(Direction::Up, bytes);
+            return;
+        }
+        if let Some(b) = self.seq_block() {
+            b.record(seq, end_of_frame);
+        }
+        self.add_packet_bytes(bytes)
+    }
+
+    #[inline(always)]
+    fn add_packet_bytes(&self, bytes: u64) {
+        // Release: pairs with the Acquire fence in `take_seq`. The sampler
+        // that takes this packet's message also sees its sequence counters,
+        // so they are reported in the same window as its bytes or, when the
+        // packet races a window's end, the one before; never later.
+        // (Over the inline limit, `add_spill`'s Release `fetch_or` does it.)
+        self.add(Direction::Up, bytes, Release)
+    }
+
+    /// The sequence block, installed on first use. None only if it could not
+    /// be allocated (the packet then counts as a plain record).
+    #[inline(always)]
+    fn seq_block(&self) -> Option<&SeqBlock> {
+        // Acquire: pairs with the AcqRel CAS in `install_seq`, so the block's
+        // zeroed contents are visible before we use it.
+        let p = self.seq.load(Acquire);
+        if p.is_null() {
+            return self.install_seq();
+        }
+        // SAFETY: a non-null `seq` points to a live block installed for this
+        // slot's current life; it is freed only by `free`, after the last
+        // holder released the track, so not while a writer uses it.
+        Some(unsafe { &*p })
+    }
+
+    #[cold]
+    fn install_seq(&self) -> Option<&SeqBlock> {
+        let fresh = alloc_seq_block()?;
+        // AcqRel: Release publishes the zeroed block to other writers and the
+        // sampler (their Acquire loads); Acquire, on failure, makes the
+        // winner's block visible to us.
+        match self.seq.compare_exchange(std::ptr::null_mut(), fresh, AcqRel, Acquire) {
+            // SAFETY: we just published `fresh`; as in `seq_block`.
+            Ok(_) => Some(unsafe { &*fresh }),
+            Err(winner) => {
+                // SAFETY: `fresh` came from `alloc_seq_block` and was never
+                // shared; `winner` is live as in `seq_block`.
+                unsafe {
+                    free_seq_block(fresh);
+                    Some(&*winner)
+                }
+            }
+        }
+    }
+
+    /// The packet words' address (installing the block), for bindings that
+    /// apply the sequence rule inline. Null if the block cannot be allocated.
+    pub(crate) fn packet_words_ptr(&self) -> *mut u64 {
+        self.seq_block().map_or(std::ptr::null_mut(), |b| b.words_ptr())
     }
 
     /// Moves the whole window word into the wide accumulator (the slow path of
@@ -239,6 +332,28 @@ impl Slot {
         Delta::from_wide(self.spill[dir.index()].swap(0, Relaxed))
     }
 
+    /// Sampler only, right after `take`: the sequence counts that go with the
+    /// windows it took.
+    pub(crate) fn take_seq(&self) -> SeqStats {
+        // Acquire fence: pairs with the Release add in `record_packet` (read
+        // by the swap in `take`, sequenced before this fence) and with the
+        // Release `fetch_or` in `add_spill` (read by `take_spill`).
+        fence(Acquire);
+        // Acquire: pairs with the CAS in `install_seq`.
+        let p = self.seq.load(Acquire);
+        // SAFETY: as in `seq_block`; the sampler role is the one that frees it.
+        unsafe { p.as_ref() }.map_or(SeqStats::ZERO, SeqBlock::take)
+    }
+
+    /// Cumulative sequence counts of the up side: everything reported plus
+    /// what the open window holds.
+    pub fn seq_totals(&self) -> SeqStats {
+        // Acquire: pairs with the CAS in `install_seq`.
+        let p = self.seq.load(Acquire);
+        // SAFETY: as in `seq_block` (the caller holds the track).
+        unsafe { p.as_ref() }.map_or(SeqStats::ZERO, SeqBlock::totals)
+    }
+
     /// Sampler only: a clone of the key of the live track in this slot.
     pub(crate) fn key(&self) -> Arc<TrackKey> {
         let p = self.key.load(Relaxed);
@@ -259,6 +374,13 @@ impl Slot {
             // SAFETY: `p` came from `Arc::into_raw` in `publish`; this drops that count once.
             drop(unsafe { Arc::from_raw(p) });
         }
+        // Relaxed: no writer remains (the last holder released the track) and
+        // the next opener is ordered by the allocator's mutex.
+        let b = self.seq.swap(std::ptr::null_mut(), Relaxed);
+        if !b.is_null() {
+            // SAFETY: installed by `install_seq` from `alloc_seq_block`, freed once.
+            unsafe { free_seq_block(b) };
+        }
         for s in &self.sums {
             s[0].store(0, Relaxed);
             s[1].store(0, Relaxed);
@@ -278,7 +400,7 @@ impl Slot {
             // Acquire: pairs with the Release store that ends `take`.
             let s1 = self.sums_seq.load(Acquire);
             if s1 & 1 == 1 {
-                std::hint::spin_loop();
+                crate::sync::spin_loop();
                 continue;
             }
             let mut out = [Delta::ZERO; 2];
@@ -300,6 +422,34 @@ impl Slot {
     pub(crate) fn raw_state(&self) -> u64 {
         self.state.load(Relaxed)
     }
+}
+
+/// A zeroed block (a fresh stream), or None when memory is exhausted: a
+/// hot-path call must not abort the host.
+fn alloc_seq_block() -> Option<*mut SeqBlock> {
+    #[cfg(not(loom))]
+    {
+        let layout = std::alloc::Layout::new::<SeqBlock>();
+        // SAFETY: the layout has a non-zero size; all-zero bytes are a valid
+        // `SeqBlock` (atomics and integers at 0).
+        let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut SeqBlock;
+        (!p.is_null()).then_some(p)
+    }
+    #[cfg(loom)]
+    Some(Box::into_raw(Box::default()))
+}
+
+/// # Safety
+/// `p` came from `alloc_seq_block`, is freed once, and is not used after.
+unsafe fn free_seq_block(p: *mut SeqBlock) {
+    // SAFETY: per the contract, with the layout it was allocated with.
+    #[cfg(not(loom))]
+    unsafe {
+        std::alloc::dealloc(p as *mut u8, std::alloc::Layout::new::<SeqBlock>())
+    };
+    // SAFETY: per the contract (a Box under loom).
+    #[cfg(loom)]
+    drop(unsafe { Box::from_raw(p) });
 }
 
 #[cfg(all(test, not(loom)))]

@@ -14,6 +14,22 @@ pub(crate) use loom::sync::{
     Condvar, Mutex, MutexGuard,
 };
 
+/// The sampler thread: a loom thread under the model, so the models run the
+/// real `run_sampler` loop against the real request queue.
+#[cfg(not(loom))]
+pub(crate) use std::thread;
+
+#[cfg(loom)]
+pub(crate) use loom::thread;
+
+/// A busy-wait hint; loom's yields to the other model threads, so a spin on
+/// a value another thread must change cannot loop forever in a model.
+#[cfg(not(loom))]
+pub(crate) use std::hint::spin_loop;
+
+#[cfg(loom)]
+pub(crate) use loom::hint::spin_loop;
+
 #[cfg(not(loom))]
 pub(crate) use portable_atomic::AtomicU128;
 

@@ -29,6 +29,22 @@ pub struct trackstats_report {
     pub direction: Direction,
     /// `TRACKSTATS_FLAG_*` bits.
     pub flags: u32,
+    /// Sequence counts from `trackstats_record_up_packet` in this window (up
+    /// reports only; zero otherwise). A report is emitted when any of its
+    /// figures is non-zero, these included. All are non-negative and add up
+    /// across windows (and merged reports) to the track's cumulative counts.
+    /// Packets missing from gaps in the sequence (at most 32767 per packet).
+    pub packets_lost: u64,
+    /// Late packets that filled a gap counted lost, possibly in an earlier
+    /// window: net loss over any span is `packets_lost - packets_recovered`,
+    /// which can be negative for a single window.
+    pub packets_recovered: u64,
+    /// Packets behind the highest sequence number seen (recovered or not).
+    pub packets_out_of_order: u64,
+    /// Packets repeating the highest sequence number seen.
+    pub packets_duplicated: u64,
+    /// Packets marked end of frame, duplicates excluded.
+    pub frames: u64,
 }
 
 impl From<&Report> for trackstats_report {
@@ -48,6 +64,11 @@ impl From<&Report> for trackstats_report {
             country_len: k.country.len(),
             direction: r.direction,
             flags: r.flags,
+            packets_lost: r.seq.lost,
+            packets_recovered: r.seq.recovered,
+            packets_out_of_order: r.seq.out_of_order,
+            packets_duplicated: r.seq.duplicated,
+            frames: r.seq.frames,
         }
     }
 }
@@ -92,6 +113,7 @@ pub extern "C" fn trackstats_batch_new(capacity: usize, out: *mut *mut trackstat
 }
 
 /// Frees a batch and the strings its reports borrowed. NULL is a no-op.
+/// Must not race any other call using this batch, nor be followed by one.
 #[no_mangle]
 pub extern "C" fn trackstats_batch_free(batch: *mut trackstats_batch) {
     guard_void(|| {
@@ -105,6 +127,8 @@ pub extern "C" fn trackstats_batch_free(batch: *mut trackstats_batch) {
 /// The reports the last drain or wait put in the batch, and their count in
 /// `*len`. Pointer and strings stay valid until the batch is filled again or
 /// freed. A NULL batch gives NULL and `*len = 0`; `len` may be NULL.
+/// Must not race a drain or wait into the same batch (one consumer thread
+/// per batch); thread-safe otherwise.
 #[no_mangle]
 pub extern "C" fn trackstats_batch_reports(
     batch: *const trackstats_batch,

@@ -3,13 +3,19 @@
 //! `include/trackstats.h` is generated from these modules by cbindgen.
 
 #![allow(non_camel_case_types)]
+// These are C entry points: their pointer contract is the C header's, checked
+// by `arg!` (NULL) and stated per function; marking them `unsafe fn` would
+// change nothing for C callers, who cannot see Rust's `unsafe`.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod batch;
+mod prometheus;
 mod registry;
 mod result;
 mod track;
 
 pub use batch::*;
+pub use prometheus::*;
 pub use registry::*;
 pub use result::*;
 pub use track::*;

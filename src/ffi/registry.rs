@@ -14,6 +14,16 @@ pub struct trackstats_registry {
     pub(crate) inner: Registry,
 }
 
+/// Test-only (feature `fault-injection`, never in the C header): lets Rust
+/// tests make the sampler of a registry created through the C ABI panic.
+#[cfg(feature = "fault-injection")]
+impl trackstats_registry {
+    #[doc(hidden)]
+    pub fn inject_sampler_panic(&self, after_slots: usize) {
+        self.inner.inject_sampler_panic(after_slots)
+    }
+}
+
 /// A sampler thread closes windows on absolute deadlines.
 pub const TRACKSTATS_MODE_THREAD: u32 = 0;
 /// No thread: the caller closes windows with `trackstats_registry_tick`.
@@ -143,10 +153,14 @@ pub extern "C" fn trackstats_registry_new(
     })
 }
 
-/// Final-flushes every open track, delivers the reports, and stops the
-/// sampler; after it returns the sink is never called again. Pending reports
+/// Final-flushes every open track (and what tracks closed earlier recorded
+/// since, flagged late), delivers the reports, and stops the sampler; after
+/// it returns the sink is never called again. Pending reports
 /// stay drainable until `_free`. Tracks stay valid: records after this are
-/// reported as late when the track is released. Idempotent. Thread-safe.
+/// reported as late when the track is released. Idempotent: a call racing
+/// the first returns once the first has finished (from inside the sink: at
+/// once, the thread finishing after the sink returns). From inside the sink
+/// of a manual registry: `REENTRANT_CALL`. Thread-safe.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_close(registry: *mut trackstats_registry) -> trackstats_result {
     guard(|| match arg!(registry).inner.close() {
@@ -157,7 +171,9 @@ pub extern "C" fn trackstats_registry_close(registry: *mut trackstats_registry) 
 
 /// Closes (as `_close`) and frees the registry. NULL is a no-op. Open tracks
 /// keep their memory alive until each is released, so a track handle never
-/// dangles. Must not race any other call on this registry handle.
+/// dangles. Must not race any other call on this registry handle, except the
+/// calls a threaded registry's sink makes on the sampler thread: free waits
+/// for that thread to finish (as `_close` does).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_free(registry: *mut trackstats_registry) {
     guard_void(|| {

@@ -1,6 +1,7 @@
 //! `trackstats_track`: opened by `trackstats_track_open`, released by
 //! `trackstats_track_release`. Functions: `trackstats_record_up`/`_down`,
-//! `_close`, `_totals`, and for bindings `_window_words` and `_spill`.
+//! `trackstats_record_up_packet`, `_close`, `_totals`, and for bindings
+//! `_window_words`, `_spill` and `_packet_words`.
 //!
 //! A NULL track is a no-op everywhere: the relay/proxy case, where a copy of
 //! a track on another node has no stats object so bytes are not counted twice.
@@ -24,6 +25,14 @@ pub struct trackstats_totals {
     pub up_messages: u64,
     pub down_bytes: u64,
     pub down_messages: u64,
+    /// Sequence counts of the up side, from `trackstats_record_up_packet`
+    /// (zero without packet records); see `trackstats_report`. Each is what
+    /// the reports so far added up to, plus the open window.
+    pub up_packets_lost: u64,
+    pub up_packets_recovered: u64,
+    pub up_packets_out_of_order: u64,
+    pub up_packets_duplicated: u64,
+    pub up_frames: u64,
 }
 
 #[inline(always)]
@@ -87,11 +96,33 @@ pub extern "C" fn trackstats_record_up(track: *mut trackstats_track, bytes: u64)
     }
 }
 
-/// As `trackstats_record_up`, for one message sent to a subscriber (DOWNSTREAM).
+/// As `trackstats_record_up`, for one message sent to a subscriber
+/// (DOWNSTREAM). Thread-safe, also after close (reported late).
 #[no_mangle]
 pub extern "C" fn trackstats_record_down(track: *mut trackstats_track, bytes: u64) {
     if let Some(s) = slot(track) {
         s.record(Direction::Down, bytes);
+    }
+}
+
+/// Records one data-track packet received from the publisher: as
+/// `trackstats_record_up(track, bytes)`, plus its 16-bit sequence number
+/// `seq` against the highest seen so far (mod 2^16): the same number again is
+/// a duplicate; 1 to 32767 behind is out of order (and recovers one packet
+/// counted lost, if any is outstanding); 1 to 32768 ahead advances the
+/// highest to `seq`, the numbers skipped counted lost. The first packet starts the
+/// stream. `end_of_frame` counts a frame (not on a duplicate). The counts are
+/// reported per window in `trackstats_report` (up reports).
+/// Lock-free; exact with one writer per track at a time. Concurrent writers
+/// on one track stay memory-safe and keep bytes and messages exact, but may
+/// under-count the sequence counts (see docs/seq.md). The first call on a
+/// track allocates its 128-byte sequence block, once. NULL is a no-op; sizes
+/// above `TRACKSTATS_MAX_RECORD_BYTES` reject the whole packet. Also after
+/// close (reported late). Thread-safe in the sense above.
+#[no_mangle]
+pub extern "C" fn trackstats_record_up_packet(track: *mut trackstats_track, bytes: u64, seq: u16, end_of_frame: bool) {
+    if let Some(s) = slot(track) {
+        s.record_packet(bytes, seq, end_of_frame);
     }
 }
 
@@ -112,7 +143,9 @@ pub extern "C" fn trackstats_track_close(track: *mut trackstats_track) -> tracks
 /// Gives the handle back; closes first if still open. Everything recorded
 /// before this call is reported (late bytes flagged LATE); the slot is reused
 /// only after that. The handle must not be used again by any thread: release
-/// is the track's free. NULL is a no-op.
+/// is the track's free. NULL is a no-op. Must not race any other call on this
+/// handle; thread-safe with respect to every other handle and the registry
+/// (also after `trackstats_registry_free`).
 #[no_mangle]
 pub extern "C" fn trackstats_track_release(track: *mut trackstats_track) {
     guard_void(|| {
@@ -134,11 +167,17 @@ pub extern "C" fn trackstats_track_totals(
     guard(|| {
         let out = arg!(mut out);
         let t = slot(track).map(|s| s.totals()).unwrap_or_default();
+        let q = slot(track).map(|s| s.seq_totals()).unwrap_or_default();
         *out = trackstats_totals {
             up_bytes: t[0].bytes,
             up_messages: t[0].messages,
             down_bytes: t[1].bytes,
             down_messages: t[1].messages,
+            up_packets_lost: q.lost,
+            up_packets_recovered: q.recovered,
+            up_packets_out_of_order: q.out_of_order,
+            up_packets_duplicated: q.duplicated,
+            up_frames: q.frames,
         };
         trackstats_result::Ok
     })
@@ -150,6 +189,8 @@ pub extern "C" fn trackstats_track_totals(
 /// `old = fetch_add(&w[d], TRACKSTATS_WORD_MESSAGE_ONE | n)`, followed by
 /// `trackstats_track_spill(track, d)` when `old & TRACKSTATS_WORD_SPILL_MASK`;
 /// larger records go through `trackstats_record_up`/`_down`. NULL for NULL.
+/// Thread-safe, and so is the rule: any number of threads may add to the
+/// words at once.
 #[no_mangle]
 pub extern "C" fn trackstats_track_window_words(track: *mut trackstats_track) -> *mut u64 {
     slot(track).map_or(std::ptr::null_mut(), |s| s.words_ptr())
@@ -163,4 +204,32 @@ pub extern "C" fn trackstats_track_spill(track: *mut trackstats_track, direction
     if let (Some(s), Some(d)) = (slot(track), Direction::from_u32(direction)) {
         s.spill_word(d);
     }
+}
+
+/// For bindings that apply the packet rule inline (Go): the address of the
+/// track's `TRACKSTATS_PACKET_WORDS` packet words, indexed by
+/// `TRACKSTATS_PACKET_WORD_*`, valid until release. The first call allocates
+/// the track's sequence block; NULL for NULL, or if it cannot be allocated
+/// (then use `trackstats_record_up_packet`). A packet of `n` bytes, sequence
+/// number `s`, end-of-frame `f`, from the track's one writer, with atomic
+/// 64-bit loads and stores on `p` (no read-modify-write needed):
+///
+///   if n > TRACKSTATS_MAX_INLINE_BYTES: call trackstats_record_up_packet; done.
+///   st = load(p[STATE])
+///   if (st & TRACKSTATS_PACKET_STARTED) == 0: store(p[STATE], STARTED | s)
+///   else, with d = (uint16_t)(s - (uint16_t)st):
+///     d == 0:     bump(p[DUPLICATED], 1); skip the frame step
+///     d > 32768:  bump(p[OUT_OF_ORDER], 1);
+///                 if load(p[LOST]) > load(p[RECOVERED]): bump(p[RECOVERED], 1)
+///     otherwise:  if d > 1: bump(p[LOST], d - 1); store(p[STATE], STARTED | s)
+///   frame step: if f: bump(p[FRAMES], 1)
+///   then the bytes: the window-word rule on the up word
+///   (`trackstats_track_window_words`), with a release or stronger add.
+///
+/// `bump(w, k)` is `store(w, load(w) + k)` (saturating at UINT64_MAX). The
+/// stores must come before the add, which publishes them to the sampler.
+/// The call is thread-safe; the rule is not (one writer per track at a time).
+#[no_mangle]
+pub extern "C" fn trackstats_track_packet_words(track: *mut trackstats_track) -> *mut u64 {
+    slot(track).map_or(std::ptr::null_mut(), |s| s.packet_words_ptr())
 }

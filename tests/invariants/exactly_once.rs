@@ -91,10 +91,8 @@ fn every_byte_is_reported_once_with_records_racing_close_release_ticks_and_shutd
                     // The writer's hold ends here; the closer may still hold it.
                     drop(churn);
                     // Close the registry midway, while the other writer records.
-                    if w == 0
-                        && done >= RECORDS_PER_WRITER / 2
-                        && done < RECORDS_PER_WRITER / 2 + RECORDS_PER_CHURN_TRACK
-                    {
+                    let midway = RECORDS_PER_WRITER / 2..RECORDS_PER_WRITER / 2 + RECORDS_PER_CHURN_TRACK;
+                    if w == 0 && midway.contains(&done) {
                         reg.close().unwrap();
                     }
                 }

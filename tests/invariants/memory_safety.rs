@@ -16,9 +16,21 @@ fn a_null_track_is_a_no_op_in_every_call() {
     assert_eq!(trackstats_track_close(null_mut()), trackstats_result::Ok);
     trackstats_track_release(null_mut());
     assert!(trackstats_track_window_words(null_mut()).is_null());
-    let mut tot = trackstats_totals { up_bytes: 9, up_messages: 9, down_bytes: 9, down_messages: 9 };
+    let mut tot = trackstats_totals {
+        up_bytes: 9,
+        up_messages: 9,
+        down_bytes: 9,
+        down_messages: 9,
+        up_packets_lost: 9,
+        up_packets_recovered: 9,
+        up_packets_out_of_order: 9,
+        up_packets_duplicated: 9,
+        up_frames: 9,
+    };
     assert_eq!(trackstats_track_totals(std::ptr::null(), &mut tot), trackstats_result::Ok);
     assert_eq!((tot.up_bytes, tot.up_messages, tot.down_bytes, tot.down_messages), (0, 0, 0, 0));
+    let seq = (tot.up_packets_lost, tot.up_packets_recovered, tot.up_packets_out_of_order, tot.up_packets_duplicated);
+    assert_eq!((seq, tot.up_frames), ((0, 0, 0, 0), 0));
 }
 
 fn only(reports: &[Report], id: u64) -> Vec<&Report> {

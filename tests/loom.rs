@@ -1,0 +1,527 @@
+//! loom models of the record / tick / close / release / registry-close
+//! protocol, run against the real code: `RUSTFLAGS="--cfg loom"` swaps every
+//! atomic, mutex, condvar and the sampler thread in `src/sync.rs` for loom's,
+//! so each model below drives the real `Slot`, `Slab`, sampler role, outbox
+//! and (in thread mode) the real `run_sampler` loop, and loom runs it under
+//! every interleaving up to the preemption bound.
+//!
+//! Run: `make test-loom`, or
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom --target-dir target/loom -- --nocapture`.
+//!
+//! What every model asserts, after all its threads are joined and every
+//! report is drained: per track and direction, reported bytes and messages
+//! equal what was recorded (exactly once), every report carries bytes ==
+//! size * messages for the one message size its track and direction use
+//! (window consistency), and reports are attributed by the key the track
+//! was opened with, so a slot reused before its holder released it shows up
+//! as bytes under the wrong key.
+//!
+//! loom explores schedules by the accesses it sees (partial-order
+//! reduction), so every value a check depends on while threads still run is
+//! a loom atomic or mutex too (the sink probe); the rest is read after the
+//! threads are joined.
+//!
+//! Not modelled: time. Registries use the longest interval, so a threaded
+//! registry's sampler never reaches a deadline inside a model and windows
+//! are closed by `tick` (manual mode) instead.
+#![cfg(loom)]
+
+use loom::sync::atomic::AtomicBool;
+use loom::sync::Mutex;
+use loom::thread;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use trackstats::ffi;
+use trackstats::{
+    Config, Direction, Mode, Registry, Report, TrackKey, MAX_INTERVAL, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE,
+    TRACKSTATS_MAX_INLINE_BYTES,
+};
+
+/// Preemption bound when `LOOM_MAX_PREEMPTIONS` is unset (CI sets it).
+const DEFAULT_PREEMPTIONS: usize = 2;
+
+/// Runs one model under loom and prints how many executions it explored.
+fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    let bound = builder.preemption_bound;
+    let executions = Arc::new(AtomicUsize::new(0));
+    let counter = executions.clone();
+    builder.check(move || {
+        counter.fetch_add(1, SeqCst);
+        f();
+    });
+    let n = executions.load(SeqCst);
+    assert!(n > 1, "{name}: loom explored a single interleaving; the model has no concurrency");
+    println!("loom model {name}: {n} interleavings explored (preemption bound {bound:?})");
+}
+
+fn manual_registry() -> Registry {
+    Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: None }).expect("registry")
+}
+
+fn key(user: u64) -> TrackKey {
+    TrackKey::new("PA_model", &format!("TR_{user}"), "", user).expect("key")
+}
+
+fn drain(reg: &Registry, into: &mut Vec<Report>) {
+    while reg.drain(into, 16) > 0 {}
+}
+
+/// Reported bytes and messages per (user_data, direction).
+#[derive(Default, Debug)]
+struct Tally(HashMap<(u64, Direction), (u64, u64)>);
+
+impl Tally {
+    fn of(reports: &[Report]) -> Tally {
+        let mut t = Tally::default();
+        for r in reports {
+            let e = t.0.entry((r.key.user_data, r.direction)).or_default();
+            e.0 += r.bytes;
+            e.1 += r.messages;
+        }
+        t
+    }
+
+    fn get(&self, user: u64, dir: Direction) -> (u64, u64) {
+        self.0.get(&(user, dir)).copied().unwrap_or_default()
+    }
+}
+
+/// Asserts every report of `user` in `dir` is `size` bytes per message.
+fn assert_window_consistent(reports: &[Report], user: u64, dir: Direction, size: u64) {
+    for r in reports.iter().filter(|r| r.key.user_data == user && r.direction == dir) {
+        assert_eq!(r.bytes, size * r.messages, "a record's bytes and count split across windows: {r:?}");
+    }
+}
+
+fn flags_of(reports: &[Report], user: u64, dir: Direction) -> Vec<u32> {
+    reports.iter().filter(|r| r.key.user_data == user && r.direction == dir).map(|r| r.flags).collect()
+}
+
+/// Records race a tick: every record lands whole in exactly one window.
+#[test]
+fn record_races_tick() {
+    model("record_races_tick", || {
+        let reg = manual_registry();
+        let track = Arc::new(reg.open(key(1)).expect("open"));
+        let writer = track.clone();
+        let h = thread::spawn(move || {
+            writer.record_up(100);
+            writer.record_up(100);
+            writer.record_down(7);
+        });
+        reg.tick().expect("tick");
+        h.join().expect("writer");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let totals = track.totals();
+        assert_eq!((totals.up.bytes, totals.up.messages, totals.down.bytes), (200, 2, 7), "totals once quiet");
+        drop(track); // the last holder: release
+        reg.flush().expect("flush");
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!(t.get(1, Direction::Up), (200, 2), "up reported exactly once: {reports:?}");
+        assert_eq!(t.get(1, Direction::Down), (7, 1), "down reported exactly once: {reports:?}");
+        assert_window_consistent(&reports, 1, Direction::Up, 100);
+        assert_window_consistent(&reports, 1, Direction::Down, 7);
+    });
+}
+
+/// A reader of cumulative totals races the sampler moving a window into its
+/// sums (the seqlock in `Slot::take`/`Slot::totals`): the reader's own
+/// records are always counted once, never zero or twice.
+#[test]
+fn totals_race_tick() {
+    model("totals_race_tick", || {
+        let reg = manual_registry();
+        let track = Arc::new(reg.open(key(1)).expect("open"));
+        let reader = track.clone();
+        let h = thread::spawn(move || {
+            reader.record_up(10);
+            reader.record_up(10);
+            let t = reader.totals();
+            assert_eq!((t.up.bytes, t.up.messages), (20, 2), "totals lost or doubled a window");
+        });
+        reg.tick().expect("tick");
+        h.join().expect("reader");
+    });
+}
+
+/// The bindings' slow path (`trackstats_track_spill`, moving the window word
+/// into the wide accumulator) and a wide record race a tick, through the C
+/// ABI as Go and C++ reach them.
+#[test]
+fn spill_races_tick() {
+    model("spill_races_tick", || {
+        let mut cfg = ffi::trackstats_config_default();
+        cfg.mode = ffi::TRACKSTATS_MODE_MANUAL;
+        cfg.interval_ms = 3_600_000;
+        let mut reg = std::ptr::null_mut();
+        assert_eq!(ffi::trackstats_registry_new(&cfg, &mut reg), ffi::trackstats_result::Ok);
+        let (p, t) = ("PA", "TR");
+        let mut track = std::ptr::null_mut();
+        let rc = ffi::trackstats_track_open(
+            reg,
+            p.as_ptr().cast(),
+            p.len(),
+            t.as_ptr().cast(),
+            t.len(),
+            std::ptr::null(),
+            0,
+            1,
+            &mut track,
+        );
+        assert_eq!(rc, ffi::trackstats_result::Ok);
+        // Raw pointers are not Send; the handle is thread-safe by contract.
+        let handle = track as usize;
+        let wide = TRACKSTATS_MAX_INLINE_BYTES + 1;
+        let h = thread::spawn(move || {
+            let t = handle as *mut ffi::trackstats_track;
+            ffi::trackstats_record_up(t, 10);
+            ffi::trackstats_track_spill(t, 0);
+            ffi::trackstats_record_up(t, wide);
+        });
+        assert_eq!(ffi::trackstats_registry_tick(reg), ffi::trackstats_result::Ok);
+        h.join().expect("writer");
+        ffi::trackstats_track_release(track);
+        assert_eq!(ffi::trackstats_registry_flush(reg), ffi::trackstats_result::Ok);
+        let mut batch = std::ptr::null_mut();
+        assert_eq!(ffi::trackstats_batch_new(8, &mut batch), ffi::trackstats_result::Ok);
+        let (mut bytes, mut messages) = (0u64, 0u64);
+        loop {
+            assert_eq!(ffi::trackstats_registry_drain(reg, batch), ffi::trackstats_result::Ok);
+            let mut len = 0usize;
+            let rs = ffi::trackstats_batch_reports(batch, &mut len);
+            if len == 0 {
+                break;
+            }
+            // SAFETY: `rs` points to `len` reports owned by `batch`, valid
+            // until the next drain into it.
+            for r in unsafe { std::slice::from_raw_parts(rs, len) } {
+                assert_eq!(r.direction, Direction::Up);
+                bytes += r.bytes;
+                messages += r.messages;
+            }
+        }
+        assert_eq!((bytes, messages), (10 + wide, 2), "spilled and wide records reported exactly once");
+        ffi::trackstats_batch_free(batch);
+        ffi::trackstats_registry_free(reg);
+    });
+}
+
+/// A close and its final flush race records on a second thread and a tick
+/// on a third: each record is in a window, the final report or a later
+/// (late) one, never lost or doubled.
+#[test]
+fn close_races_records_and_tick() {
+    model("close_races_records_and_tick", || {
+        let reg = Arc::new(manual_registry());
+        let track = Arc::new(reg.open(key(1)).expect("open"));
+        let writer = track.clone();
+        let w = thread::spawn(move || {
+            writer.record_up(10);
+            writer.record_up(10);
+        });
+        let (closer, r) = (track.clone(), reg.clone());
+        let c = thread::spawn(move || {
+            assert!(closer.close(), "first close");
+            r.flush().expect("flush");
+        });
+        reg.tick().expect("tick");
+        w.join().expect("writer");
+        c.join().expect("closer");
+        assert!(!track.close(), "second close is a no-op");
+        drop(track);
+        reg.flush().expect("flush");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        assert_eq!(Tally::of(&reports).get(1, Direction::Up), (20, 2), "{reports:?}");
+        assert_window_consistent(&reports, 1, Direction::Up, 10);
+        assert_eq!(reg.stats().live_slots, 0);
+    });
+}
+
+/// One thread opens, records, closes, records late and releases a track
+/// while another opens a second track, possibly into the freed slot: a slot
+/// is reused only after its holder released it, so no byte is attributed to
+/// the wrong key, and each track's close produces a final report.
+#[test]
+fn release_then_reuse() {
+    model("release_then_reuse", || {
+        let reg = Arc::new(manual_registry());
+        let r1 = reg.clone();
+        let h = thread::spawn(move || {
+            let t1 = r1.open(key(1)).expect("open 1");
+            t1.record_up(5);
+            t1.close();
+            t1.record_up(5); // late: after close, before release
+            drop(t1);
+        });
+        reg.flush().expect("flush");
+        let t2 = reg.open(key(2)).expect("open 2");
+        t2.record_up(4);
+        drop(t2);
+        h.join().expect("owner of track 1");
+        reg.flush().expect("flush");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!(t.get(1, Direction::Up), (10, 2), "track 1: {reports:?}");
+        assert_eq!(t.get(2, Direction::Up), (4, 1), "track 2: {reports:?}");
+        for user in [1, 2] {
+            let flags = flags_of(&reports, user, Direction::Up);
+            assert!(
+                flags.iter().any(|f| f & TRACKSTATS_FLAG_FINAL != 0),
+                "track {user} has no final report: {reports:?}"
+            );
+        }
+        let stats = reg.stats();
+        assert_eq!((stats.open_tracks, stats.live_slots), (0, 0), "every slot went back");
+    });
+}
+
+/// The registry closes while a track is being released on another thread and
+/// another is still open: queued requests are processed by the close or by
+/// their submitter, never dropped, and records after the close come back
+/// (late) when the track is released.
+#[test]
+fn registry_close_races_release() {
+    model("registry_close_races_release", || {
+        let reg = manual_registry();
+        let kept = reg.open(key(1)).expect("open 1");
+        let released = reg.open(key(2)).expect("open 2");
+        kept.record_up(3);
+        let h = thread::spawn(move || {
+            released.record_up(10);
+            drop(released);
+        });
+        reg.close().expect("close");
+        kept.record_up(3); // after the registry closed: late, reported at release
+        h.join().expect("releaser");
+        drop(kept);
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!(t.get(1, Direction::Up), (6, 2), "{reports:?}");
+        assert_eq!(t.get(2, Direction::Up), (10, 1), "{reports:?}");
+        let late = flags_of(&reports, 1, Direction::Up);
+        assert!(late.iter().any(|f| f & TRACKSTATS_FLAG_LATE != 0), "bytes after close are flagged late: {reports:?}");
+        assert_eq!(reg.stats().live_slots, 0, "every slot went back");
+    });
+}
+
+/// Collects sink calls; `finished` is set once the registry's close (or
+/// free) returned, after which the sink must never be called.
+struct SinkProbe {
+    reports: Mutex<Vec<Report>>,
+    finished: AtomicBool,
+    called_after_finish: AtomicBool,
+}
+
+impl SinkProbe {
+    fn new() -> Arc<SinkProbe> {
+        Arc::new(SinkProbe {
+            reports: Mutex::new(Vec::new()),
+            finished: AtomicBool::new(false),
+            called_after_finish: AtomicBool::new(false),
+        })
+    }
+
+    fn sink(self: &Arc<Self>) -> trackstats::Sink {
+        let probe = self.clone();
+        Box::new(move |rs: &[Report]| {
+            if probe.finished.load(SeqCst) {
+                probe.called_after_finish.store(true, SeqCst);
+            }
+            probe.reports.lock().unwrap().extend_from_slice(rs);
+        })
+    }
+}
+
+/// Two threads close the registry at once: neither returns before the sink
+/// has made its last call, so a host may free the sink's context after
+/// either returns.
+#[test]
+fn concurrent_registry_closes() {
+    model("concurrent_registry_closes", || {
+        let probe = SinkProbe::new();
+        let reg = Arc::new(
+            Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(probe.sink()) })
+                .expect("registry"),
+        );
+        let track = reg.open(key(1)).expect("open");
+        track.record_up(8);
+        let (r2, p2) = (reg.clone(), probe.clone());
+        let h = thread::spawn(move || {
+            r2.close().expect("close on thread");
+            p2.finished.store(true, SeqCst);
+        });
+        reg.close().expect("close on main");
+        probe.finished.store(true, SeqCst);
+        h.join().expect("closer");
+        assert!(!probe.called_after_finish.load(SeqCst), "the sink was called after a close returned");
+        assert_eq!(Tally::of(&probe.reports.lock().unwrap()).get(1, Direction::Up), (8, 1));
+        drop(track);
+    });
+}
+
+/// The registry is freed while another thread still records on and then
+/// releases a track that was closed before: the handle stays valid, what was
+/// recorded before the free (including late bytes after the track's close)
+/// reaches the sink exactly once, and the sink is never called after the
+/// free returned.
+#[test]
+fn registry_free_races_release() {
+    model("registry_free_races_release", || {
+        let probe = SinkProbe::new();
+        let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(probe.sink()) })
+            .expect("registry");
+        let track = reg.open(key(1)).expect("open");
+        track.record_up(10);
+        track.close();
+        reg.flush().expect("flush");
+        track.record_up(10); // late, before the free
+        let h = thread::spawn(move || {
+            track.record_up(10);
+            let t = track.totals();
+            assert_eq!((t.up.bytes, t.up.messages), (30, 3), "the handle works after any free");
+            drop(track);
+        });
+        drop(reg);
+        probe.finished.store(true, SeqCst);
+        h.join().expect("releaser");
+        assert!(!probe.called_after_finish.load(SeqCst), "the sink was called after the registry was freed");
+        let reports = probe.reports.lock().unwrap();
+        let (bytes, messages) = Tally::of(&reports).get(1, Direction::Up);
+        // Bytes recorded before the free reach the sink; the other thread's
+        // may come after it (no consumer is left for those).
+        assert!((bytes == 20 || bytes == 30) && bytes == 10 * messages, "{reports:?}");
+    });
+}
+
+/// As above with a real sampler thread: freeing the registry joins it while
+/// another thread releases its track.
+#[test]
+fn thread_mode_free_races_release() {
+    model("thread_mode_free_races_release", || {
+        let probe = SinkProbe::new();
+        let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: Some(probe.sink()) })
+            .expect("registry");
+        let track = reg.open(key(1)).expect("open");
+        track.record_up(10);
+        let h = thread::spawn(move || {
+            track.record_up(10);
+            drop(track);
+        });
+        drop(reg);
+        probe.finished.store(true, SeqCst);
+        h.join().expect("releaser");
+        assert!(!probe.called_after_finish.load(SeqCst), "the sink was called after the registry was freed");
+        let reports = probe.reports.lock().unwrap();
+        let (bytes, messages) = Tally::of(&reports).get(1, Direction::Up);
+        assert!((bytes == 10 || bytes == 20) && bytes == 10 * messages, "{reports:?}");
+    });
+}
+
+/// The sink of a threaded registry closes the registry from inside a call
+/// (on the sampler thread) while the host also closes it: the sink's close
+/// returns at once, the host's returns once the thread has finished, and
+/// nothing deadlocks (loom fails a model in which every thread is blocked).
+#[test]
+fn close_from_sink_races_host_close() {
+    model("close_from_sink_races_host_close", || {
+        let probe = SinkProbe::new();
+        let weak: Arc<std::sync::OnceLock<std::sync::Weak<Registry>>> = Arc::default();
+        let (p, w) = (probe.clone(), weak.clone());
+        let sink: trackstats::Sink = Box::new(move |rs: &[Report]| {
+            if p.finished.load(SeqCst) {
+                p.called_after_finish.store(true, SeqCst);
+            }
+            p.reports.lock().unwrap().extend_from_slice(rs);
+            if let Some(reg) = w.get().and_then(|w| w.upgrade()) {
+                assert_eq!(reg.close(), Ok(()), "close from inside the sink");
+            }
+        });
+        let reg = Arc::new(
+            Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: Some(sink) }).expect("registry"),
+        );
+        weak.set(Arc::downgrade(&reg)).expect("set once");
+        let t1 = reg.open(key(1)).expect("open 1");
+        let t2 = reg.open(key(2)).expect("open 2");
+        t1.record_up(5);
+        t2.record_up(7);
+        t1.close(); // wakes the thread: its sink call closes the registry
+        reg.close().expect("host close");
+        probe.finished.store(true, SeqCst);
+        assert!(!probe.called_after_finish.load(SeqCst), "the sink was called after the host's close returned");
+        let mut reports = probe.reports.lock().unwrap().clone();
+        drop((t1, t2));
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!((t.get(1, Direction::Up), t.get(2, Direction::Up)), ((5, 1), (7, 1)), "{reports:?}");
+    });
+}
+
+/// A track opens into a fresh segment of the slab (the model's first segment
+/// holds two slots) while a tick walks the slab: the sampler sees a slot
+/// either free or fully published (key, floor, core), never half.
+#[test]
+fn open_races_tick() {
+    model("open_races_tick", || {
+        let reg = Arc::new(manual_registry());
+        let first = [reg.open(key(1)).expect("open 1"), reg.open(key(2)).expect("open 2")];
+        first[1].record_up(2);
+        let r = reg.clone();
+        let h = thread::spawn(move || {
+            let t = r.open(key(3)).expect("open 3");
+            t.record_up(3);
+            t
+        });
+        reg.tick().expect("tick");
+        let third = h.join().expect("opener");
+        drop(first);
+        drop(third);
+        reg.flush().expect("flush");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!((t.get(2, Direction::Up), t.get(3, Direction::Up)), ((2, 1), (3, 1)), "{reports:?}");
+        assert_eq!(reg.stats().live_slots, 0);
+    });
+}
+
+/// A registry with a real sampler thread (loom's): a close and a release are
+/// queued for it while a flush on the host thread also processes requests,
+/// and the released slot is reused at once. Requests must be processed in
+/// the order they were queued, or the first track's close is applied to the
+/// second track living in the same slot (its bytes then come out late and
+/// without a final report).
+#[test]
+fn thread_mode_requests_stay_in_order() {
+    model("thread_mode_requests_stay_in_order", || {
+        let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: None }).expect("registry");
+        let t1 = reg.open(key(1)).expect("open 1");
+        t1.close();
+        drop(t1);
+        reg.flush().expect("flush");
+        let t2 = reg.open(key(2)).expect("open 2");
+        t2.record_up(4);
+        t2.close();
+        t2.record_down(6);
+        drop(t2);
+        reg.close().expect("close");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!(t.get(2, Direction::Up), (4, 1), "{reports:?}");
+        assert_eq!(t.get(2, Direction::Down), (6, 1), "{reports:?}");
+        // Recorded before its close: in the final report, never late.
+        for f in flags_of(&reports, 2, Direction::Up) {
+            assert!(f & TRACKSTATS_FLAG_FINAL != 0 && f & TRACKSTATS_FLAG_LATE == 0, "{reports:?}");
+        }
+    });
+}

@@ -1,0 +1,70 @@
+# The C++ binding (cbindings/cpp): header-only trackstats.hpp over the C ABI.
+#   make test-cpp    GoogleTest suite + example via ctest (build/cpp), again
+#                    under ASan+UBSan (build/cpp-asan), then the install test.
+#   make install     PREFIX=/usr/local (DESTDIR honoured): libraries, both
+#                    headers, CMake package config and pkg-config file.
+#   make bench-cpp   Google Benchmark: record_up vs std::atomic fetch_add.
+CPP_DIR := cbindings/cpp
+CPP_CMAKE := cmake -G Ninja -Wno-dev -DTRACKSTATS_ROOT=$(CURDIR)
+CPP_CTEST := ctest --output-on-failure -j2 --timeout 180
+TRACKSTATS_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+INSTALL_PREFIX = $(abspath $(PREFIX))
+INSTALL_LIB = $(DESTDIR)$(INSTALL_PREFIX)/lib
+INSTALL_INCLUDE = $(DESTDIR)$(INSTALL_PREFIX)/include
+
+TEST_TARGETS += test-cpp
+.PHONY: test-cpp test-cpp-unit test-cpp-asan test-cpp-install install bench-cpp check-cpp-tools
+
+check-cpp-tools:
+	@for t in cmake ninja c++; do \
+	  command -v $$t >/dev/null 2>&1 || { echo "error: '$$t' is required for the C++ binding (Debian: apt-get install cmake ninja-build g++)"; exit 1; }; \
+	done
+	@test -f /usr/include/gtest/gtest.h || test -n "$$(find /usr/lib /usr/local/lib -name 'GTestConfig.cmake' 2>/dev/null | head -n1)" \
+	  || { echo "error: GoogleTest is required for test-cpp (Debian: apt-get install libgtest-dev)"; exit 1; }
+
+test-cpp: test-cpp-unit test-cpp-asan test-cpp-install
+
+test-cpp-unit: lib check-cpp-tools
+	$(CPP_CMAKE) -S $(CPP_DIR) -B build/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/cpp
+	cd build/cpp && $(CPP_CTEST)
+
+# -O1 keeps the sanitized build quick to compile and still inlines the hot path;
+# one standard (17, the minimum) keeps its build time down: the plain build
+# already runs the suite under both record paths.
+test-cpp-asan: lib check-cpp-tools
+	$(CPP_CMAKE) -S $(CPP_DIR) -B build/cpp-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+	  -DTRACKSTATS_SANITIZE=ON -DTRACKSTATS_TEST_STANDARDS=17 -DTRACKSTATS_TEST_CCALL=OFF >/dev/null
+	cmake --build build/cpp-asan
+	cd build/cpp-asan && $(CPP_CTEST)
+
+test-cpp-install: lib check-cpp-tools
+	$(CPP_DIR)/tests/install_test.sh "$(MAKE)"
+
+install: lib
+	install -d $(INSTALL_LIB)/cmake/trackstats $(INSTALL_LIB)/pkgconfig $(INSTALL_INCLUDE)
+	install -m 644 $(STATICLIB) $(INSTALL_LIB)/libtrackstats.a
+	install -m 755 $(LIB_DIR)/libtrackstats.so $(INSTALL_LIB)/libtrackstats.so
+	install -m 644 $(HEADER) $(CPP_DIR)/include/trackstats.hpp $(INSTALL_INCLUDE)/
+	install -m 644 $(CPP_DIR)/cmake/trackstatsConfig.cmake $(INSTALL_LIB)/cmake/trackstats/
+	sed -e 's|@VERSION@|$(TRACKSTATS_VERSION)|g' $(CPP_DIR)/cmake/trackstatsConfigVersion.cmake.in \
+	  > $(INSTALL_LIB)/cmake/trackstats/trackstatsConfigVersion.cmake
+	sed -e 's|@PREFIX@|$(INSTALL_PREFIX)|g' -e 's|@VERSION@|$(TRACKSTATS_VERSION)|g' $(CPP_DIR)/cmake/trackstats.pc.in \
+	  > $(INSTALL_LIB)/pkgconfig/trackstats.pc
+	@echo "installed trackstats $(TRACKSTATS_VERSION) into $(DESTDIR)$(INSTALL_PREFIX)"
+
+# Google Benchmark comes from Debian's libbenchmark-dev; installed here when
+# missing (as root), never needed by `make test`.
+bench-cpp: lib check-cpp-tools
+	@if ! test -f /usr/include/benchmark/benchmark.h; then \
+	  echo "bench-cpp: Google Benchmark is missing; installing libbenchmark-dev"; \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq libbenchmark-dev >/dev/null; } \
+	    || { echo "bench-cpp: SKIPPED: could not install libbenchmark-dev (need root and apt); install it and rerun"; exit 0; }; \
+	fi; \
+	test -f /usr/include/benchmark/benchmark.h || exit 0; \
+	set -e; \
+	$(CPP_CMAKE) -S $(CPP_DIR) -B build/cpp-bench -DCMAKE_BUILD_TYPE=Release -DTRACKSTATS_BUILD_TESTS=OFF \
+	  -DTRACKSTATS_BUILD_BENCH=ON >/dev/null; \
+	cmake --build build/cpp-bench; \
+	echo "machine: $$(lscpu | sed -n 's/^Model name: *//p' | head -n1), $$(nproc) cores"; \
+	./build/cpp-bench/record_bench --benchmark_repetitions=$${BENCH_REPS:-10} --benchmark_report_aggregates_only=true --benchmark_color=false

@@ -1,0 +1,793 @@
+// trackstats.hpp: the header-only C++17 layer over trackstats.h.
+//
+// Types (all move-only RAII over one C handle, in namespace `trackstats`):
+//   Registry  owns a trackstats_registry*   (destructor: trackstats_registry_free)
+//   Track     owns a trackstats_track*      (destructor: trackstats_track_release)
+//   Batch     owns a trackstats_batch*      (destructor: trackstats_batch_free)
+//
+// Errors: constructors and control calls (Registry, Batch, open, tick, flush,
+// close, stats, drain, wait) throw trackstats::Error carrying the
+// trackstats_result. The hot path (Track::record_up/record_down), Track::close,
+// Track::totals and every destructor never throw. Registry::try_open is the
+// non-throwing way to open a track.
+//
+// Recording: Track::record_up/record_down do the window-word add inline on the
+// slot's memory (one relaxed atomic add, like the Rust core), following the
+// rule stated at trackstats_track_window_words in trackstats.h. A default
+// constructed or moved-from Track is the NULL handle: every call on it is a
+// no-op (the relay case).
+//
+// Lifetimes of report strings (std::string_view):
+//   - from Registry::drain/wait: valid until the same Batch is filled again
+//     (the next drain or wait into it), assigned to, or destroyed. Moving the
+//     Batch keeps them valid (the strings live in the library's heap).
+//   - in a sink callback: valid only during that call.
+//   Report::to_owned() copies a report into an OwnedReport of std::strings.
+
+#ifndef TRACKSTATS_HPP
+#define TRACKSTATS_HPP
+
+#include "trackstats.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+#if defined(__has_include)
+#if __has_include(<version>)
+#include <version>
+#endif
+#endif
+
+#if defined(_MSVC_LANG)
+#if _MSVC_LANG < 201703L
+#error "trackstats.hpp needs C++17 or later"
+#endif
+#elif __cplusplus < 201703L
+#error "trackstats.hpp needs C++17 or later"
+#endif
+
+// Which way Track::record_* adds to the window word:
+//   2: std::atomic_ref<std::uint64_t> (C++20, when the library has it)
+//   1: the GCC/Clang __atomic builtins (C++17)
+//   0: a call to trackstats_record_up/_down (no inline path; also forced by
+//      defining TRACKSTATS_CPP_NO_INLINE_RECORD)
+#if defined(TRACKSTATS_CPP_NO_INLINE_RECORD)
+#define TRACKSTATS_CPP_RECORD_PATH 0
+#elif defined(__cpp_lib_atomic_ref) && __cpp_lib_atomic_ref >= 201806L
+#define TRACKSTATS_CPP_RECORD_PATH 2
+#elif defined(__GNUC__) || defined(__clang__)
+#define TRACKSTATS_CPP_RECORD_PATH 1
+#else
+#define TRACKSTATS_CPP_RECORD_PATH 0
+#endif
+
+// Data-track packets with 16-bit sequence numbers (trackstats_record_up_packet
+// and the sequence counts in reports and totals), when the C header has them.
+#if defined(TRACKSTATS_PACKET_WORDS)
+#define TRACKSTATS_CPP_HAS_PACKETS 1
+#else
+#define TRACKSTATS_CPP_HAS_PACKETS 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TRACKSTATS_CPP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TRACKSTATS_CPP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define TRACKSTATS_CPP_LIKELY(x) (x)
+#define TRACKSTATS_CPP_UNLIKELY(x) (x)
+#endif
+
+namespace trackstats {
+
+// ---- constants and small types ---------------------------------------------
+
+/// Traffic direction. Up is LiveKit's UPSTREAM (bytes the publisher sent us),
+/// Down its DOWNSTREAM (bytes sent to a subscriber).
+enum class Direction : std::uint32_t {
+    Up = TRACKSTATS_DIRECTION_UP,
+    Down = TRACKSTATS_DIRECTION_DOWN,
+};
+
+/// How windows are closed: by the registry's sampler thread, or by the caller
+/// (Registry::tick) in manual mode.
+enum class Mode : std::uint32_t {
+    Thread = TRACKSTATS_MODE_THREAD,
+    Manual = TRACKSTATS_MODE_MANUAL,
+};
+
+/// LiveKit's stream type name of a direction.
+constexpr std::string_view stream_type(Direction d) noexcept {
+    return d == Direction::Up ? std::string_view("UPSTREAM") : std::string_view("DOWNSTREAM");
+}
+
+inline constexpr std::uint32_t flag_final = TRACKSTATS_FLAG_FINAL;
+inline constexpr std::uint32_t flag_late = TRACKSTATS_FLAG_LATE;
+inline constexpr std::uint32_t flag_merged = TRACKSTATS_FLAG_MERGED;
+
+/// Registry counters and track totals are the C structs, so fields added to
+/// the C ABI appear here by name without a wrapper change.
+using Stats = trackstats_stats;
+using Totals = trackstats_totals;
+
+/// The inline record path compiled into this translation unit (see
+/// TRACKSTATS_CPP_RECORD_PATH).
+enum class RecordPath { CCall = 0, Builtin = 1, AtomicRef = 2 };
+inline constexpr RecordPath record_path = static_cast<RecordPath>(TRACKSTATS_CPP_RECORD_PATH);
+
+/// The library version, e.g. "0.1.0".
+inline std::string_view version() noexcept { return trackstats_version(); }
+
+/// A static description of any result code, known or not (e.g. "the
+/// participant or track id is empty" for TRACKSTATS_RESULT_EMPTY_ID).
+inline std::string_view result_str(trackstats_result r) noexcept {
+    return trackstats_result_str(static_cast<std::uint32_t>(r));
+}
+
+/// What constructors and control calls throw: the C call's result code and a
+/// message naming the call and describing the code.
+class Error : public std::runtime_error {
+  public:
+    Error(trackstats_result code, const char* call)
+        : std::runtime_error(std::string("trackstats: ") + call + ": " + std::string(result_str(code))), code_(code) {}
+
+    trackstats_result code() const noexcept { return code_; }
+
+  private:
+    trackstats_result code_;
+};
+
+namespace detail {
+
+inline void check(trackstats_result r, const char* call) {
+    if (r != TRACKSTATS_RESULT_OK) {
+        throw Error(r, call);
+    }
+}
+
+inline std::string_view view(const char* p, std::size_t len) noexcept {
+    return len == 0 ? std::string_view() : std::string_view(p, len);
+}
+
+// The window-word rule (trackstats.h, trackstats_track_window_words), as
+// 64-bit constants so the comparisons below are unsigned on every platform.
+inline constexpr std::uint64_t message_one = TRACKSTATS_WORD_MESSAGE_ONE;
+inline constexpr std::uint64_t bytes_mask = TRACKSTATS_WORD_BYTES_MASK;
+inline constexpr std::uint64_t spill_mask = TRACKSTATS_WORD_SPILL_MASK;
+inline constexpr std::uint64_t max_inline = TRACKSTATS_MAX_INLINE_BYTES;
+
+// What the inline path relies on; a violation fails the build instead of
+// corrupting counts.
+static_assert(sizeof(std::uint64_t) == 8, "a window word is 64 bits");
+static_assert((message_one & bytes_mask) == 0 && message_one == bytes_mask + 1,
+              "the message field starts right above the byte field");
+static_assert(max_inline <= bytes_mask, "an inline record fits the byte field");
+static_assert((message_one | max_inline) < spill_mask, "one record alone never looks like a spill");
+static_assert(TRACKSTATS_DIRECTION_UP == 0 && TRACKSTATS_DIRECTION_DOWN == 1,
+              "directions index the two window words");
+
+// The words are Rust AtomicU64s: 8 bytes, 8-byte aligned. The C++ side must
+// use the same lock-free hardware RMW on them, never a lock-based emulation.
+inline constexpr std::size_t word_align = 8;
+#if TRACKSTATS_CPP_RECORD_PATH == 2
+static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free,
+              "the inline path needs a lock-free 64-bit atomic_ref");
+static_assert(std::atomic_ref<std::uint64_t>::required_alignment <= word_align,
+              "atomic_ref must accept the words' 8-byte alignment");
+#elif TRACKSTATS_CPP_RECORD_PATH == 1
+static_assert(__atomic_always_lock_free(sizeof(std::uint64_t), 0), "the inline path needs lock-free 64-bit atomics");
+#endif
+
+/// The window words of `t` when this build can add to them inline, else
+/// NULL (every record then calls into the library).
+inline std::uint64_t* inline_words(trackstats_track* t) noexcept {
+#if TRACKSTATS_CPP_RECORD_PATH == 0
+    (void)t;
+    return nullptr;
+#else
+    if (t == nullptr) {
+        return nullptr;
+    }
+    std::uint64_t* w = trackstats_track_window_words(t);
+    // Checked once at open: an unexpected layout falls back to the C calls.
+    if (w == nullptr || reinterpret_cast<std::uintptr_t>(w) % word_align != 0) {
+        return nullptr;
+    }
+    return w;
+#endif
+}
+
+#if TRACKSTATS_CPP_RECORD_PATH != 0
+/// One relaxed fetch_add on a window word. Relaxed, as in the Rust core's
+/// Slot::record: the count is the only data a record publishes, and the
+/// sampler takes the word with an RMW (its swap(0)), which always reads the
+/// latest value in the word's modification order.
+inline std::uint64_t fetch_add_relaxed(std::uint64_t& word, std::uint64_t inc) noexcept {
+#if TRACKSTATS_CPP_RECORD_PATH == 2
+    return std::atomic_ref<std::uint64_t>(word).fetch_add(inc, std::memory_order_relaxed);
+#else
+    return __atomic_fetch_add(&word, inc, __ATOMIC_RELAXED);
+#endif
+}
+#endif
+
+/// Records that do not take the inline path: too large for the word, or no
+/// inline path in this build. NULL is a no-op inside the library.
+template <std::uint32_t D>
+inline void record_call(trackstats_track* t, std::uint64_t bytes) noexcept {
+    if (D == TRACKSTATS_DIRECTION_UP) {
+        trackstats_record_up(t, bytes);
+    } else {
+        trackstats_record_down(t, bytes);
+    }
+}
+
+}  // namespace detail
+
+// ---- reports -----------------------------------------------------------------
+
+struct OwnedReport;
+
+/// One (track, direction, window) delta. The string views borrow from the
+/// Batch it was drained into (valid until that Batch is refilled, assigned or
+/// destroyed) or, in a sink callback, from the call (valid until it returns).
+/// Copy what you keep with to_owned().
+struct Report {
+    std::uint64_t user_data = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t messages = 0;
+    /// Window start and end, Unix ns.
+    std::uint64_t start_unix_ns = 0;
+    std::uint64_t end_unix_ns = 0;
+    std::string_view participant_id;
+    std::string_view track_id;
+    /// May be empty.
+    std::string_view country;
+    Direction direction = Direction::Up;
+    /// flag_final, flag_late, flag_merged bits.
+    std::uint32_t flags = 0;
+#if TRACKSTATS_CPP_HAS_PACKETS
+    /// Sequence counts of this window from record_up_packet (up reports
+    /// only; zero otherwise). See trackstats_report in trackstats.h.
+    std::uint64_t packets_lost = 0;
+    std::uint64_t packets_recovered = 0;
+    std::uint64_t packets_out_of_order = 0;
+    std::uint64_t packets_duplicated = 0;
+    std::uint64_t frames = 0;
+#endif
+    /// The C record as the library gave it, for fields this wrapper does not
+    /// name yet. Its pointers have the same lifetime as the views above.
+    trackstats_report raw{};
+
+    bool is_final() const noexcept { return (flags & flag_final) != 0; }
+    bool is_late() const noexcept { return (flags & flag_late) != 0; }
+    bool is_merged() const noexcept { return (flags & flag_merged) != 0; }
+
+    /// Maps a C report field by field (by name, so new C fields never shift
+    /// these).
+    static Report from_c(const trackstats_report& r) noexcept {
+        Report x;
+        x.user_data = r.user_data;
+        x.bytes = r.bytes;
+        x.messages = r.messages;
+        x.start_unix_ns = r.start_unix_ns;
+        x.end_unix_ns = r.end_unix_ns;
+        x.participant_id = detail::view(r.participant_id, r.participant_id_len);
+        x.track_id = detail::view(r.track_id, r.track_id_len);
+        x.country = detail::view(r.country, r.country_len);
+        x.direction = static_cast<Direction>(r.direction);
+        x.flags = r.flags;
+#if TRACKSTATS_CPP_HAS_PACKETS
+        x.packets_lost = r.packets_lost;
+        x.packets_recovered = r.packets_recovered;
+        x.packets_out_of_order = r.packets_out_of_order;
+        x.packets_duplicated = r.packets_duplicated;
+        x.frames = r.frames;
+#endif
+        x.raw = r;
+        return x;
+    }
+
+    inline OwnedReport to_owned() const;
+};
+
+/// A Report that owns its strings: valid for as long as you keep it.
+struct OwnedReport {
+    std::uint64_t user_data = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t start_unix_ns = 0;
+    std::uint64_t end_unix_ns = 0;
+    std::string participant_id;
+    std::string track_id;
+    std::string country;
+    Direction direction = Direction::Up;
+    std::uint32_t flags = 0;
+#if TRACKSTATS_CPP_HAS_PACKETS
+    std::uint64_t packets_lost = 0;
+    std::uint64_t packets_recovered = 0;
+    std::uint64_t packets_out_of_order = 0;
+    std::uint64_t packets_duplicated = 0;
+    std::uint64_t frames = 0;
+#endif
+
+    bool is_final() const noexcept { return (flags & flag_final) != 0; }
+    bool is_late() const noexcept { return (flags & flag_late) != 0; }
+    bool is_merged() const noexcept { return (flags & flag_merged) != 0; }
+};
+
+inline OwnedReport Report::to_owned() const {
+    OwnedReport o;
+    o.user_data = user_data;
+    o.bytes = bytes;
+    o.messages = messages;
+    o.start_unix_ns = start_unix_ns;
+    o.end_unix_ns = end_unix_ns;
+    o.participant_id = std::string(participant_id);
+    o.track_id = std::string(track_id);
+    o.country = std::string(country);
+    o.direction = direction;
+    o.flags = flags;
+#if TRACKSTATS_CPP_HAS_PACKETS
+    o.packets_lost = packets_lost;
+    o.packets_recovered = packets_recovered;
+    o.packets_out_of_order = packets_out_of_order;
+    o.packets_duplicated = packets_duplicated;
+    o.frames = frames;
+#endif
+    return o;
+}
+
+/// A read-only view of the reports of one sink call.
+class ReportSpan {
+  public:
+    ReportSpan(const Report* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    const Report* begin() const noexcept { return data_; }
+    const Report* end() const noexcept { return data_ + size_; }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    const Report& operator[](std::size_t i) const noexcept { return data_[i]; }
+
+  private:
+    const Report* data_;
+    std::size_t size_;
+};
+
+// ---- Batch ---------------------------------------------------------------------
+
+/// A consumer's report buffer (trackstats_batch). Not thread-safe: give each
+/// consumer thread its own. Its reports (and their string views) are valid
+/// until it is filled again, assigned to, or destroyed.
+class Batch {
+  public:
+    /// Holds up to `capacity` (>= 1) reports per drain. Throws Error.
+    explicit Batch(std::size_t capacity = 1024) {
+        detail::check(trackstats_batch_new(capacity, &b_), "trackstats_batch_new");
+        reports_.reserve(capacity < 4096 ? capacity : 4096);
+    }
+    ~Batch() { trackstats_batch_free(b_); }
+
+    Batch(Batch&& o) noexcept : b_(std::exchange(o.b_, nullptr)), reports_(std::move(o.reports_)) { o.reports_.clear(); }
+    Batch& operator=(Batch&& o) noexcept {
+        if (this != &o) {
+            reports_.clear();
+            trackstats_batch_free(b_);
+            b_ = std::exchange(o.b_, nullptr);
+            reports_ = std::move(o.reports_);
+            o.reports_.clear();
+        }
+        return *this;
+    }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+    /// The reports of the last drain or wait into this batch.
+    const std::vector<Report>& reports() const noexcept { return reports_; }
+    std::vector<Report>::const_iterator begin() const noexcept { return reports_.begin(); }
+    std::vector<Report>::const_iterator end() const noexcept { return reports_.end(); }
+    std::size_t size() const noexcept { return reports_.size(); }
+    bool empty() const noexcept { return reports_.empty(); }
+
+    trackstats_batch* get() const noexcept { return b_; }
+
+  private:
+    friend class Registry;
+
+    // Rebuilds the views after the library refilled the batch.
+    void refresh() {
+        reports_.clear();
+        std::size_t len = 0;
+        const trackstats_report* rs = trackstats_batch_reports(b_, &len);
+        for (std::size_t i = 0; i < len; i++) {
+            reports_.push_back(Report::from_c(rs[i]));
+        }
+    }
+
+    trackstats_batch* b_ = nullptr;
+    std::vector<Report> reports_;
+};
+
+// ---- Track ---------------------------------------------------------------------
+
+/// One track's stats handle (trackstats_track), move-only. The destructor
+/// releases it (closing first if needed). Default-constructed and moved-from
+/// Tracks are the NULL handle: every call is a no-op.
+///
+/// Thread safety: record_up, record_down, close and totals are const and may
+/// be called from any number of threads at once, also racing each other. The
+/// Track object itself must outlive those calls (destroying, moving or
+/// assigning it while another thread records is a data race, as for any C++
+/// object).
+class Track {
+  public:
+    Track() noexcept = default;
+
+    /// Adopts a handle from trackstats_track_open (or NULL).
+    explicit Track(trackstats_track* adopted) noexcept : t_(adopted), w_(detail::inline_words(adopted)) {}
+
+    ~Track() { reset(); }
+
+    Track(Track&& o) noexcept : t_(std::exchange(o.t_, nullptr)), w_(std::exchange(o.w_, nullptr)) {}
+    Track& operator=(Track&& o) noexcept {
+        if (this != &o) {
+            reset();
+            t_ = std::exchange(o.t_, nullptr);
+            w_ = std::exchange(o.w_, nullptr);
+        }
+        return *this;
+    }
+    Track(const Track&) = delete;
+    Track& operator=(const Track&) = delete;
+
+    /// One message of `bytes` received from the publisher (UPSTREAM). Never
+    /// blocks, allocates, throws or locks: one relaxed atomic add in the
+    /// common case.
+    void record_up(std::uint64_t bytes) const noexcept { record_dir<TRACKSTATS_DIRECTION_UP>(bytes); }
+
+    /// One message of `bytes` sent to a subscriber (DOWNSTREAM).
+    void record_down(std::uint64_t bytes) const noexcept { record_dir<TRACKSTATS_DIRECTION_DOWN>(bytes); }
+
+#if TRACKSTATS_CPP_HAS_PACKETS
+    /// One data-track packet from the publisher: record_up(bytes) plus its
+    /// 16-bit sequence number and end-of-frame mark for the loss,
+    /// out-of-order, duplicate and frame counts. Exact with one writer per
+    /// track at a time (see trackstats_record_up_packet). A library call,
+    /// not inline: the sequence rule is more than one add.
+    void record_up_packet(std::uint64_t bytes, std::uint16_t seq, bool end_of_frame) const noexcept {
+        if (t_ != nullptr) {
+            trackstats_record_up_packet(t_, bytes, seq, end_of_frame);
+        }
+    }
+#endif
+
+    void record(Direction d, std::uint64_t bytes) const noexcept {
+        if (d == Direction::Up) {
+            record_up(bytes);
+        } else if (d == Direction::Down) {
+            record_down(bytes);
+        }
+    }
+
+    /// Closes the track: its final reports (flag_final) follow within
+    /// milliseconds (manual mode: at the next flush or tick). Idempotent; the
+    /// handle stays usable and later records are reported flagged late. It
+    /// is const because it changes the track's state in the library, not
+    /// this handle.
+    void close() const noexcept { (void)trackstats_track_close(t_); }
+
+    /// Cumulative totals (all reported windows plus the open one). Zeros for
+    /// the NULL handle.
+    Totals totals() const noexcept {
+        Totals out{};
+        (void)trackstats_track_totals(t_, &out);
+        return out;
+    }
+
+    /// Releases the handle now (the destructor's job); this becomes NULL.
+    void reset() noexcept {
+        trackstats_track* t = std::exchange(t_, nullptr);
+        w_ = nullptr;
+        trackstats_track_release(t);
+    }
+
+    /// Gives up ownership: the caller must trackstats_track_release the
+    /// result. This becomes NULL.
+    [[nodiscard]] trackstats_track* detach() noexcept {
+        w_ = nullptr;
+        return std::exchange(t_, nullptr);
+    }
+
+    trackstats_track* get() const noexcept { return t_; }
+    explicit operator bool() const noexcept { return t_ != nullptr; }
+
+  private:
+    template <std::uint32_t D>
+    void record_dir(std::uint64_t bytes) const noexcept {
+#if TRACKSTATS_CPP_RECORD_PATH != 0
+        if (TRACKSTATS_CPP_LIKELY(w_ != nullptr && bytes <= detail::max_inline)) {
+            const std::uint64_t old = detail::fetch_add_relaxed(w_[D], detail::message_one | bytes);
+            // A field was at least half full before this add: move the word
+            // to the wide accumulator (the rule's slow path).
+            if (TRACKSTATS_CPP_UNLIKELY((old & detail::spill_mask) != 0)) {
+                trackstats_track_spill(t_, D);
+            }
+            return;
+        }
+#endif
+        // The relay case costs a test, not a call.
+        if (t_ != nullptr) {
+            detail::record_call<D>(t_, bytes);
+        }
+    }
+
+    trackstats_track* t_ = nullptr;
+    // The slot's window words [up, down], cached at open; NULL when this
+    // build or the handle has no inline path.
+    std::uint64_t* w_ = nullptr;
+};
+
+// ---- sinks ---------------------------------------------------------------------
+
+namespace detail {
+
+/// What a Registry keeps alive for a callback sink: the callable, the error
+/// accounting, and a buffer of Reports reused by every call. The library
+/// calls the sink from one sampler role at a time, so the buffer needs no
+/// lock.
+class SinkBase {
+  public:
+    virtual ~SinkBase() = default;
+
+    /// The trackstats_sink_fn. noexcept: nothing may unwind into the library
+    /// (Rust) frames above it; every exception stops here.
+    static void trampoline(void* ctx, const trackstats_report* reports, std::size_t len) noexcept {
+        auto* self = static_cast<SinkBase*>(ctx);
+        try {
+            self->buf_.clear();
+            for (std::size_t i = 0; i < len; i++) {
+                self->buf_.push_back(Report::from_c(reports[i]));
+            }
+            self->deliver(ReportSpan(self->buf_.data(), self->buf_.size()));
+        } catch (...) {
+            self->failed();
+        }
+    }
+
+    std::uint64_t exceptions() const noexcept {
+        // Relaxed: a counter read for reporting, not used to order other data.
+        return exceptions_.load(std::memory_order_relaxed);
+    }
+
+    std::function<void(std::exception_ptr)> on_error;
+
+  protected:
+    virtual void deliver(ReportSpan reports) = 0;
+
+    /// Called inside a catch block: counts the exception and hands it to the
+    /// error hook, whose own exceptions are swallowed (they must not escape).
+    void failed() noexcept {
+        // Relaxed: see exceptions().
+        exceptions_.fetch_add(1, std::memory_order_relaxed);
+        if (on_error) {
+            try {
+                on_error(std::current_exception());
+            } catch (...) {
+            }
+        }
+    }
+
+  private:
+    std::vector<Report> buf_;
+    std::atomic<std::uint64_t> exceptions_{0};
+};
+
+// Which way a sink callable is called: per report if it can be, else per
+// batch. conjunction/disjunction stop at the first answer, so a generic
+// lambda is never instantiated with the type it was not meant for (which
+// would be a hard error, not a substitution failure).
+template <class F>
+inline constexpr bool is_report_sink = std::is_invocable_v<F&, const Report&>;
+template <class F>
+inline constexpr bool is_sink =
+    std::disjunction_v<std::is_invocable<F&, const Report&>, std::is_invocable<F&, ReportSpan>>;
+
+/// Owns the callable. A per-report callable is called once per report, each
+/// call guarded, so one throwing report does not cost the others.
+template <class F>
+class Sink final : public SinkBase {
+  public:
+    explicit Sink(F f) : f_(std::move(f)) {}
+
+  protected:
+    void deliver(ReportSpan reports) override {
+        if constexpr (is_report_sink<F>) {
+            for (const Report& r : reports) {
+                try {
+                    f_(r);
+                } catch (...) {
+                    failed();
+                }
+            }
+        } else {
+            f_(reports);
+        }
+    }
+
+  private:
+    F f_;
+};
+
+}  // namespace detail
+
+// ---- Registry ------------------------------------------------------------------
+
+/// Registry settings.
+struct Config {
+    /// Window length, 1 ms ..= 1 h. Default 5 s (LiveKit's ticker).
+    std::chrono::milliseconds interval{5000};
+    /// Mode::Thread (a sampler thread) or Mode::Manual (call tick()).
+    Mode mode = Mode::Thread;
+    /// With a sink: called (on the sink's thread) with every exception the
+    /// sink throws, after it was caught and counted. Its own exceptions are
+    /// swallowed.
+    std::function<void(std::exception_ptr)> on_sink_error;
+};
+
+/// A set of tracks with one sampler (trackstats_registry), move-only. The
+/// destructor closes it (final reports for every open track, delivered to the
+/// sink), then frees it. Tracks may outlive it: their handles stay valid and
+/// their late reports become drainable (never sunk) once it is closed. A
+/// moved-from Registry is NULL: its calls throw Error(NULL_ARGUMENT).
+class Registry {
+  public:
+    /// Reports queue for drain()/wait(). Throws Error.
+    explicit Registry(const Config& config = Config()) { init(config, nullptr); }
+
+    /// Reports go to `sink`, called on the sampler thread (manual mode: the
+    /// thread calling tick, flush or close). `sink` is any callable taking
+    /// `const Report&` (called once per report; a generic lambda is called
+    /// this way) or a `ReportSpan` (once per batch). The Registry owns it
+    /// until the destructor, after which it is never called. Exceptions it
+    /// throws are caught, counted (sink_exceptions()) and passed to
+    /// config.on_sink_error; sampling goes on. Views in the reports are valid
+    /// only during the call. Throws Error.
+    template <class F, class = std::enable_if_t<detail::is_sink<std::decay_t<F>>>>
+    Registry(const Config& config, F&& sink) {
+        auto s = std::make_unique<detail::Sink<std::decay_t<F>>>(std::forward<F>(sink));
+        s->on_error = config.on_sink_error;
+        init(config, std::move(s));
+    }
+
+    ~Registry() { destroy(); }
+
+    Registry(Registry&& o) noexcept : r_(std::exchange(o.r_, nullptr)), sink_(std::move(o.sink_)) {}
+    Registry& operator=(Registry&& o) noexcept {
+        if (this != &o) {
+            destroy();
+            r_ = std::exchange(o.r_, nullptr);
+            sink_ = std::move(o.sink_);
+        }
+        return *this;
+    }
+    Registry(const Registry&) = delete;
+    Registry& operator=(const Registry&) = delete;
+
+    /// Opens the stats handle of one (participant, track, country) key. Ids
+    /// are UTF-8, copied; participant and track ids non-empty, each id at most
+    /// TRACKSTATS_MAX_ID_BYTES. `user_data` comes back in every report.
+    /// Throws Error (e.g. EMPTY_ID, REGISTRY_CLOSED).
+    Track open(std::string_view participant_id, std::string_view track_id, std::string_view country = {},
+               std::uint64_t user_data = 0) {
+        Track t;
+        detail::check(try_open(participant_id, track_id, country, user_data, t), "trackstats_track_open");
+        return t;
+    }
+
+    /// As open(), without exceptions: on OK `out` holds the new track (its
+    /// previous track released); otherwise `out` is unchanged.
+    trackstats_result try_open(std::string_view participant_id, std::string_view track_id, std::string_view country,
+                               std::uint64_t user_data, Track& out) noexcept {
+        trackstats_track* t = nullptr;
+        trackstats_result r =
+            trackstats_track_open(r_, participant_id.data(), participant_id.size(), track_id.data(), track_id.size(),
+                                  country.data(), country.size(), user_data, &t);
+        if (r == TRACKSTATS_RESULT_OK) {
+            out = Track(t);
+        }
+        return r;
+    }
+
+    /// Final-flushes every open track, delivers, and stops the sampler; the
+    /// sink is never called after it returns. Idempotent. Throws Error
+    /// (REENTRANT_CALL from inside a manual registry's sink).
+    void close() { detail::check(trackstats_registry_close(r_), "trackstats_registry_close"); }
+
+    /// Manual mode: ends the current window of every track now and delivers.
+    /// Throws Error (WRONG_MODE with a sampler thread, REENTRANT_CALL from the
+    /// sink, REGISTRY_CLOSED).
+    void tick() { detail::check(trackstats_registry_tick(r_), "trackstats_registry_tick"); }
+
+    /// Processes pending closes and releases now (final and late reports) and
+    /// delivers, without ending a window. Throws Error.
+    void flush() { detail::check(trackstats_registry_flush(r_), "trackstats_registry_flush"); }
+
+    Stats stats() const {
+        Stats s{};
+        detail::check(trackstats_registry_stats(r_, &s), "trackstats_registry_stats");
+        return s;
+    }
+
+    /// Moves up to the batch's capacity of pending reports into `batch`
+    /// (replacing what it held) without blocking; returns how many. Throws
+    /// Error.
+    std::size_t drain(Batch& batch) {
+        trackstats_result r = trackstats_registry_drain(r_, batch.b_);
+        batch.refresh();
+        detail::check(r, "trackstats_registry_drain");
+        return batch.size();
+    }
+
+    /// As drain(), waiting up to `timeout` for the first report. Returns false
+    /// once the registry is closed and everything it flushed was drained (the
+    /// batch is then empty), true otherwise (the batch may be empty on
+    /// timeout). Throws Error.
+    bool wait(Batch& batch, std::chrono::milliseconds timeout) {
+        const auto max_ms = static_cast<std::chrono::milliseconds::rep>(std::numeric_limits<std::uint32_t>::max());
+        const auto ms = timeout.count() < 0 ? 0 : (timeout.count() > max_ms ? max_ms : timeout.count());
+        trackstats_result r = trackstats_registry_wait(r_, batch.b_, static_cast<std::uint32_t>(ms));
+        batch.refresh();
+        if (r == TRACKSTATS_RESULT_REGISTRY_CLOSED) {
+            return false;
+        }
+        detail::check(r, "trackstats_registry_wait");
+        return true;
+    }
+
+    /// Exceptions the sink threw (and the wrapper caught) so far; 0 without a
+    /// sink.
+    std::uint64_t sink_exceptions() const noexcept { return sink_ ? sink_->exceptions() : 0; }
+
+    trackstats_registry* get() const noexcept { return r_; }
+    explicit operator bool() const noexcept { return r_ != nullptr; }
+
+  private:
+    void init(const Config& config, std::unique_ptr<detail::SinkBase> sink) {
+        if (config.interval.count() <= 0) {
+            throw Error(TRACKSTATS_RESULT_INVALID_INTERVAL, "trackstats_registry_new");
+        }
+        trackstats_config c = trackstats_config_default();
+        c.interval_ms = static_cast<std::uint64_t>(config.interval.count());
+        c.mode = static_cast<std::uint32_t>(config.mode);
+        if (sink) {
+            c.sink = &detail::SinkBase::trampoline;
+            // The heap object outlives every sink call: it is freed only
+            // after trackstats_registry_free returns (destroy()).
+            c.sink_ctx = sink.get();
+        }
+        detail::check(trackstats_registry_new(&c, &r_), "trackstats_registry_new");
+        sink_ = std::move(sink);
+    }
+
+    void destroy() noexcept {
+        // Free first: it closes the registry and calls the sink one last time.
+        trackstats_registry_free(std::exchange(r_, nullptr));
+        sink_.reset();
+    }
+
+    trackstats_registry* r_ = nullptr;
+    std::unique_ptr<detail::SinkBase> sink_;
+};
+
+}  // namespace trackstats
+
+#endif  // TRACKSTATS_HPP

@@ -52,6 +52,9 @@ test-lint: check-tools
 include cbindings/c/c.mk
 -include cbindings/cpp/cpp.mk
 -include cbindings/go/go.mk
+-include mk/reliability.mk
+-include mk/bench.mk
+-include mk/prometheus.mk
 
 test: $(TEST_TARGETS)
 	@echo "make test: all suites passed"

@@ -64,8 +64,8 @@ impl Drop for Track {
 /// One node's forwarding loop: each message in is one record on the node's
 /// copy of the track (NULL on relays), each copy out one record per local
 /// subscriber; then it goes on to the next node. Returns bytes received by
-/// the local subscribers.
-fn forward(copy: Track, subscribers: Vec<Track>, rx: Receiver<u64>, next: Option<Sender<u64>>) -> u64 {
+/// the local subscribers, and the node's tracks (still open).
+fn forward(copy: Track, subscribers: Vec<Track>, rx: Receiver<u64>, next: Option<Sender<u64>>) -> (u64, Vec<Track>) {
     let mut received = 0;
     for n in rx {
         trackstats_record_up(copy.0, n);
@@ -77,7 +77,34 @@ fn forward(copy: Track, subscribers: Vec<Track>, rx: Receiver<u64>, next: Option
             tx.send(n).unwrap();
         }
     }
-    received
+    let mut tracks = subscribers;
+    tracks.push(copy);
+    (received, tracks)
+}
+
+/// The node's Prometheus exposition, through the C ABI.
+fn exposition(n: &Node, node_id: &str) -> String {
+    let opts = trackstats_prometheus_options {
+        per_track: true,
+        max_track_series: 100,
+        node_id: node_id.as_ptr().cast(),
+        node_id_len: node_id.len(),
+    };
+    let (mut out, mut len) = (null_mut(), 0);
+    assert_eq!(trackstats_registry_prometheus(n.reg, &opts, &mut out, &mut len), trackstats_result::Ok);
+    // SAFETY: a NUL-terminated string of `len` bytes owned by us until freed.
+    let text = unsafe { std::ffi::CStr::from_ptr(out) }.to_str().unwrap().to_string();
+    assert_eq!(text.len(), len);
+    trackstats_string_free(out);
+    text
+}
+
+/// Sum of one counter's samples whose labels include `label`.
+fn scrape_sum(text: &str, metric: &str, label: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(label))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
 }
 
 /// UPSTREAM and DOWNSTREAM bytes a node reported, after closing it.
@@ -130,7 +157,30 @@ fn a_relayed_track_is_counted_once_across_the_fleet() {
         sent += n;
     }
     drop(to_home);
-    let received: u64 = nodes.into_iter().map(|h| h.join().unwrap()).sum();
+    let (mut received, mut held) = (0, Vec::new());
+    for h in nodes {
+        let (r, tracks) = h.join().unwrap();
+        received += r;
+        held.extend(tracks);
+    }
+    // What a Prometheus scraping every node sees, before and after the
+    // tracks go away (released tracks stay in the cumulative counters).
+    let scraped = |metric: &str, dir: &str| -> u64 {
+        [(&home, "home"), (&relay, "relay"), (&edge, "edge")]
+            .iter()
+            .map(|(n, id)| scrape_sum(&exposition(n, id), metric, &format!("direction=\"{dir}\"")))
+            .sum()
+    };
+    assert_eq!(scraped("trackstats_bytes_total", "incoming"), sent);
+    assert_eq!(scraped("trackstats_bytes_total", "outgoing"), received);
+    assert_eq!(scraped("trackstats_messages_total", "incoming"), MESSAGES);
+    assert_eq!(scraped("trackstats_track_bytes_total", "outgoing"), received, "per-track series add up too");
+    drop(held); // released: their sums move to the per-country accumulators
+    for n in [&home, &relay, &edge] {
+        assert_eq!(trackstats_registry_close(n.reg), trackstats_result::Ok);
+    }
+    assert_eq!(scraped("trackstats_bytes_total", "incoming"), sent, "counters never go back");
+    assert_eq!(scraped("trackstats_bytes_total", "outgoing"), received);
     let fleet = [home, relay, edge].map(reported);
     let up: u64 = fleet.iter().map(|s| s[0]).sum();
     let down: u64 = fleet.iter().map(|s| s[1]).sum();

@@ -2,8 +2,12 @@
 
 pub const USAGE: &str = "usage: demo [--interval-ms N] [--duration-s N] [--publishers N] [--subscribers N]
             [--rate MSGS_PER_S] [--writers N] [--top N]
+            [--metrics-addr HOST:PORT] [--hold-s N] [--truth-out FILE]
   defaults: 5000 ms windows for 11 s (two full windows and the final flush),
-            16 publishers x 6 subscribers, 1000 msg/s per publisher, 2 writers, top 5";
+            16 publishers x 6 subscribers, 1000 msg/s per publisher, 2 writers, top 5
+  --metrics-addr  serve the Prometheus exposition at http://HOST:PORT/metrics
+  --hold-s        keep serving /metrics this long after the final check
+  --truth-out     write the ground truth per direction as JSON (for tests)";
 
 pub struct Args {
     pub interval_ms: u64,
@@ -13,17 +17,41 @@ pub struct Args {
     pub rate: u64,
     pub writers: usize,
     pub top: usize,
+    pub metrics_addr: Option<String>,
+    pub hold_s: u64,
+    pub truth_out: Option<String>,
 }
 
 pub fn parse() -> Result<Args, String> {
-    let mut a =
-        Args { interval_ms: 5000, duration_s: 11, publishers: 16, subscribers: 6, rate: 1000, writers: 2, top: 5 };
+    let mut a = Args {
+        interval_ms: 5000,
+        duration_s: 11,
+        publishers: 16,
+        subscribers: 6,
+        rate: 1000,
+        writers: 2,
+        top: 5,
+        metrics_addr: None,
+        hold_s: 0,
+        truth_out: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
             return Err("trackstats demo".into());
         }
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--metrics-addr" => {
+                a.metrics_addr = Some(v);
+                continue;
+            }
+            "--truth-out" => {
+                a.truth_out = Some(v);
+                continue;
+            }
+            _ => {}
+        }
         let n: u64 = v.parse().map_err(|_| format!("{flag}: '{v}' is not a number"))?;
         match flag.as_str() {
             "--interval-ms" => a.interval_ms = n,
@@ -33,6 +61,7 @@ pub fn parse() -> Result<Args, String> {
             "--rate" => a.rate = n,
             "--writers" => a.writers = n as usize,
             "--top" => a.top = n as usize,
+            "--hold-s" => a.hold_s = n,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }

@@ -10,6 +10,7 @@
 //! counted, and the cost of one record is measured against a bare atomic add.
 
 mod args;
+mod metrics;
 mod sfu;
 mod table;
 
@@ -36,6 +37,12 @@ fn main() -> ExitCode {
         Registry::new(Config { interval: Duration::from_millis(a.interval_ms), ..Default::default() })
             .expect("registry"),
     );
+    if let Some(addr) = &a.metrics_addr {
+        if let Err(e) = metrics::serve(reg.clone(), addr) {
+            eprintln!("cannot serve /metrics on {addr}: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let writers = sfu::start(&reg, &a, &stop);
 
@@ -79,6 +86,23 @@ fn main() -> ExitCode {
         stats.reports_emitted, stats.reports_merged, stats.ticks, stats.late_ticks, stats.records_rejected
     );
     let ok = check(&truth, &reported, records);
+    if let Some(path) = &a.truth_out {
+        let d = |dir| truth.0.iter().filter(|(k, _)| k.3 == dir).fold((0u64, 0u64), |a, (_, v)| (a.0 + v.0, a.1 + v.1));
+        let (up, down) = (d(trackstats::Direction::Up), d(trackstats::Direction::Down));
+        let json = format!(
+            "{{\"up_bytes\": {}, \"up_messages\": {}, \"down_bytes\": {}, \"down_messages\": {}, \"ok\": {ok}}}\n",
+            up.0, up.1, down.0, down.1
+        );
+        // Written whole, then renamed, so a reader never sees half a file.
+        let tmp = format!("{path}.tmp");
+        if let Err(e) = std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, path)) {
+            eprintln!("cannot write {path}: {e}");
+        }
+    }
+    if a.metrics_addr.is_some() && a.hold_s > 0 {
+        println!("recording stopped; serving final /metrics for {} s", a.hold_s);
+        std::thread::sleep(Duration::from_secs(a.hold_s));
+    }
     let (ns, base) = sfu::cost_per_record();
     println!(
         "cost per record: {ns:.2} ns  (bare AtomicU64::fetch_add on a padded line: {base:.2} ns, ratio {:.2}x)",

@@ -115,7 +115,7 @@ impl Printer {
             );
         }
         let mut top: Vec<_> = w.iter().collect();
-        top.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        top.sort_by_key(|r| std::cmp::Reverse(r.bytes));
         println!("  top tracks by bytes:");
         for r in top.iter().take(self.top) {
             let k = &r.key;

@@ -20,6 +20,9 @@ pub(crate) struct Outbox {
     /// The registry is closed and nothing more will be pushed by the sampler
     /// thread (late reports from releases may still arrive and be drained).
     pub closed: bool,
+    /// Consumers parked on `outbox_cv` (counted under the lock), so the
+    /// sampler notifies only when someone waits.
+    pub waiters: usize,
 }
 
 impl Outbox {

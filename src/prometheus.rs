@@ -176,9 +176,9 @@ fn render_tracks(out: &mut Out, s: &Snapshot, limit: usize) {
                         name,
                         &[
                             ("direction", direction_label(dir)),
-                            ("country", &key.country),
-                            ("participant_id", &key.participant_id),
-                            ("track_id", &key.track_id),
+                            ("country", key.country()),
+                            ("participant_id", key.participant_id()),
+                            ("track_id", key.track_id()),
                         ],
                         v,
                     );

@@ -110,6 +110,10 @@ pub(crate) struct Inbox {
     /// queued requests. Once false, submitters process their own.
     pub accepting: bool,
     pub shutdown: bool,
+    /// The sampler thread is parked on `inbox_cv` (set and cleared under the
+    /// lock), so `submit` makes the futex call only when someone sleeps:
+    /// churn would otherwise pay a system call per close and per release.
+    pub sampler_waiting: bool,
 }
 
 pub(crate) struct Core {
@@ -133,8 +137,11 @@ impl Core {
         let mut inbox = lock(&self.inbox);
         if inbox.accepting {
             inbox.requests.push(req);
+            let wake = inbox.sampler_waiting;
             drop(inbox);
-            self.inbox_cv.notify_one();
+            if wake {
+                self.inbox_cv.notify_one();
+            }
             return;
         }
         drop(inbox);
@@ -146,10 +153,12 @@ impl Core {
     fn wait_shut_down(&self) {
         let mut ob = lock(&self.outbox);
         while !ob.closed {
+            ob.waiters += 1;
             ob = match self.outbox_cv.wait(ob) {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
+            ob.waiters -= 1;
         }
     }
 
@@ -209,10 +218,12 @@ fn run_sampler(core: Arc<Core>) {
                 if now >= deadline {
                     break;
                 }
+                inbox.sampler_waiting = true;
                 inbox = match core.inbox_cv.wait_timeout(inbox, deadline - now) {
                     Ok((g, _)) => g,
                     Err(p) => p.into_inner().0,
                 };
+                inbox.sampler_waiting = false;
             }
             inbox.shutdown
         };
@@ -272,7 +283,7 @@ impl Registry {
             interval_ns: config.interval.as_nanos() as u64,
             mode: config.mode,
             health: Health::default(),
-            inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false }),
+            inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
             inbox_cv: Condvar::new(),
             outbox: Mutex::new(Outbox::default()),
             outbox_cv: Condvar::new(),
@@ -380,10 +391,12 @@ impl Registry {
             if now >= deadline {
                 return Ok(0);
             }
+            ob.waiters += 1;
             ob = match self.core.outbox_cv.wait_timeout(ob, deadline - now) {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
             };
+            ob.waiters -= 1;
         }
     }
 
@@ -416,7 +429,7 @@ impl Registry {
                 let key = slot.key();
                 let t = slot.totals();
                 for dir in Direction::ALL {
-                    snap.add(&key.country, dir, t[dir.index()]);
+                    snap.add(key.country(), dir, t[dir.index()]);
                 }
                 if options.per_track {
                     snap.tracks.push((key, t));

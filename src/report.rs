@@ -58,20 +58,23 @@ pub enum KeyError {
     InvalidUtf8,
 }
 
-/// The identity of one track's stats, copied at open and shared by its reports.
-#[derive(Debug, PartialEq, Eq)]
+/// The identity of one track's stats, copied at open and shared by its
+/// reports. The three ids live in one buffer (with their lengths), so a key
+/// costs two allocations, this and the `Arc` around it, not four.
+#[derive(PartialEq, Eq)]
 pub struct TrackKey {
-    pub participant_id: Box<str>,
-    pub track_id: Box<str>,
-    /// May be empty (unknown country), as in LiveKit.
-    pub country: Box<str>,
-    /// Opaque to trackstats; given back in every report.
-    pub user_data: u64,
+    /// participant id, then track id, then country.
+    ids: Box<str>,
+    /// Byte lengths of the participant and track ids (each at most
+    /// `TRACKSTATS_MAX_ID_BYTES`, so they fit).
+    lens: [u16; 2],
+    user_data: u64,
 }
 
 impl TrackKey {
     /// Validates and copies. Participant and track ids must be non-empty; every
-    /// id must be at most `TRACKSTATS_MAX_ID_BYTES` bytes.
+    /// id must be at most `TRACKSTATS_MAX_ID_BYTES` bytes; country may be
+    /// empty (unknown), as in LiveKit.
     pub fn new(participant_id: &str, track_id: &str, country: &str, user_data: u64) -> Result<TrackKey, KeyError> {
         if participant_id.is_empty() || track_id.is_empty() {
             return Err(KeyError::Empty);
@@ -79,12 +82,8 @@ impl TrackKey {
         if [participant_id, track_id, country].iter().any(|s| s.len() > TRACKSTATS_MAX_ID_BYTES) {
             return Err(KeyError::TooLong);
         }
-        Ok(TrackKey {
-            participant_id: participant_id.into(),
-            track_id: track_id.into(),
-            country: country.into(),
-            user_data,
-        })
+        let ids = [participant_id, track_id, country].concat().into_boxed_str();
+        Ok(TrackKey { ids, lens: [participant_id.len() as u16, track_id.len() as u16], user_data })
     }
 
     /// The same checks on raw bytes, UTF-8 validated.
@@ -96,6 +95,36 @@ impl TrackKey {
     ) -> Result<TrackKey, KeyError> {
         let s = |b| std::str::from_utf8(b).map_err(|_| KeyError::InvalidUtf8);
         TrackKey::new(s(participant_id)?, s(track_id)?, s(country)?, user_data)
+    }
+
+    pub fn participant_id(&self) -> &str {
+        &self.ids[..self.lens[0] as usize]
+    }
+
+    pub fn track_id(&self) -> &str {
+        let p = self.lens[0] as usize;
+        &self.ids[p..p + self.lens[1] as usize]
+    }
+
+    /// Empty when unknown.
+    pub fn country(&self) -> &str {
+        &self.ids[(self.lens[0] + self.lens[1]) as usize..]
+    }
+
+    /// Opaque to trackstats; given back in every report.
+    pub fn user_data(&self) -> u64 {
+        self.user_data
+    }
+}
+
+impl std::fmt::Debug for TrackKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackKey")
+            .field("participant_id", &self.participant_id())
+            .field("track_id", &self.track_id())
+            .field("country", &self.country())
+            .field("user_data", &self.user_data)
+            .finish()
     }
 }
 

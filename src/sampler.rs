@@ -137,6 +137,10 @@ impl Sampler {
             let start = prev.max(slot.floor_ns.load(Relaxed)).min(end_ns);
             let late = if seen.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
             self.emit(i, slot, &seen, d, seq, start, end_ns, flags | late);
+            // Hand reports over while their slots are still in cache.
+            if self.batch.len() >= CHUNK {
+                self.flush_batch(core);
+            }
         });
         self.prev_boundary_ns = end_ns;
         self.flush_batch(core);
@@ -200,9 +204,9 @@ impl Sampler {
     fn retire(&mut self, slot: &Slot) {
         let t = slot.totals();
         let key = slot.key();
-        let sums = match self.retired.get_mut(&*key.country) {
+        let sums = match self.retired.get_mut(key.country()) {
             Some(s) => s,
-            None => self.retired.entry(key.country.clone()).or_default(),
+            None => self.retired.entry(key.country().into()).or_default(),
         };
         for dir in Direction::ALL {
             sums[dir.index()] = sums[dir.index()].add(t[dir.index()]);
@@ -243,21 +247,26 @@ impl Sampler {
         if self.batch.is_empty() {
             return;
         }
-        let mut emitted = 0u64;
-        let mut merged = 0u64;
-        while !self.batch.is_empty() {
-            let take = self.batch.len().min(CHUNK);
+        let (mut emitted, mut merged, mut wake) = (0u64, 0u64, false);
+        // One drain over the whole batch, taken in chunks per lock hold (a
+        // `drain(..chunk)` per chunk would shift the rest each time).
+        let mut rest = self.batch.drain(..);
+        while rest.len() > 0 {
             let mut ob = lock(&core.outbox);
-            for (i, r) in self.batch.drain(..take) {
+            wake |= ob.waiters > 0;
+            for (i, r) in rest.by_ref().take(CHUNK) {
                 emitted += 1;
                 if ob.push(i, r) {
                     merged += 1;
                 }
             }
         }
+        drop(rest);
         core.health.reports_emitted.fetch_add(emitted, Relaxed);
         core.health.reports_merged.fetch_add(merged, Relaxed);
-        core.outbox_cv.notify_all();
+        if wake {
+            core.outbox_cv.notify_all();
+        }
     }
 
     /// Hands pending reports to the callback sink, if there is one.

@@ -134,7 +134,7 @@ fn key(user: u64) -> TrackKey {
 fn tally(reports: &[Report]) -> BTreeMap<u64, (u64, u64)> {
     let mut t = BTreeMap::new();
     for r in reports {
-        let e: &mut (u64, u64) = t.entry(r.key.user_data).or_default();
+        let e: &mut (u64, u64) = t.entry(r.key.user_data()).or_default();
         e.0 += r.bytes;
         e.1 += r.messages;
     }

@@ -79,7 +79,7 @@ impl Tally {
     fn of(reports: &[Report]) -> Tally {
         let mut t = Tally::default();
         for r in reports {
-            let e = t.0.entry((r.key.user_data, r.direction)).or_default();
+            let e = t.0.entry((r.key.user_data(), r.direction)).or_default();
             e.0 += r.bytes;
             e.1 += r.messages;
         }
@@ -93,13 +93,13 @@ impl Tally {
 
 /// Asserts every report of `user` in `dir` is `size` bytes per message.
 fn assert_window_consistent(reports: &[Report], user: u64, dir: Direction, size: u64) {
-    for r in reports.iter().filter(|r| r.key.user_data == user && r.direction == dir) {
+    for r in reports.iter().filter(|r| r.key.user_data() == user && r.direction == dir) {
         assert_eq!(r.bytes, size * r.messages, "a record's bytes and count split across windows: {r:?}");
     }
 }
 
 fn flags_of(reports: &[Report], user: u64, dir: Direction) -> Vec<u32> {
-    reports.iter().filter(|r| r.key.user_data == user && r.direction == dir).map(|r| r.flags).collect()
+    reports.iter().filter(|r| r.key.user_data() == user && r.direction == dir).map(|r| r.flags).collect()
 }
 
 /// Records race a tick: every record lands whole in exactly one window.

@@ -548,7 +548,7 @@ fn a_reused_slot_starts_a_fresh_stream() {
     reg.tick().unwrap();
     let r = drain(&reg);
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].key.track_id.as_ref(), "TR_2");
+    assert_eq!(r[0].key.track_id(), "TR_2");
     assert_eq!(r[0].seq, s(0, 0, 1, 0, 0));
 }
 

@@ -21,7 +21,7 @@ impl Sums {
             let k = &r.key;
             let e = self
                 .0
-                .entry((k.participant_id.to_string(), k.track_id.to_string(), k.country.to_string(), r.direction))
+                .entry((k.participant_id().to_string(), k.track_id().to_string(), k.country().to_string(), r.direction))
                 .or_default();
             e.0 += r.bytes;
             e.1 += r.messages;
@@ -121,9 +121,9 @@ impl Printer {
             let k = &r.key;
             println!(
                 "    {:<11} {:<11} {:<3} {:<10} {:>10} {:>7} msgs {:>11}/s",
-                k.participant_id,
-                k.track_id,
-                if k.country.is_empty() { "--" } else { &k.country },
+                k.participant_id(),
+                k.track_id(),
+                if k.country().is_empty() { "--" } else { k.country() },
                 r.direction.stream_type(),
                 human(r.bytes as f64),
                 grouped(r.messages),
@@ -142,7 +142,7 @@ fn closing_line(rs: &[Report]) {
     let finals = rs.iter().filter(|r| r.is_final()).count();
     let late = rs.iter().filter(|r| r.is_late()).count();
     let bytes: u64 = rs.iter().map(|r| r.bytes).sum();
-    let tracks: std::collections::HashSet<_> = rs.iter().map(|r| (&r.key.participant_id, &r.key.track_id)).collect();
+    let tracks: std::collections::HashSet<_> = rs.iter().map(|r| (r.key.participant_id(), r.key.track_id())).collect();
     println!(
         "  closed tracks: {} ({} final reports, {} late), {} in their last windows",
         tracks.len(),

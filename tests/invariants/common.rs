@@ -17,7 +17,7 @@ impl Ledger {
     }
 
     pub fn add_report(&mut self, r: &Report) {
-        let e = self.0.entry((r.key.user_data, r.direction)).or_default();
+        let e = self.0.entry((r.key.user_data(), r.direction)).or_default();
         e.0 += r.bytes;
         e.1 += r.messages;
     }

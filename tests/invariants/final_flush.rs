@@ -64,6 +64,6 @@ fn registry_close_flushes_every_open_track() {
     reg.close().unwrap();
     let reports = seen.lock().unwrap().clone();
     assert_eq!(reports.len(), 10);
-    assert!(reports.iter().all(|r| r.is_final() && r.bytes == r.key.user_data + 1));
+    assert!(reports.iter().all(|r| r.is_final() && r.bytes == r.key.user_data() + 1));
     assert_eq!(reg.stats().open_tracks, 0);
 }

@@ -34,7 +34,7 @@ fn a_null_track_is_a_no_op_in_every_call() {
 }
 
 fn only(reports: &[Report], id: u64) -> Vec<&Report> {
-    reports.iter().filter(|r| r.key.user_data == id).collect()
+    reports.iter().filter(|r| r.key.user_data() == id).collect()
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn a_held_slot_is_never_reused_and_nothing_is_misattributed() {
     let r = drain_all(&reg);
     let mine: u64 = only(&r, 1).iter().map(|r| r.bytes).sum();
     assert_eq!(mine, 1001);
-    assert!(r.iter().filter(|r| r.key.user_data != 1).all(|r| r.bytes == 1));
+    assert!(r.iter().filter(|r| r.key.user_data() != 1).all(|r| r.bytes == 1));
     // Once released (and flushed), the slot is reused, with a fresh key.
     drop(held);
     reg.flush().unwrap();

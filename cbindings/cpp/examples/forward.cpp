@@ -4,7 +4,8 @@
 // (the subscriber's participant and country, the publisher's track). A relay
 // copy to another node has no stats (a NULL Track). A callback sink prints
 // every report; at the end the reported sums are checked against what the
-// loop counted.
+// loop counted, and the registry's Prometheus exposition (what a /metrics
+// handler would serve) is printed.
 //
 //   forward_example [--seconds N] [--interval-ms M]
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +100,19 @@ int main(int argc, char** argv) {
     publisher.close();
     subs.clear();
     reg.close();  // final reports for everything, delivered before it returns
+
+    // The cumulative counters by direction and country, as Prometheus would
+    // scrape them (serve reg.prometheus() as is on /metrics; the # HELP and
+    // # TYPE lines are skipped here to keep the output short).
+    trackstats::PrometheusOptions prom;
+    prom.node_id = "node-1";
+    std::istringstream exposition(reg.prometheus(prom));
+    std::printf("-- prometheus exposition (samples) --\n");
+    for (std::string line; std::getline(exposition, line);) {
+        if (!line.empty() && line[0] != '#') {
+            std::printf("%s\n", line.c_str());
+        }
+    }
 
     bool ok = !sent.empty() && seen == sent;
     for (const auto& [k, v] : sent) {

@@ -6,16 +6,18 @@
 //   Batch     owns a trackstats_batch*      (destructor: trackstats_batch_free)
 //
 // Errors: constructors and control calls (Registry, Batch, open, tick, flush,
-// close, stats, drain, wait) throw trackstats::Error carrying the
-// trackstats_result. The hot path (Track::record_up/record_down), Track::close,
-// Track::totals and every destructor never throw. Registry::try_open is the
-// non-throwing way to open a track.
+// close, stats, drain, wait, prometheus) throw trackstats::Error carrying the
+// trackstats_result. The hot path (Track::record_up/record_down/
+// record_up_packet), Track::close, Track::totals and every destructor never
+// throw. Registry::try_open is the non-throwing way to open a track.
 //
 // Recording: Track::record_up/record_down do the window-word add inline on the
 // slot's memory (one relaxed atomic add, like the Rust core), following the
-// rule stated at trackstats_track_window_words in trackstats.h. A default
-// constructed or moved-from Track is the NULL handle: every call on it is a
-// no-op (the relay case).
+// rule stated at trackstats_track_window_words in trackstats.h;
+// Track::record_up_packet applies the packet rule stated at
+// trackstats_track_packet_words the same way. A default constructed or
+// moved-from Track is the NULL handle: every call on it is a no-op (the relay
+// case).
 //
 // Lifetimes of report strings (std::string_view):
 //   - from Registry::drain/wait: valid until the same Batch is filled again
@@ -72,12 +74,11 @@
 #define TRACKSTATS_CPP_RECORD_PATH 0
 #endif
 
-// Data-track packets with 16-bit sequence numbers (trackstats_record_up_packet
-// and the sequence counts in reports and totals), when the C header has them.
-#if defined(TRACKSTATS_PACKET_WORDS)
-#define TRACKSTATS_CPP_HAS_PACKETS 1
-#else
-#define TRACKSTATS_CPP_HAS_PACKETS 0
+// This header needs a trackstats.h with data-track packets and the
+// Prometheus exposition; an older one installed next to it fails here, not
+// with a hundred errors below.
+#if !defined(TRACKSTATS_PACKET_WORDS)
+#error "trackstats.hpp needs a trackstats.h with trackstats_record_up_packet (install both headers from one release)"
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -219,6 +220,83 @@ inline std::uint64_t fetch_add_relaxed(std::uint64_t& word, std::uint64_t inc) n
     return __atomic_fetch_add(&word, inc, __ATOMIC_RELAXED);
 #endif
 }
+
+// The packet rule (trackstats.h, trackstats_track_packet_words): atomic
+// loads and stores of the packet words, then a release add on the up word.
+
+inline std::uint64_t load_relaxed(std::uint64_t& word) noexcept {
+#if TRACKSTATS_CPP_RECORD_PATH == 2
+    return std::atomic_ref<std::uint64_t>(word).load(std::memory_order_relaxed);
+#else
+    return __atomic_load_n(&word, __ATOMIC_RELAXED);
+#endif
+}
+
+inline void store_relaxed(std::uint64_t& word, std::uint64_t v) noexcept {
+#if TRACKSTATS_CPP_RECORD_PATH == 2
+    std::atomic_ref<std::uint64_t>(word).store(v, std::memory_order_relaxed);
+#else
+    __atomic_store_n(&word, v, __ATOMIC_RELAXED);
+#endif
+}
+
+/// The window-word add of a packet record. Release: it publishes the packet
+/// words stored just before it; pairs with the Acquire fence the sampler
+/// takes after its swap(0) of the word (Slot::take_seq in the core), so a
+/// sampler that took this message also sees this packet's counts.
+inline std::uint64_t fetch_add_release(std::uint64_t& word, std::uint64_t inc) noexcept {
+#if TRACKSTATS_CPP_RECORD_PATH == 2
+    return std::atomic_ref<std::uint64_t>(word).fetch_add(inc, std::memory_order_release);
+#else
+    return __atomic_fetch_add(&word, inc, __ATOMIC_RELEASE);
+#endif
+}
+
+/// The header's bump(w, k): a load and a store, not a read-modify-write
+/// (one writer per track), saturating rather than wrapping.
+inline void bump(std::uint64_t& word, std::uint64_t k) noexcept {
+    const std::uint64_t v = load_relaxed(word);
+    store_relaxed(word, v > std::numeric_limits<std::uint64_t>::max() - k ? std::numeric_limits<std::uint64_t>::max()
+                                                                            : v + k);
+}
+
+inline constexpr std::uint64_t packet_started = TRACKSTATS_PACKET_STARTED;
+static_assert(TRACKSTATS_PACKET_WORDS == 6 && TRACKSTATS_PACKET_WORD_STATE == 0 && TRACKSTATS_PACKET_WORD_FRAMES == 5,
+              "the packet words this rule was written for");
+static_assert(packet_started == (std::uint64_t{1} << 16), "the started bit sits right above the 16-bit sequence number");
+
+/// Applies one packet's sequence number to the packet words `p`: the rule
+/// stated at trackstats_track_packet_words, step by step. Relaxed
+/// throughout: the caller's release add publishes it all.
+inline void apply_packet(std::uint64_t* p, std::uint16_t seq, bool end_of_frame) noexcept {
+    const std::uint64_t st = load_relaxed(p[TRACKSTATS_PACKET_WORD_STATE]);
+    if ((st & packet_started) == 0) {
+        store_relaxed(p[TRACKSTATS_PACKET_WORD_STATE], packet_started | seq);
+    } else {
+        // Distance ahead of the highest number seen, mod 2^16.
+        const auto d = static_cast<std::uint16_t>(seq - static_cast<std::uint16_t>(st));
+        if (d == 0) {
+            bump(p[TRACKSTATS_PACKET_WORD_DUPLICATED], 1);
+            return;  // a duplicate is never a frame
+        }
+        if (d > 32768u) {
+            bump(p[TRACKSTATS_PACKET_WORD_OUT_OF_ORDER], 1);
+            // Recover one only while the cumulative loss (lost - recovered)
+            // is positive.
+            if (load_relaxed(p[TRACKSTATS_PACKET_WORD_LOST]) > load_relaxed(p[TRACKSTATS_PACKET_WORD_RECOVERED])) {
+                bump(p[TRACKSTATS_PACKET_WORD_RECOVERED], 1);
+            }
+        } else {
+            if (d > 1) {
+                bump(p[TRACKSTATS_PACKET_WORD_LOST], d - 1u);
+            }
+            store_relaxed(p[TRACKSTATS_PACKET_WORD_STATE], packet_started | seq);
+        }
+    }
+    if (end_of_frame) {
+        bump(p[TRACKSTATS_PACKET_WORD_FRAMES], 1);
+    }
+}
 #endif
 
 /// Records that do not take the inline path: too large for the word, or no
@@ -256,15 +334,23 @@ struct Report {
     Direction direction = Direction::Up;
     /// flag_final, flag_late, flag_merged bits.
     std::uint32_t flags = 0;
-#if TRACKSTATS_CPP_HAS_PACKETS
-    /// Sequence counts of this window from record_up_packet (up reports
-    /// only; zero otherwise). See trackstats_report in trackstats.h.
+    // Sequence counts of this window from record_up_packet (up reports
+    // only; zero otherwise), each non-negative; they add up across windows
+    // and merged reports. See trackstats_report in trackstats.h and
+    // docs/seq.md.
+
+    /// Packets missing from gaps (never decremented).
     std::uint64_t packets_lost = 0;
+    /// Late packets that filled a gap counted lost, maybe in an earlier
+    /// window: net loss over a span is packets_lost - packets_recovered,
+    /// which can be negative for one window.
     std::uint64_t packets_recovered = 0;
+    /// Packets behind the highest sequence number seen.
     std::uint64_t packets_out_of_order = 0;
+    /// Packets repeating the highest sequence number seen.
     std::uint64_t packets_duplicated = 0;
+    /// End-of-frame packets, duplicates excluded.
     std::uint64_t frames = 0;
-#endif
     /// The C record as the library gave it, for fields this wrapper does not
     /// name yet. Its pointers have the same lifetime as the views above.
     trackstats_report raw{};
@@ -287,13 +373,11 @@ struct Report {
         x.country = detail::view(r.country, r.country_len);
         x.direction = static_cast<Direction>(r.direction);
         x.flags = r.flags;
-#if TRACKSTATS_CPP_HAS_PACKETS
         x.packets_lost = r.packets_lost;
         x.packets_recovered = r.packets_recovered;
         x.packets_out_of_order = r.packets_out_of_order;
         x.packets_duplicated = r.packets_duplicated;
         x.frames = r.frames;
-#endif
         x.raw = r;
         return x;
     }
@@ -313,13 +397,11 @@ struct OwnedReport {
     std::string country;
     Direction direction = Direction::Up;
     std::uint32_t flags = 0;
-#if TRACKSTATS_CPP_HAS_PACKETS
     std::uint64_t packets_lost = 0;
     std::uint64_t packets_recovered = 0;
     std::uint64_t packets_out_of_order = 0;
     std::uint64_t packets_duplicated = 0;
     std::uint64_t frames = 0;
-#endif
 
     bool is_final() const noexcept { return (flags & flag_final) != 0; }
     bool is_late() const noexcept { return (flags & flag_late) != 0; }
@@ -338,13 +420,11 @@ inline OwnedReport Report::to_owned() const {
     o.country = std::string(country);
     o.direction = direction;
     o.flags = flags;
-#if TRACKSTATS_CPP_HAS_PACKETS
     o.packets_lost = packets_lost;
     o.packets_recovered = packets_recovered;
     o.packets_out_of_order = packets_out_of_order;
     o.packets_duplicated = packets_duplicated;
     o.frames = frames;
-#endif
     return o;
 }
 
@@ -423,11 +503,12 @@ class Batch {
 /// releases it (closing first if needed). Default-constructed and moved-from
 /// Tracks are the NULL handle: every call is a no-op.
 ///
-/// Thread safety: record_up, record_down, close and totals are const and may
-/// be called from any number of threads at once, also racing each other. The
-/// Track object itself must outlive those calls (destroying, moving or
-/// assigning it while another thread records is a data race, as for any C++
-/// object).
+/// Thread safety: record_up, record_down, record_up_packet, close and totals
+/// are const and may be called from any number of threads at once, also
+/// racing each other (record_up_packet's sequence counts are exact only with
+/// one writer at a time; see there). The Track object itself must outlive
+/// those calls (destroying, moving or assigning it while another thread
+/// records is a data race, as for any C++ object).
 class Track {
   public:
     Track() noexcept = default;
@@ -437,12 +518,20 @@ class Track {
 
     ~Track() { reset(); }
 
-    Track(Track&& o) noexcept : t_(std::exchange(o.t_, nullptr)), w_(std::exchange(o.w_, nullptr)) {}
+    // Acquire on the moved packet-word pointer: pairs with the Release store
+    // in packet_words(), as every load of p_ does.
+    Track(Track&& o) noexcept
+        : t_(std::exchange(o.t_, nullptr)),
+          w_(std::exchange(o.w_, nullptr)),
+          p_(o.p_.exchange(nullptr, std::memory_order_acquire)) {}
     Track& operator=(Track&& o) noexcept {
         if (this != &o) {
             reset();
             t_ = std::exchange(o.t_, nullptr);
             w_ = std::exchange(o.w_, nullptr);
+            // Release: pairs with the Acquire loads in record_up_packet (see
+            // packet_words()).
+            p_.store(o.p_.exchange(nullptr, std::memory_order_acquire), std::memory_order_release);
         }
         return *this;
     }
@@ -457,18 +546,47 @@ class Track {
     /// One message of `bytes` sent to a subscriber (DOWNSTREAM).
     void record_down(std::uint64_t bytes) const noexcept { record_dir<TRACKSTATS_DIRECTION_DOWN>(bytes); }
 
-#if TRACKSTATS_CPP_HAS_PACKETS
     /// One data-track packet from the publisher: record_up(bytes) plus its
-    /// 16-bit sequence number and end-of-frame mark for the loss,
-    /// out-of-order, duplicate and frame counts. Exact with one writer per
-    /// track at a time (see trackstats_record_up_packet). A library call,
-    /// not inline: the sequence rule is more than one add.
+    /// 16-bit sequence number and end-of-frame mark, for the per-window
+    /// packets_lost, packets_recovered, packets_out_of_order,
+    /// packets_duplicated and frames counts (docs/seq.md). Never throws.
+    /// The first packet of a track has the library allocate its sequence
+    /// block, once; after that a packet never blocks, allocates or locks.
+    /// Inline, like record_up: the rule
+    /// stated at trackstats_track_packet_words (a few relaxed loads and
+    /// stores, then one release add). Sizes above TRACKSTATS_MAX_INLINE_BYTES,
+    /// and builds without an inline path, call trackstats_record_up_packet.
+    ///
+    /// Exact with one writer per track at a time. Several threads writing
+    /// one track at once stay memory-safe and keep bytes and messages exact,
+    /// but the sequence counts may then be under-counted, as documented for
+    /// trackstats_record_up_packet.
     void record_up_packet(std::uint64_t bytes, std::uint16_t seq, bool end_of_frame) const noexcept {
+#if TRACKSTATS_CPP_RECORD_PATH != 0
+        if (TRACKSTATS_CPP_LIKELY(w_ != nullptr && bytes <= detail::max_inline)) {
+            // Acquire: pairs with the Release store in packet_words(), so
+            // the block's initial state is visible before it is used.
+            std::uint64_t* p = p_.load(std::memory_order_acquire);
+            if (TRACKSTATS_CPP_UNLIKELY(p == nullptr)) {
+                p = packet_words();
+            }
+            if (TRACKSTATS_CPP_LIKELY(p != nullptr)) {
+                detail::apply_packet(p, seq, end_of_frame);
+                const std::uint64_t old =
+                    detail::fetch_add_release(w_[TRACKSTATS_DIRECTION_UP], detail::message_one | bytes);
+                if (TRACKSTATS_CPP_UNLIKELY((old & detail::spill_mask) != 0)) {
+                    trackstats_track_spill(t_, TRACKSTATS_DIRECTION_UP);
+                }
+                return;
+            }
+            // No block (allocation failed): the library counts the packet
+            // as a plain record.
+        }
+#endif
         if (t_ != nullptr) {
             trackstats_record_up_packet(t_, bytes, seq, end_of_frame);
         }
     }
-#endif
 
     void record(Direction d, std::uint64_t bytes) const noexcept {
         if (d == Direction::Up) {
@@ -485,8 +603,8 @@ class Track {
     /// this handle.
     void close() const noexcept { (void)trackstats_track_close(t_); }
 
-    /// Cumulative totals (all reported windows plus the open one). Zeros for
-    /// the NULL handle.
+    /// Cumulative totals (all reported windows plus the open one), sequence
+    /// counts included (up_packets_*, up_frames). Zeros for the NULL handle.
     Totals totals() const noexcept {
         Totals out{};
         (void)trackstats_track_totals(t_, &out);
@@ -497,6 +615,8 @@ class Track {
     void reset() noexcept {
         trackstats_track* t = std::exchange(t_, nullptr);
         w_ = nullptr;
+        // Relaxed: the pointer is dropped, never dereferenced again.
+        p_.store(nullptr, std::memory_order_relaxed);
         trackstats_track_release(t);
     }
 
@@ -504,6 +624,8 @@ class Track {
     /// result. This becomes NULL.
     [[nodiscard]] trackstats_track* detach() noexcept {
         w_ = nullptr;
+        // Relaxed: as in reset().
+        p_.store(nullptr, std::memory_order_relaxed);
         return std::exchange(t_, nullptr);
     }
 
@@ -530,10 +652,32 @@ class Track {
         }
     }
 
+    /// The first packet record's slow step: asks the library for the packet
+    /// words (it allocates the block once; every caller gets the same
+    /// address) and caches them. NULL if the block cannot be allocated or
+    /// the words are not 8-byte aligned.
+    std::uint64_t* packet_words() const noexcept {
+        std::uint64_t* p = trackstats_track_packet_words(t_);
+        if (p == nullptr || reinterpret_cast<std::uintptr_t>(p) % detail::word_align != 0) {
+            return nullptr;
+        }
+        // Release: pairs with the Acquire loads of p_ on other threads. Two
+        // threads racing here store the same address.
+        p_.store(p, std::memory_order_release);
+        return p;
+    }
+
+    static_assert(std::atomic<std::uint64_t*>::is_always_lock_free, "the packet-word cache must not take a lock");
+
     trackstats_track* t_ = nullptr;
     // The slot's window words [up, down], cached at open; NULL when this
     // build or the handle has no inline path.
     std::uint64_t* w_ = nullptr;
+    // The track's packet words, cached at its first packet record (not at
+    // open: a track that never records a packet must not get a block).
+    // Atomic because const record_up_packet calls on several threads may
+    // fill it at once.
+    mutable std::atomic<std::uint64_t*> p_{nullptr};
 };
 
 // ---- sinks ---------------------------------------------------------------------
@@ -643,6 +787,32 @@ struct Config {
     std::function<void(std::exception_ptr)> on_sink_error;
 };
 
+/// What Registry::prometheus renders (trackstats_prometheus_options).
+struct PrometheusOptions {
+    /// Also render trackstats_track_bytes_total / _messages_total: one series
+    /// per live track and direction, labelled with participant_id and
+    /// track_id. Off by default: per-track labels are unbounded cardinality.
+    bool per_track = false;
+    /// With per_track: at most this many per-track series; the rest are
+    /// summed into one series per direction with track_id="__overflow__".
+    /// (The C struct's zero default would put every track in the overflow
+    /// series; this wrapper defaults to 1000.)
+    std::uint32_t max_track_series = 1000;
+    /// A constant node_id label on every series (UTF-8; empty for none).
+    /// Only read during the call.
+    std::string_view node_id;
+};
+
+namespace detail {
+
+/// Owns a string the library allocated (trackstats_string_free).
+struct CStringFree {
+    void operator()(char* s) const noexcept { trackstats_string_free(s); }
+};
+using CString = std::unique_ptr<char, CStringFree>;
+
+}  // namespace detail
+
 /// A set of tracks with one sampler (trackstats_registry), move-only. The
 /// destructor closes it (final reports for every open track, delivered to the
 /// sink), then frees it. Tracks may outlive it: their handles stay valid and
@@ -751,6 +921,31 @@ class Registry {
         }
         detail::check(r, "trackstats_registry_wait");
         return true;
+    }
+
+    /// The registry in the Prometheus text exposition format, ready to serve
+    /// on /metrics: cumulative trackstats_bytes_total and
+    /// trackstats_messages_total by direction ("incoming" = UPSTREAM,
+    /// "outgoing" = DOWNSTREAM) and country, of live and released tracks,
+    /// open windows included; optional per-track series (see
+    /// PrometheusOptions); and the registry's health. Thread-safe; waits
+    /// briefly for a window pass in progress. Throws Error (REENTRANT_CALL
+    /// from inside the sink, INVALID_UTF8 for a bad node_id), or
+    /// std::bad_alloc; the library's string is freed on every path.
+    std::string prometheus(const PrometheusOptions& options = {}) const {
+        trackstats_prometheus_options c{};
+        c.per_track = options.per_track;
+        c.max_track_series = options.max_track_series;
+        c.node_id = options.node_id.data();
+        c.node_id_len = options.node_id.size();
+        char* raw = nullptr;
+        std::size_t len = 0;
+        const trackstats_result r = trackstats_registry_prometheus(r_, &c, &raw, &len);
+        // Owned before anything below can throw; NULL (nothing written on
+        // failure) is fine to free.
+        const detail::CString owned(raw);
+        detail::check(r, "trackstats_registry_prometheus");
+        return std::string(owned.get(), len);
     }
 
     /// Exceptions the sink threw (and the wrapper caught) so far; 0 without a

@@ -6,12 +6,20 @@ package trackstats
 //	  measured in the same run: a native atomic.AddUint64 on Go memory, one
 //	  cgo call per record (trackstats_record_up), and a model of LiveKit's
 //	  BytesTrackStats.AddBytes (four atomic adds per message).
+//	BenchmarkRecordUpPacket/*: the sequence-aware record against RecordUp:
+//	  in order, in order read from a table, and a mixed stream (gaps, late
+//	  packets, duplicates) read from a table.
 //	BenchmarkTracks100k/*: memory and goroutines held by 100k open tracks,
 //	  against 100k objects of the goroutine-and-ticker-per-track design.
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,10 +116,95 @@ func BenchmarkRecord(b *testing.B) {
 	})
 }
 
+// BenchmarkRecordUpPacket: the sequence-aware record against RecordUp on
+// the same kind of track, in the same run (goal: at most 2x).
+func BenchmarkRecordUpPacket(b *testing.B) {
+	r := newRegistry(b)
+	b.Run("baseline-RecordUp", func(b *testing.B) {
+		tk := mustOpen(b, r, "PA_bench", "TR_plain", "US", 1)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			tk.RecordUp(benchMessage)
+		}
+	})
+	b.Run("in-order", func(b *testing.B) {
+		// The next number every time, every packet ending a frame.
+		tk := mustOpen(b, r, "PA_bench", "TR_in_order", "US", 2)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			tk.RecordUpPacket(benchMessage, uint16(i), true)
+		}
+	})
+	b.Run("in-order-from-table", func(b *testing.B) {
+		// As in-order, one frame in four, but each packet read from a table
+		// as mixed does: what the table alone costs.
+		tk := mustOpen(b, r, "PA_bench", "TR_table", "US", 4)
+		pattern := make([]uint32, 4096)
+		for i := range pattern {
+			pattern[i] = uint32(i)
+			if i%4 == 3 {
+				pattern[i] |= 1 << 16
+			}
+		}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			p := pattern[i&(len(pattern)-1)]
+			tk.RecordUpPacket(benchMessage, uint16(p), p>>16 != 0)
+		}
+	})
+	b.Run("mixed", func(b *testing.B) {
+		// About 5% gaps, 5% late, 1% duplicated, one frame in four: every
+		// branch of the rule, from a precomputed pattern.
+		tk := mustOpen(b, r, "PA_bench", "TR_mixed", "US", 3)
+		pattern := mixedPattern()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			p := pattern[i&(len(pattern)-1)]
+			tk.RecordUpPacket(benchMessage, uint16(p), p>>16 != 0)
+		}
+	})
+}
+
+// mixedPattern is 4096 packets, each seq | endOfFrame<<16, from a fixed
+// hash so that runs compare and the branch predictor cannot learn it.
+func mixedPattern() []uint32 {
+	out := make([]uint32, 4096)
+	var next uint16
+	for i := range out {
+		var seq uint16
+		switch h := (i * 2654435761) >> 7 % 100; {
+		case h < 5: // one number skipped (lost, unless one of the late ones)
+			next++
+			seq = next
+		case h < 10: // late: an older number; the next one is still to come
+			seq = next - 3
+			next--
+		case h < 11: // the last number again
+			seq = next - 1
+			next--
+		default:
+			seq = next
+		}
+		next++
+		out[i] = uint32(seq)
+		if i%4 == 3 {
+			out[i] |= 1 << 16
+		}
+	}
+	return out
+}
+
 const benchTracks = 100_000
 
+// The 100k-track figures are measured in a fresh child process each time
+// (the test binary, running TestMemProbe): the runtime keeps memory it
+// used once, notably the records of cleanups registered with
+// runtime.AddCleanup (off the Go heap, in MemStats.OtherSys), so a second
+// measurement in one process would miss them.
+const memProbeEnv = "TRACKSTATS_MEMPROBE"
+
 type memSnapshot struct {
-	goBytes    uint64 // live heap objects plus goroutine stacks
+	goBytes    uint64 // live heap objects, goroutine stacks, runtime-internal records
 	cBytes     uint64 // the C allocator's bytes in use (the Rust core)
 	goroutines int
 }
@@ -121,18 +214,18 @@ func snapshot() memSnapshot {
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&m)
-	return memSnapshot{goBytes: m.HeapAlloc + m.StackInuse, cBytes: cHeapBytes(), goroutines: runtime.NumGoroutine()}
+	return memSnapshot{
+		goBytes:    m.HeapAlloc + m.StackInuse + m.OtherSys,
+		cBytes:     cHeapBytes(),
+		goroutines: runtime.NumGoroutine(),
+	}
 }
 
 func delta(after, before uint64) float64 { return float64(int64(after - before)) }
 
-func reportPerTrack(b *testing.B, before, after memSnapshot) {
-	goB := delta(after.goBytes, before.goBytes) / benchTracks
-	cB := delta(after.cBytes, before.cBytes) / benchTracks
-	b.ReportMetric(goB, "go-B/track")
-	b.ReportMetric(cB, "C-B/track")
-	b.ReportMetric(goB+cB, "B/track")
-	b.ReportMetric(float64(after.goroutines-before.goroutines)/benchTracks, "goroutines/track")
+// memProbe is what one child measured, per track.
+type memProbe struct {
+	GoBytes, CBytes, Goroutines float64
 }
 
 type benchIDs struct{ participant, track []string }
@@ -152,62 +245,104 @@ type nopListener struct{}
 
 func (nopListener) OnTrackStats(StatsKey, *TrackStat) {}
 
-func BenchmarkTracks100k(b *testing.B) {
+// TestMemProbe opens 100k tracks of one design and prints what they hold.
+// It only runs in the child process that BenchmarkTracks100k starts.
+func TestMemProbe(t *testing.T) {
+	variant := os.Getenv(memProbeEnv)
+	if variant == "" {
+		t.Skip("run by BenchmarkTracks100k in a child process")
+	}
 	ids := makeIDs()
 	var listener TelemetryListener = nopListener{}
+	var r *Registry
+	switch variant {
+	case "track":
+		r = newRegistry(t)
+	case "bytes-track-stats":
+		r = newRegistry(t, WithDispatcher())
+	}
+	// The caller's slices of handles exist before the first snapshot too.
+	ts := make([]*Track, benchTracks)
+	ss := make([]*BytesTrackStats, benchTracks)
+	objs := make([]*liveKitModel, benchTracks)
+	var wg sync.WaitGroup
+	before := snapshot()
+	switch variant {
+	case "track":
+		for j := range ts {
+			ts[j] = mustOpen(t, r, ids.participant[j], ids.track[j], "US", uint64(j))
+		}
+	case "bytes-track-stats":
+		for j := range ss {
+			s, err := NewBytesTrackStats(r, "US", ids.track[j], ids.participant[j], listener)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss[j] = s
+		}
+	case "goroutine-ticker":
+		for j := range objs {
+			m := &liveKitModel{country: "US", trackID: ids.track[j], participantID: ids.participant[j],
+				listener: listener, done: make(chan struct{})}
+			wg.Add(1)
+			go m.worker(&wg)
+			objs[j] = m
+		}
+	default:
+		t.Fatalf("unknown variant %q", variant)
+	}
+	after := snapshot()
+	p := memProbe{
+		GoBytes:    delta(after.goBytes, before.goBytes) / benchTracks,
+		CBytes:     delta(after.cBytes, before.cBytes) / benchTracks,
+		Goroutines: float64(after.goroutines-before.goroutines) / benchTracks,
+	}
+	out, _ := json.Marshal(p)
+	fmt.Printf("memprobe %s\n", out)
+	runtime.KeepAlive(ts)
+	runtime.KeepAlive(ss)
+	runtime.KeepAlive(objs)
+}
 
-	b.Run("trackstats-Track", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			r := newRegistry(b)
-			tracks := make([]*Track, benchTracks)
-			before := snapshot()
-			for j := range tracks {
-				tracks[j] = mustOpen(b, r, ids.participant[j], ids.track[j], "US", uint64(j))
+func runMemProbe(b *testing.B, variant string) memProbe {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMemProbe$", "-test.count=1")
+	cmd.Env = append(os.Environ(), memProbeEnv+"="+variant)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("memory probe %s: %v\n%s", variant, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "memprobe "); ok {
+			var p memProbe
+			if err := json.Unmarshal([]byte(rest), &p); err != nil {
+				b.Fatal(err)
 			}
-			after := snapshot()
-			reportPerTrack(b, before, after)
-			tracks = nil
-			collectDropped(b, r) // so the next round starts from the same heap
-			_ = r.Close()
+			return p
 		}
-	})
-	b.Run("trackstats-BytesTrackStats", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			r := newRegistry(b, WithDispatcher())
-			stats := make([]*BytesTrackStats, benchTracks)
-			before := snapshot()
-			for j := range stats {
-				s, err := NewBytesTrackStats(r, "US", ids.track[j], ids.participant[j], listener)
-				if err != nil {
-					b.Fatal(err)
-				}
-				stats[j] = s
+	}
+	b.Fatalf("memory probe %s printed no result:\n%s", variant, out)
+	return memProbe{}
+}
+
+// BenchmarkTracks100k: memory and goroutines held by 100k open tracks,
+// against 100k objects of the goroutine-and-ticker-per-track design, each
+// measured in a fresh process.
+func BenchmarkTracks100k(b *testing.B) {
+	for _, v := range []struct{ name, variant string }{
+		{"trackstats-Track", "track"},
+		{"trackstats-BytesTrackStats", "bytes-track-stats"},
+		{"baseline-goroutine-ticker-per-track", "goroutine-ticker"},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			var p memProbe
+			for i := 0; i < b.N; i++ {
+				p = runMemProbe(b, v.variant)
 			}
-			after := snapshot()
-			reportPerTrack(b, before, after)
-			stats = nil
-			collectDropped(b, r)
-			_ = r.Close()
-		}
-	})
-	b.Run("baseline-goroutine-ticker-per-track", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			objs := make([]*liveKitModel, benchTracks)
-			var wg sync.WaitGroup
-			before := snapshot()
-			for j := range objs {
-				m := &liveKitModel{country: "US", trackID: ids.track[j], participantID: ids.participant[j],
-					listener: listener, done: make(chan struct{})}
-				wg.Add(1)
-				go m.worker(&wg)
-				objs[j] = m
-			}
-			after := snapshot()
-			reportPerTrack(b, before, after)
-			for _, m := range objs {
-				close(m.done)
-			}
-			wg.Wait()
-		}
-	})
+			b.ReportMetric(p.GoBytes, "go-B/track")
+			b.ReportMetric(p.CBytes, "C-B/track")
+			b.ReportMetric(p.GoBytes+p.CBytes, "B/track")
+			b.ReportMetric(p.Goroutines, "goroutines/track")
+		})
+	}
 }

@@ -15,10 +15,11 @@ package trackstats
 // Go pointer to an out-parameter ever has to escape to the heap.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo CFLAGS: -I${SRCDIR}/../../include -Wall -Wextra
 #cgo linux LDFLAGS: -L${SRCDIR}/../../target/release -l:libtrackstats.a -lm -ldl -lpthread
 #cgo !linux LDFLAGS: ${SRCDIR}/../../target/release/libtrackstats.a -lm -lpthread
 #include <malloc.h>
+#include <string.h>
 #include "trackstats.h"
 
 typedef struct {
@@ -54,7 +55,7 @@ static tsgo_fill tsgo_take(trackstats_registry *r, trackstats_batch *b, int64_t 
 }
 
 static trackstats_totals tsgo_totals(const trackstats_track *t) {
-	trackstats_totals out = {0, 0, 0, 0};
+	trackstats_totals out = {0};
 	trackstats_track_totals(t, &out);
 	return out;
 }
@@ -95,6 +96,43 @@ static tsgo_batch_result tsgo_batch_new(size_t capacity) {
 	return o;
 }
 
+// One packet record through C: sizes above TRACKSTATS_MAX_INLINE_BYTES (the
+// whole packet goes to C), or a track whose sequence block could not be
+// allocated.
+static void tsgo_record_up_packet(trackstats_track *t, uint64_t n, uint16_t seq, bool eof) {
+	trackstats_record_up_packet(t, n, seq, eof);
+}
+
+typedef struct {
+	trackstats_result res;
+	size_t len;
+} tsgo_prometheus_result;
+
+// Renders the exposition and copies it into buf (Go memory, cap bytes) when
+// it fits, so that Go gets it with one cgo call; either way the C string is
+// freed here and len is its length. The options are built here, on the C
+// stack, from scalars: a Go struct holding the node id's Go pointer could
+// not be passed to C.
+static tsgo_prometheus_result tsgo_prometheus(const trackstats_registry *r,
+		bool per_track, uint32_t max_series, const char *node, size_t node_len,
+		char *buf, size_t cap) {
+	tsgo_prometheus_result o = {0, 0};
+	trackstats_prometheus_options opts = {0};
+	opts.per_track = per_track;
+	opts.max_track_series = max_series;
+	opts.node_id = node;
+	opts.node_id_len = node_len;
+	char *s = NULL;
+	o.res = trackstats_registry_prometheus(r, &opts, &s, &o.len);
+	if (o.res == TRACKSTATS_RESULT_OK) {
+		if (o.len > 0 && o.len <= cap) {
+			memcpy(buf, s, o.len);
+		}
+		trackstats_string_free(s);
+	}
+	return o;
+}
+
 // Bytes the C allocator holds (heap plus mmapped chunks), for the memory
 // benchmark: the Rust core allocates with malloc, which Go's MemStats
 // cannot see.
@@ -129,6 +167,17 @@ const (
 	MaxRecordBytes = C.TRACKSTATS_MAX_RECORD_BYTES
 	// MaxIDBytes is the longest participant, track or country id.
 	MaxIDBytes = C.TRACKSTATS_MAX_ID_BYTES
+
+	// The packet words of include/trackstats.h (the sequence rule that
+	// RecordUpPacket applies in Go).
+	packetWordState      = C.TRACKSTATS_PACKET_WORD_STATE
+	packetWordLost       = C.TRACKSTATS_PACKET_WORD_LOST
+	packetWordRecovered  = C.TRACKSTATS_PACKET_WORD_RECOVERED
+	packetWordOutOfOrder = C.TRACKSTATS_PACKET_WORD_OUT_OF_ORDER
+	packetWordDuplicated = C.TRACKSTATS_PACKET_WORD_DUPLICATED
+	packetWordFrames     = C.TRACKSTATS_PACKET_WORD_FRAMES
+	packetWords          = C.TRACKSTATS_PACKET_WORDS
+	packetStarted        = C.TRACKSTATS_PACKET_STARTED
 
 	modeThread = C.TRACKSTATS_MODE_THREAD
 	modeManual = C.TRACKSTATS_MODE_MANUAL
@@ -190,10 +239,47 @@ func cSpill(t *cTrack, dir Direction) {
 	C.trackstats_track_spill(t, C.uint32_t(dir))
 }
 
+// cPacketWords is the track's packet words (allocating its sequence block
+// on the first call), or nil if the block could not be allocated.
+//
+//go:noinline
+func cPacketWords(t *cTrack) *[packetWords]uint64 {
+	p := C.trackstats_track_packet_words(t)
+	if p == nil {
+		return nil
+	}
+	// SAFETY: the C contract makes the TRACKSTATS_PACKET_WORDS 8-byte words
+	// at p valid until trackstats_track_release, which only the Track's
+	// cleanup calls once no Go code can reach the Track; C memory is never
+	// moved or scanned by the Go GC.
+	return (*[packetWords]uint64)(unsafe.Pointer(p))
+}
+
+// cRecordUpPacket is the C path of a packet record.
+//
+//go:noinline
+func cRecordUpPacket(t *cTrack, n uint64, seq uint16, endOfFrame bool) {
+	C.tsgo_record_up_packet(t, C.uint64_t(n), C.uint16_t(seq), C.bool(endOfFrame))
+}
+
+// cPrometheus renders the registry's exposition into buf when it fits (one
+// cgo call) and returns its length: when that is more than len(buf),
+// nothing was copied and the caller retries with a larger buffer. The node
+// id is passed as (pointer, length), without a C copy.
+func cPrometheus(r *cRegistry, perTrack bool, maxSeries uint32, nodeID string, buf []byte) (int, uint32) {
+	p, pl := cString(nodeID)
+	// SAFETY: buf is Go memory holding no Go pointers, so cgo may pass it;
+	// it is pinned for the call and C writes at most len(buf) bytes.
+	o := C.tsgo_prometheus(r, C.bool(perTrack), C.uint32_t(maxSeries), p, pl,
+		(*C.char)(unsafe.Pointer(unsafe.SliceData(buf))), C.size_t(len(buf)))
+	runtime.KeepAlive(nodeID)
+	return int(o.len), uint32(o.res)
+}
+
 // cgoRecordUp is one cgo call per record: the baseline that RecordUp's
 // inline atomic add is benchmarked against (bench_test.go).
 func cgoRecordUp(t *Track, n uint64) {
-	C.trackstats_record_up(t.h, C.uint64_t(n))
+	C.trackstats_record_up(t.e.h, C.uint64_t(n))
 	runtime.KeepAlive(t)
 }
 
@@ -208,6 +294,12 @@ func cTotals(t *cTrack) Totals {
 		UpMessages:   uint64(o.up_messages),
 		DownBytes:    uint64(o.down_bytes),
 		DownMessages: uint64(o.down_messages),
+
+		UpPacketsLost:       uint64(o.up_packets_lost),
+		UpPacketsRecovered:  uint64(o.up_packets_recovered),
+		UpPacketsOutOfOrder: uint64(o.up_packets_out_of_order),
+		UpPacketsDuplicated: uint64(o.up_packets_duplicated),
+		UpFrames:            uint64(o.up_frames),
 	}
 }
 
@@ -296,6 +388,12 @@ func goReport(c *cReport, e *entry) Report {
 		Start:     unixNano(uint64(c.start_unix_ns)),
 		End:       unixNano(uint64(c.end_unix_ns)),
 		Flags:     Flags(c.flags),
+
+		PacketsLost:       uint64(c.packets_lost),
+		PacketsRecovered:  uint64(c.packets_recovered),
+		PacketsOutOfOrder: uint64(c.packets_out_of_order),
+		PacketsDuplicated: uint64(c.packets_duplicated),
+		Frames:            uint64(c.frames),
 	}
 	if e != nil {
 		r.UserData = e.userData

@@ -16,6 +16,12 @@
 // dropped without Close (its cleanup flushes and releases it). A nil *Track
 // is a no-op handle, for relayed copies of a track.
 //
+// RecordUpPacket also counts a data track's 16-bit sequence numbers (packets
+// lost, recovered, out of order, duplicated, and frames) per window, with the
+// same one atomic add plus a few plain stores. Registry.Prometheus and
+// Registry.MetricsHandler render the registry's cumulative counters in the
+// Prometheus text format.
+//
 // BytesTrackStats has the method set of LiveKit's BytesTrackStats, so a
 // LiveKit-style SFU switches by changing its constructor.
 //

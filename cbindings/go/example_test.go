@@ -3,6 +3,7 @@ package trackstats_test
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	trackstats "github.com/trackstats/trackstats/cbindings/go"
 )
@@ -72,4 +73,61 @@ func ExampleNewBytesTrackStats() {
 	// FR UPSTREAM PA_bob TR_data: 300 bytes, 1 messages
 	// FR DOWNSTREAM PA_bob TR_data: 100 bytes, 1 messages
 	// totals: recv 300/1, send 100/1
+}
+
+func ExampleTrack_RecordUpPacket() {
+	reg, err := trackstats.NewRegistry(trackstats.WithManualTicking())
+	if err != nil {
+		panic(err)
+	}
+	defer reg.Close()
+	track, err := reg.OpenTrack("PA_alice", "TR_data", "DE", 1)
+	if err != nil {
+		panic(err)
+	}
+	// Data packets with 16-bit sequence numbers: 3 is late, 5 is lost,
+	// 6 comes twice; packets 2, 4 and 6 end a frame.
+	for _, p := range []struct {
+		seq uint16
+		eof bool
+	}{{1, false}, {2, true}, {4, true}, {3, false}, {6, true}, {6, true}} {
+		track.RecordUpPacket(500, p.seq, p.eof)
+	}
+	_ = reg.Tick()
+	reports, _ := reg.Drain(nil)
+	for _, r := range reports {
+		fmt.Printf("%v: %d bytes, %d packets; lost %d, recovered %d, out of order %d, duplicated %d, frames %d\n",
+			r.Direction, r.Bytes, r.Messages, r.PacketsLost, r.PacketsRecovered,
+			r.PacketsOutOfOrder, r.PacketsDuplicated, r.Frames)
+	}
+	// Output:
+	// up: 3000 bytes, 6 packets; lost 2, recovered 1, out of order 1, duplicated 1, frames 3
+}
+
+func ExampleRegistry_Prometheus() {
+	reg, err := trackstats.NewRegistry(trackstats.WithManualTicking())
+	if err != nil {
+		panic(err)
+	}
+	defer reg.Close()
+	track, err := reg.OpenTrack("PA_alice", "TR_camera", "DE", 1)
+	if err != nil {
+		panic(err)
+	}
+	track.RecordUp(1200)
+	track.RecordDown(700)
+
+	// A server serves it: http.Handle("/metrics", reg.MetricsHandler(opts)).
+	text, err := reg.Prometheus(trackstats.PrometheusOptions{NodeID: "sfu-1"})
+	if err != nil {
+		panic(err)
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "trackstats_bytes_total") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// trackstats_bytes_total{node_id="sfu-1",direction="incoming",country="DE"} 1200
+	// trackstats_bytes_total{node_id="sfu-1",direction="outgoing",country="DE"} 700
 }

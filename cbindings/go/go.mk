@@ -9,8 +9,10 @@ GO_MIN_MINOR := 24
 # LDFLAGS into its build cache keys, so a rebuilt library or a regenerated
 # header could leave stale cgo types or binaries. A stamp of both in
 # CGO_CFLAGS (part of every cgo cache key) makes any change rebuild.
+# -Werror here (our CI) and not in cgo.go, which asks for -Wall -Wextra: a
+# user's newer compiler with a new warning should not break their build.
 GO_ENV = CGO_ENABLED=1 GOTOOLCHAIN=local \
-	CGO_CFLAGS="-O2 -g -DTRACKSTATS_BUILD_STAMP=$$(cat $(STATICLIB) $(CURDIR)/$(HEADER) | sha256sum | cut -c1-16)"
+	CGO_CFLAGS="-O2 -g -Werror -DTRACKSTATS_BUILD_STAMP=$$(cat $(STATICLIB) $(CURDIR)/$(HEADER) | sha256sum | cut -c1-16)"
 BENCH_GO_OUT := build/go/bench.txt
 
 TEST_TARGETS += test-go

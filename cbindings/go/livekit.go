@@ -54,13 +54,24 @@ func StatsKeyForData(country string, streamType StreamType, participantID, track
 
 // TrackStat is one window of one side: what LiveKit puts in an
 // AnalyticsStat's single stream (PrimaryBytes, PrimaryPackets), plus the
-// window's bounds and flags, which LiveKit does not report.
+// window's bounds and flags, which LiveKit does not report, and the
+// sequence counts of AddDataPacket (UPSTREAM only), which LiveKit's legacy
+// dataTrackStats only logs at close. LiveKit's "packets lost" is
+// PacketsLost - PacketsRecovered; within one window it can be negative (a
+// packet counted lost in an earlier window arrived in this one), so the two
+// are reported apart. See Report for each count.
 type TrackStat struct {
 	Bytes     uint64
 	Messages  uint64
 	StartTime time.Time
 	EndTime   time.Time
 	Flags     Flags
+
+	PacketsLost       uint64
+	PacketsRecovered  uint64
+	PacketsOutOfOrder uint64
+	PacketsDuplicated uint64
+	Frames            uint64
 }
 
 // TelemetryListener receives the windows of a BytesTrackStats, as LiveKit's
@@ -72,7 +83,9 @@ type TelemetryListener interface {
 }
 
 // TrafficTotals are LiveKit's TrafficTotals (At, and messages as uint32 as
-// there), plus StartTime: when the stats object was created.
+// there), plus StartTime: when the stats object was created, and the
+// cumulative sequence counts of AddDataPacket (the received side; net loss
+// is RecvPacketsLost - RecvPacketsRecovered).
 type TrafficTotals struct {
 	At           time.Time
 	StartTime    time.Time
@@ -80,14 +93,23 @@ type TrafficTotals struct {
 	SendMessages uint32
 	RecvBytes    uint64
 	RecvMessages uint32
+
+	RecvPacketsLost       uint64
+	RecvPacketsRecovered  uint64
+	RecvPacketsOutOfOrder uint64
+	RecvPacketsDuplicated uint64
+	RecvFrames            uint64
 }
 
 // BytesTrackStats has the method set of LiveKit's BytesTrackStats. A nil
 // *BytesTrackStats is a no-op for every method (the relay case).
+//
+// The Track is a field, not a pointer: one allocation per object. Its
+// cleanup (which releases the slot) is attached to that field, so it runs
+// once the BytesTrackStats is unreachable.
 type BytesTrackStats struct {
-	track *Track
-	sink  *statsSink
-	start time.Time
+	track   Track
+	startNs int64 // creation time, Unix ns
 }
 
 // statsSink is the track's ReportListener. It holds no reference to the
@@ -108,7 +130,11 @@ func (s *statsSink) OnReport(r Report) {
 	}
 	(*l).OnTrackStats(
 		StatsKeyForData(r.Country, st, r.ParticipantID, r.TrackID),
-		&TrackStat{Bytes: r.Bytes, Messages: r.Messages, StartTime: r.Start, EndTime: r.End, Flags: r.Flags},
+		&TrackStat{
+			Bytes: r.Bytes, Messages: r.Messages, StartTime: r.Start, EndTime: r.End, Flags: r.Flags,
+			PacketsLost: r.PacketsLost, PacketsRecovered: r.PacketsRecovered,
+			PacketsOutOfOrder: r.PacketsOutOfOrder, PacketsDuplicated: r.PacketsDuplicated, Frames: r.Frames,
+		},
 	)
 }
 
@@ -122,11 +148,17 @@ func NewBytesTrackStats(reg *Registry, country string, trackID, participantID st
 	if listener != nil {
 		sink.listener.Store(&listener)
 	}
-	t, err := reg.OpenTrackWithListener(participantID, trackID, country, 0, sink)
-	if err != nil {
+	s := &BytesTrackStats{startNs: time.Now().UnixNano()}
+	if err := reg.openInto(&s.track, participantID, trackID, country, 0, sink); err != nil {
 		return nil, err
 	}
-	return &BytesTrackStats{track: t, sink: sink, start: time.Now()}, nil
+	return s, nil
+}
+
+// sink is the track's statsSink (set at open, never changed while the
+// BytesTrackStats is reachable).
+func (s *BytesTrackStats) sink() *statsSink {
+	return s.track.e.listener.(*statsSink)
 }
 
 // SetTelemetryListener replaces the listener (nil: drop reports).
@@ -135,10 +167,10 @@ func (s *BytesTrackStats) SetTelemetryListener(listener TelemetryListener) {
 		return
 	}
 	if listener == nil {
-		s.sink.listener.Store(nil)
+		s.sink().listener.Store(nil)
 		return
 	}
-	s.sink.listener.Store(&listener)
+	s.sink().listener.Store(&listener)
 }
 
 // AddBytes records one message: received (isSend false, UPSTREAM) or sent
@@ -154,6 +186,19 @@ func (s *BytesTrackStats) AddBytes(bytes uint64, isSend bool) {
 	}
 }
 
+// AddDataPacket records one data-track packet received from the publisher
+// (UPSTREAM): AddBytes(bytes, false) plus its 16-bit sequence number and
+// end-of-frame mark, for the packet loss, out-of-order, duplicate and frame
+// counts of every UPSTREAM window (Track.RecordUpPacket). Exact when one
+// goroutine at a time adds a track's packets. No cgo call (but at the
+// first packet) and no allocation.
+func (s *BytesTrackStats) AddDataPacket(bytes uint64, seq uint16, endOfFrame bool) {
+	if s == nil {
+		return
+	}
+	s.track.RecordUpPacket(bytes, seq, endOfFrame)
+}
+
 // GetTrafficTotals are the cumulative counts, reported windows plus the open
 // one. Message counts are uint32 as in LiveKit (they wrap past 2^32; use
 // Totals on a Track for 64 bits).
@@ -164,11 +209,17 @@ func (s *BytesTrackStats) GetTrafficTotals() *TrafficTotals {
 	t := s.track.Totals()
 	return &TrafficTotals{
 		At:           time.Now(),
-		StartTime:    s.start,
+		StartTime:    time.Unix(0, s.startNs),
 		SendBytes:    t.DownBytes,
 		SendMessages: uint32(t.DownMessages),
 		RecvBytes:    t.UpBytes,
 		RecvMessages: uint32(t.UpMessages),
+
+		RecvPacketsLost:       t.UpPacketsLost,
+		RecvPacketsRecovered:  t.UpPacketsRecovered,
+		RecvPacketsOutOfOrder: t.UpPacketsOutOfOrder,
+		RecvPacketsDuplicated: t.UpPacketsDuplicated,
+		RecvFrames:            t.UpFrames,
 	}
 }
 
@@ -187,5 +238,5 @@ func (s *BytesTrackStats) Track() *Track {
 	if s == nil {
 		return nil
 	}
-	return s.track
+	return &s.track
 }

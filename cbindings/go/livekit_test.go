@@ -214,3 +214,59 @@ func TestDispatcherNoGoroutinePerTrack(t *testing.T) {
 		t.Errorf("%d goroutines left after Close", d)
 	}
 }
+
+// AddDataPacket (the publisher side): the UPSTREAM stats and the traffic
+// totals carry the sequence counts, window by window, as the model gives
+// them; the DOWNSTREAM side has none.
+func TestBytesTrackStatsDataPackets(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	l := &recordingListener{}
+	s, err := NewBytesTrackStats(r, "NO", "TR_data", "PA_pub", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m seqModel
+	windows := [][]uint16{{100, 101, 104, 104, 102}, {103, 105, 109}, {}, {107, 108, 110}}
+	for w, seqs := range windows {
+		before := m.c
+		for i, q := range seqs {
+			s.AddDataPacket(50, q, i%2 == 0)
+			m.packet(50, q, i%2 == 0)
+		}
+		s.AddBytes(7, true) // DOWNSTREAM: no sequence counts
+		if err := r.Tick(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Drain(nil); err != nil {
+			t.Fatal(err)
+		}
+		want := m.c.sub(before)
+		var gotUp seqCounts
+		for _, c := range l.take() {
+			got := seqCounts{c.stat.PacketsLost, c.stat.PacketsRecovered, c.stat.PacketsOutOfOrder,
+				c.stat.PacketsDuplicated, c.stat.Frames}
+			switch c.key.StreamType {
+			case StreamTypeUpstream:
+				gotUp = gotUp.add(got)
+			case StreamTypeDownstream:
+				if got != (seqCounts{}) {
+					t.Errorf("window %d: DOWNSTREAM stat with sequence counts %+v", w, got)
+				}
+			}
+		}
+		if gotUp != want {
+			t.Errorf("window %d: UPSTREAM counts %+v, model %+v", w, gotUp, want)
+		}
+		tt := s.GetTrafficTotals()
+		gotTot := seqCounts{tt.RecvPacketsLost, tt.RecvPacketsRecovered, tt.RecvPacketsOutOfOrder,
+			tt.RecvPacketsDuplicated, tt.RecvFrames}
+		if gotTot != m.c || tt.RecvBytes != m.bytes || uint64(tt.RecvMessages) != m.msgs {
+			t.Errorf("after window %d: totals %+v, model %+v, %d B / %d msgs", w, tt, m.c, m.bytes, m.msgs)
+		}
+	}
+	// The windows cover a loss recovered a window later (103), and the
+	// model's net loss is LiveKit's figure.
+	if m.c.recovered == 0 || m.c.duplicated == 0 || m.outstanding != int64(m.c.lost-m.c.recovered) {
+		t.Errorf("the stream did not exercise the counts: %+v, outstanding %d", m.c, m.outstanding)
+	}
+}

@@ -3,6 +3,7 @@ package trackstats
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,13 @@ type Registry struct {
 	h  *cRegistry
 
 	entries entries
+	// releaseFn is r.release, made once: every Track's cleanup shares it
+	// (and so keeps r reachable until the last Track is released).
+	releaseFn func(*entry)
+
+	// promSize is the length of the last Prometheus exposition: the next
+	// one's buffer starts there, so one cgo call usually suffices.
+	promSize atomic.Int64
 
 	manual       bool
 	dispatchOnly bool
@@ -123,6 +131,7 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 		push:         cfg.channel || cfg.dispatcher,
 		dispatchOnly: cfg.dispatcher && !cfg.channel,
 	}
+	r.releaseFn = r.release
 	if r.push {
 		if cfg.channel {
 			r.ch = make(chan Report, cfg.chanBuffer)

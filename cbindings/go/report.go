@@ -55,6 +55,28 @@ type Report struct {
 	// monotonic deadlines).
 	Start, End time.Time
 	Flags      Flags
+
+	// Sequence counts of the packets recorded with RecordUpPacket in this
+	// window (Up reports only; zero otherwise). Each is non-negative and
+	// they add up across windows (and merged reports) to the Totals; see
+	// docs/seq.md. A report whose only non-zero figures are these is still
+	// delivered.
+
+	// PacketsLost: packets missing from gaps in the sequence numbers (never
+	// decremented; at most 32767 per packet).
+	PacketsLost uint64
+	// PacketsRecovered: late packets that filled a gap counted lost, maybe
+	// in an earlier window. Net loss over a span is PacketsLost -
+	// PacketsRecovered (LiveKit's "lost"); for one window it can be
+	// negative.
+	PacketsRecovered uint64
+	// PacketsOutOfOrder: packets behind the highest sequence number seen,
+	// recovered or not.
+	PacketsOutOfOrder uint64
+	// PacketsDuplicated: packets repeating the highest sequence number seen.
+	PacketsDuplicated uint64
+	// Frames: packets marked end of frame, duplicates excluded.
+	Frames uint64
 }
 
 // Totals are a track's cumulative counts: every reported window plus the
@@ -62,6 +84,15 @@ type Report struct {
 type Totals struct {
 	UpBytes, UpMessages     uint64
 	DownBytes, DownMessages uint64
+
+	// The up side's sequence counts (RecordUpPacket), as in Report:
+	// cumulative, every reported window plus the open one. The net loss is
+	// UpPacketsLost - UpPacketsRecovered.
+	UpPacketsLost       uint64
+	UpPacketsRecovered  uint64
+	UpPacketsOutOfOrder uint64
+	UpPacketsDuplicated uint64
+	UpFrames            uint64
 }
 
 // Stats are a registry's counters (see the top README for each field).

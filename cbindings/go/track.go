@@ -20,9 +20,13 @@ type Track struct {
 	// words are the slot's two window words, [up, down], in C memory; valid
 	// until the slot is released, which only happens after this Track is
 	// unreachable.
-	words  *[2]uint64
-	h      *cTrack
-	closed atomic.Bool
+	words *[2]uint64
+	// pkt are the slot's packet words (RecordUpPacket), in C memory, got
+	// from the library at the first packet; nil before. Valid as words.
+	pkt atomic.Pointer[[packetWords]uint64]
+	// e holds the handle, the key and the closed flag. It outlives the
+	// Track (the cleanup releases the slot through it).
+	e *entry
 }
 
 // RecordUp records one message of n bytes received from the publisher
@@ -63,9 +67,9 @@ func (t *Track) slow(dir Direction, n uint64) {
 		return
 	}
 	if n > MaxInlineBytes {
-		cRecord(t.h, dir, n)
+		cRecord(t.e.h, dir, n)
 	} else {
-		cSpill(t.h, dir)
+		cSpill(t.e.h, dir)
 	}
 	runtime.KeepAlive(t)
 }
@@ -75,10 +79,10 @@ func (t *Track) slow(dir Direction, n uint64) {
 // Close are still counted and reported, flagged late. Close is idempotent and
 // safe to race with records; a nil Track returns nil.
 func (t *Track) Close() error {
-	if t == nil || !t.closed.CompareAndSwap(false, true) {
+	if t == nil || !t.e.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := resultErr(cClose(t.h))
+	err := resultErr(cClose(t.e.h))
 	runtime.KeepAlive(t)
 	return err
 }
@@ -89,19 +93,20 @@ func (t *Track) Totals() Totals {
 	if t == nil {
 		return Totals{}
 	}
-	tot := cTotals(t.h)
+	tot := cTotals(t.e.h)
 	runtime.KeepAlive(t)
 	return tot
 }
 
-// releaseTrack is the Track's cleanup. The Track is unreachable, so no
-// record is in flight and none can start: the totals read here are final.
-// The release then reports whatever is left (late bytes; a final report if
-// the Track was never closed) and lets the slot be reused.
-func releaseTrack(e *entry) {
+// release is the Track's cleanup (Registry.releaseFn). The Track is
+// unreachable, so no record is in flight and none can start: the totals
+// read here are final. The release then reports whatever is left (late
+// bytes; a final report if the Track was never closed) and lets the slot be
+// reused.
+func (r *Registry) release(e *entry) {
 	tot := cTotals(e.h)
 	cRelease(e.h)
-	e.reg.entries.released(e, tot.UpMessages+tot.DownMessages)
+	r.entries.released(e, tot.UpMessages+tot.DownMessages)
 }
 
 // OpenTrack opens a track. participantID and trackID must be non-empty;
@@ -126,32 +131,39 @@ func (r *Registry) OpenTrackWithListener(participantID, trackID, country string,
 }
 
 func (r *Registry) open(participantID, trackID, country string, userData uint64, l ReportListener) (*Track, error) {
+	t := new(Track)
+	if err := r.openInto(t, participantID, trackID, country, userData, l); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// openInto opens a track into t, a new Track (possibly inside a larger
+// object, as in BytesTrackStats: the cleanup then runs when that object is
+// unreachable).
+func (r *Registry) openInto(t *Track, participantID, trackID, country string, userData uint64, l ReportListener) error {
 	if r == nil {
-		return nil, ErrRegistryClosed
+		return ErrRegistryClosed
 	}
-	e := &entry{
-		reg:           r,
-		userData:      userData,
-		participantID: participantID,
-		trackID:       trackID,
-		country:       country,
-		listener:      l,
-	}
-	r.entries.add(e)
+	e := r.entries.add(participantID, trackID, country, userData, l)
 	r.mu.RLock()
 	if r.h == nil {
 		r.mu.RUnlock()
-		r.entries.remove(e.id)
-		return nil, ErrRegistryClosed
+		r.entries.remove(e)
+		return ErrRegistryClosed
 	}
 	h, words, code := cOpen(r.h, participantID, trackID, country, e.id)
 	r.mu.RUnlock()
 	if code != resultOK {
-		r.entries.remove(e.id)
-		return nil, ResultError(code)
+		r.entries.remove(e)
+		return ResultError(code)
 	}
+	// Before the Track exists: the cleanup reads it (the runtime orders the
+	// cleanup after this goroutine's writes).
 	e.h = h
-	t := &Track{words: words, h: h}
-	runtime.AddCleanup(t, releaseTrack, e)
-	return t, nil
+	t.words, t.e = words, e
+	// One cleanup function per registry (releaseFn), so registering costs
+	// no closure per track.
+	runtime.AddCleanup(t, r.releaseFn, e)
+	return nil
 }

@@ -26,42 +26,20 @@
 //! are closed by `tick` (manual mode) instead.
 #![cfg(loom)]
 
+mod loom_support;
+use loom_support::{manual_registry, model};
+
 use loom::sync::atomic::AtomicBool;
 use loom::sync::Mutex;
 use loom::thread;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use trackstats::ffi;
 use trackstats::{
     Config, Direction, Mode, Registry, Report, TrackKey, MAX_INTERVAL, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE,
     TRACKSTATS_MAX_INLINE_BYTES,
 };
-
-/// Preemption bound when `LOOM_MAX_PREEMPTIONS` is unset (CI sets it).
-const DEFAULT_PREEMPTIONS: usize = 2;
-
-/// Runs one model under loom and prints how many executions it explored.
-fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
-    }
-    let bound = builder.preemption_bound;
-    let executions = Arc::new(AtomicUsize::new(0));
-    let counter = executions.clone();
-    builder.check(move || {
-        counter.fetch_add(1, SeqCst);
-        f();
-    });
-    let n = executions.load(SeqCst);
-    assert!(n > 1, "{name}: loom explored a single interleaving; the model has no concurrency");
-    println!("loom model {name}: {n} interleavings explored (preemption bound {bound:?})");
-}
-
-fn manual_registry() -> Registry {
-    Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: None }).expect("registry")
-}
 
 fn key(user: u64) -> TrackKey {
     TrackKey::new("PA_model", &format!("TR_{user}"), "", user).expect("key")

@@ -13,32 +13,12 @@
 //! messages exact with sequence counts inside the documented bounds.
 #![cfg(loom)]
 
+mod loom_support;
+use loom_support::{manual_registry, model};
+
 use loom::thread;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use trackstats::{Config, Mode, Registry, Report, SeqStats, TrackKey, MAX_INTERVAL};
-
-const DEFAULT_PREEMPTIONS: usize = 2;
-
-fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
-    }
-    let executions = Arc::new(AtomicUsize::new(0));
-    let counter = executions.clone();
-    builder.check(move || {
-        counter.fetch_add(1, SeqCst);
-        f();
-    });
-    let n = executions.load(SeqCst);
-    assert!(n > 1, "{name}: a single interleaving; the model has no concurrency");
-    println!("loom model {name}: {n} interleavings explored");
-}
-
-fn manual_registry() -> Registry {
-    Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: None }).expect("registry")
-}
+use trackstats::{Registry, Report, SeqStats, TrackKey};
 
 fn drain(reg: &Registry) -> Vec<Report> {
     let mut v = Vec::new();

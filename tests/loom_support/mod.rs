@@ -1,0 +1,32 @@
+//! What the loom test binaries (tests/loom.rs, tests/seq_loom.rs) share: the
+//! model runner and a registry with no thread and no deadline in reach.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use trackstats::{Config, Mode, Registry, MAX_INTERVAL};
+
+/// Preemption bound when `LOOM_MAX_PREEMPTIONS` is unset (CI sets it).
+const DEFAULT_PREEMPTIONS: usize = 2;
+
+/// Runs one model under loom and prints how many executions it explored.
+pub fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    let bound = builder.preemption_bound;
+    let executions = Arc::new(AtomicUsize::new(0));
+    let counter = executions.clone();
+    builder.check(move || {
+        counter.fetch_add(1, SeqCst);
+        f();
+    });
+    let n = executions.load(SeqCst);
+    assert!(n > 1, "{name}: loom explored a single interleaving; the model has no concurrency");
+    println!("loom model {name}: {n} interleavings explored (preemption bound {bound:?})");
+}
+
+/// Manual mode with the longest interval: windows close only by `tick`.
+pub fn manual_registry() -> Registry {
+    Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: None }).expect("registry")
+}

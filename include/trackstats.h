@@ -434,16 +434,23 @@ trackstats_result trackstats_track_totals(const struct trackstats_track *track,
 // window words, `[0]` up and `[1]` down, valid until release. A record of
 // `n <= TRACKSTATS_MAX_INLINE_BYTES` is an atomic
 // `old = fetch_add(&w[d], TRACKSTATS_WORD_MESSAGE_ONE | n)`, followed by
-// `trackstats_track_spill(track, d)` when `old & TRACKSTATS_WORD_SPILL_MASK`;
-// larger records go through `trackstats_record_up`/`_down`. NULL for NULL.
-// Thread-safe, and so is the rule: any number of threads may add to the
-// words at once.
+// `trackstats_track_slow_path(track, d, old)` when
+// `old == 0 || (old & TRACKSTATS_WORD_SPILL_MASK) != 0`; larger records go
+// through `trackstats_record_up`/`_down`. Skipping the call when `old == 0`
+// leaves the window unreported until the track's next mark or close. NULL
+// for NULL. Thread-safe, and so is the rule: any number of threads may add
+// to the words at once.
 uint64_t *trackstats_track_window_words(struct trackstats_track *track);
 
-// The slow path of the window-word rule: moves direction `direction`'s word
-// (0 up, 1 down) into the track's wide accumulator. NULL or an unknown
-// direction is a no-op. Thread-safe.
-void trackstats_track_spill(struct trackstats_track *track, uint32_t direction);
+// The slow path of the window-word rule, given `old`, the value the
+// record's `fetch_add` on direction `direction`'s word (0 up, 1 down)
+// returned. `old == 0` (the window's first record) marks the track active,
+// so the sampler's next pass takes its window; `old` with a bit of
+// `TRACKSTATS_WORD_SPILL_MASK` set moves the word into the track's wide
+// accumulator. Any other `old` does nothing. About once per track,
+// direction and window. NULL or an unknown direction is a no-op.
+// Thread-safe.
+void trackstats_track_slow_path(struct trackstats_track *track, uint32_t direction, uint64_t old);
 
 // For bindings that apply the packet rule inline (Go): the address of the
 // track's `TRACKSTATS_PACKET_WORDS` packet words, indexed by

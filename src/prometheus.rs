@@ -13,7 +13,6 @@ use crate::report::{Direction, TrackKey};
 use crate::word::Delta;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// What to render.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +32,7 @@ pub(crate) struct Snapshot {
     /// Live and released tracks by country: `[up, down]`.
     pub by_country: BTreeMap<Box<str>, [Delta; 2]>,
     /// Live tracks, for the per-track series.
-    pub tracks: Vec<(Arc<TrackKey>, [Delta; 2])>,
+    pub tracks: Vec<(TrackKey, [Delta; 2])>,
     pub stats: Stats,
     pub tick_seconds_sum: f64,
     pub last_tick_seconds: f64,
@@ -208,7 +207,7 @@ mod tests {
         s.add("DE", Direction::Up, Delta { bytes: 100, messages: 2 });
         s.add("", Direction::Down, Delta { bytes: 7, messages: 1 });
         for i in 0..3u64 {
-            let k = Arc::new(TrackKey::new("PA_\"x\"", &format!("TR_{i}"), "DE", i).unwrap());
+            let k = TrackKey::new("PA_\"x\"", &format!("TR_{i}"), "DE", i).unwrap();
             s.tracks.push((k, [Delta { bytes: 10 * (i + 1), messages: 1 }, Delta::ZERO]));
         }
         s.stats.ticks = 4;

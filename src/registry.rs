@@ -324,7 +324,9 @@ impl Registry {
         self.core.health.live_slots.fetch_add(1, Relaxed);
         // The track's strong reference to the core, given back in `release`.
         let core = Arc::into_raw(self.core.clone());
-        slot.publish(core, Arc::new(key), self.core.clock.now_unix_ns());
+        // Relaxed: published by the Release store that ends `publish`.
+        self.core.slab.floor(i).store(self.core.clock.now_unix_ns(), Relaxed);
+        slot.publish(core, key);
         Ok(Track { slot: NonNull::from(slot) })
     }
 
@@ -600,9 +602,7 @@ pub(crate) fn close_slot(slot: &Slot) -> bool {
     }
     let core = slot.core().expect("a live slot names its core");
     core.health.open_tracks.fetch_sub(1, Relaxed);
-    if let Some(i) = core.slab.index_of(slot) {
-        core.submit(Request::Close(i));
-    }
+    core.submit(Request::Close(core.slab.index_of(slot)));
     true
 }
 
@@ -616,9 +616,7 @@ pub(crate) unsafe fn release_slot(p: *const Slot) {
     // SAFETY: the caller guarantees `p` is live.
     let slot = unsafe { &*p };
     let Some(core) = slot.core() else { return };
-    if let Some(i) = core.slab.index_of(slot) {
-        core.submit(Request::Release(i));
-    }
+    core.submit(Request::Release(core.slab.index_of(slot)));
     // SAFETY: `open` gave this handle one strong count via `Arc::into_raw`;
     // this gives it back exactly once. A queued request is processed by the
     // sampler thread or the registry's close, both holding their own reference.

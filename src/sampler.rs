@@ -54,7 +54,7 @@ pub(crate) struct Sampler {
     /// Cumulative [up, down] of released tracks by country, so cumulative
     /// exposition (Prometheus) never goes backwards when a track goes away.
     pub retired: BTreeMap<Box<str>, [Delta; 2]>,
-    /// Test hook: panic in the next pass after this many slots (issue 6).
+    /// Test hook: panic in the next pass after this many marked slots (issue 6).
     #[cfg(feature = "fault-injection")]
     pub panic_after: Option<usize>,
 }
@@ -117,7 +117,9 @@ impl Sampler {
         let prev = self.prev_boundary_ns;
         #[cfg(feature = "fault-injection")]
         let mut fuse = self.panic_after.take();
-        core.slab.for_each(|i, slot| {
+        // Only marked slots: a track whose words are untouched since the last
+        // pass (and that spilled nothing) has no bit, and nothing to take.
+        core.slab.take_active(|i, slot, floor| {
             #[cfg(feature = "fault-injection")]
             if let Some(n) = fuse.as_mut() {
                 if *n == 0 {
@@ -134,7 +136,7 @@ impl Sampler {
             // A track opened (or flushed) after `end_ns` but before this pass
             // ran has its floor past the window's end: its bytes belong to
             // this window, which for it is empty in time, not reversed.
-            let start = prev.max(slot.floor_ns.load(Relaxed)).min(end_ns);
+            let start = prev.max(floor.load(Relaxed)).min(end_ns);
             let late = if seen.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
             self.emit(i, slot, &seen, d, seq, start, end_ns, flags | late);
             // Hand reports over while their slots are still in cache.
@@ -159,9 +161,10 @@ impl Sampler {
         let d = slot.take(&seen);
         let seq = slot.take_seq();
         let now = core.clock.now_unix_ns();
-        let start = self.prev_boundary_ns.max(slot.floor_ns.load(Relaxed));
+        let floor = core.slab.floor(i);
+        let start = self.prev_boundary_ns.max(floor.load(Relaxed));
         self.emit(i, slot, &seen, d, seq, start, now, TRACKSTATS_FLAG_FINAL);
-        slot.floor_ns.store(now, Relaxed);
+        floor.store(now, Relaxed);
         slot.set_finalized();
     }
 
@@ -174,9 +177,10 @@ impl Sampler {
         let d = slot.take(&seen);
         let seq = slot.take_seq();
         let now = core.clock.now_unix_ns();
-        let start = self.prev_boundary_ns.max(slot.floor_ns.load(Relaxed));
+        let floor = core.slab.floor(i);
+        let start = self.prev_boundary_ns.max(floor.load(Relaxed));
         self.emit(i, slot, &seen, d, seq, start, now, TRACKSTATS_FLAG_LATE);
-        slot.floor_ns.store(now, Relaxed);
+        floor.store(now, Relaxed);
     }
 
     pub fn apply(&mut self, core: &Core, req: Request) {

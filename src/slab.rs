@@ -1,31 +1,66 @@
-//! Slots in segments of doubling size whose addresses never move: a segment
-//! is added, never reallocated, so a track handle can be a raw slot pointer.
+//! Slots in equal segments whose addresses never move: a segment is added,
+//! never reallocated, so a track handle can be a raw slot pointer.
 //!
-//! Segment `k` holds `FIRST << k` slots; slot `i` lives in segment
-//! `log2(i / FIRST + 1)`. The segment table is a fixed array of pointers, so
-//! the sampler's view of live slots is two Acquire loads, with no lock and no
-//! snapshot to swap.
-
-use crate::sync::{lock, AtomicPtr, AtomicU32, Mutex, Ordering::*};
-use crossbeam_utils::CachePadded;
+//! Slot `i` lives in segment `i >> SEG_BITS`, found through a two-level table
+//! (a fixed array of directories, each a block of segment pointers). Equal
+//! segments keep the reserve beyond the open tracks under one segment (a
+//! doubling scheme reserves up to half the slab), and the table costs one
+//! pointer per segment. Besides its slots, a segment holds what is kept per
+//! slot by index:
+//! - `active`, one bit per slot: set by the first record of a window (the one
+//!   whose `fetch_add` returned 0) and by every spill; the sampler's pass
+//!   swaps these words to zero and visits only the marked slots, so an idle
+//!   track costs a pass one bit, not a cache miss on its slot;
+//! - `floors`: reports of a slot never start before its floor (the open
+//!   time, then each close or late flush), written by the opener before it
+//!   publishes the slot and afterwards only by the sampler role.
 
 use crate::slot::Slot;
+use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering::*};
+use crossbeam_utils::CachePadded;
 
+/// Slots per segment: 1024 (128 KiB of slots).
 #[cfg(not(loom))]
-const FIRST_BITS: u32 = 6;
-/// Under loom every slot's atomics are model objects: two slots in the first
-/// segment keep executions small and make the models cross segment growth.
+const SEG_BITS: u32 = 10;
+/// Segments per directory: 1024 (an 8 KiB block of pointers per 1 M slots).
+#[cfg(not(loom))]
+const DIR_BITS: u32 = 10;
+#[cfg(not(loom))]
+const DIRS: usize = 64;
+/// Under loom every slot's atomics are model objects: two slots per segment
+/// and two segments per directory keep executions small and make the models
+/// cross segment and directory growth.
 #[cfg(loom)]
-const FIRST_BITS: u32 = 1;
-const FIRST: usize = 1 << FIRST_BITS;
-/// 64 * (2^26 - 1) slots: more than `u32` indices can name.
-const SEGMENTS: usize = 26;
+const SEG_BITS: u32 = 1;
+#[cfg(loom)]
+const DIR_BITS: u32 = 1;
+#[cfg(loom)]
+const DIRS: usize = 4;
+
+const SEG: usize = 1 << SEG_BITS;
+const DIR: usize = 1 << DIR_BITS;
+/// The most slots a registry holds: 2^26 (64 M tracks, 8 GiB of slots).
+pub(crate) const MAX_SLOTS: usize = DIRS * DIR * SEG;
+const ACTIVE_WORDS: usize = SEG.div_ceil(64);
+
+const _: () = assert!(MAX_SLOTS <= u32::MAX as usize);
 
 pub(crate) type Padded = CachePadded<Slot>;
 
+/// `SEG` slots and their per-index bookkeeping. All-zero is a valid segment:
+/// every slot FREE, no bit set, every floor 0.
+#[repr(C)]
+struct Segment {
+    active: CachePadded<[AtomicU64; ACTIVE_WORDS]>,
+    floors: [AtomicU64; SEG],
+    slots: [Padded; SEG],
+}
+
+type Dir = [AtomicPtr<Segment>; DIR];
+
 pub(crate) struct Slab {
-    segments: [AtomicPtr<Padded>; SEGMENTS],
-    /// Slots handed out at least once: the sampler visits `0..len`.
+    dirs: [AtomicPtr<Dir>; DIRS],
+    /// Slots handed out at least once: `0..len` are initialized and published.
     len: AtomicU32,
     alloc: Mutex<Alloc>,
 }
@@ -35,21 +70,17 @@ struct Alloc {
     next: u32,
 }
 
+/// (directory, segment in it, slot in the segment) of index `i`.
 #[inline]
-fn locate(i: u32) -> (usize, usize) {
-    let j = i as usize + FIRST;
-    let seg = (usize::BITS - 1 - j.leading_zeros() - FIRST_BITS) as usize;
-    (seg, j - (FIRST << seg))
-}
-
-const fn segment_len(seg: usize) -> usize {
-    FIRST << seg
+const fn split(i: u32) -> (usize, usize, usize) {
+    let i = i as usize;
+    (i >> (SEG_BITS + DIR_BITS), (i >> SEG_BITS) & (DIR - 1), i & (SEG - 1))
 }
 
 impl Slab {
     pub(crate) fn new() -> Slab {
         Slab {
-            segments: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            dirs: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
             len: AtomicU32::new(0),
             alloc: Mutex::new(Alloc { free: Vec::new(), next: 0 }),
         }
@@ -63,17 +94,24 @@ impl Slab {
             return Some(i);
         }
         let i = a.next;
-        let (seg, off) = locate(i);
-        if seg >= SEGMENTS || i == u32::MAX {
+        if i as usize >= MAX_SLOTS {
             return None;
         }
+        let (d, s, off) = split(i);
         if off == 0 {
-            // Release: pairs with the Acquire load in `get`.
-            self.segments[seg].store(new_segment(segment_len(seg)), Release);
+            if s == 0 {
+                // Release: pairs with the Acquire load in `segment`.
+                self.dirs[d].store(new_zeroed::<Dir>(), Release);
+            }
+            // Release: pairs with the Acquire load in `segment`.
+            self.dir(d)[s].store(new_zeroed::<Segment>(), Release);
         }
+        // Written once, here, rather than for the whole segment at creation,
+        // so a segment's pages stay untouched until its slots are used.
+        self.get(i).set_index(i);
         a.next = i + 1;
-        // Release: pairs with the Acquire load in `len`; the segment pointer
-        // above is visible to whoever sees the new length.
+        // Release: pairs with the Acquire load in `len`; the table entries
+        // and the index above are visible to whoever sees the new length.
         self.len.store(a.next, Release);
         Some(i)
     }
@@ -88,107 +126,181 @@ impl Slab {
         self.len.load(Acquire)
     }
 
+    fn dir(&self, d: usize) -> &Dir {
+        // Acquire: pairs with the Release store in `alloc`.
+        let p = self.dirs[d].load(Acquire);
+        assert!(!p.is_null(), "directory beyond the published length");
+        // SAFETY: published by `alloc` (zeroed: all null), freed only in `drop`.
+        unsafe { &*p }
+    }
+
+    /// The segment holding index `i`, which was handed out.
+    #[inline]
+    fn segment(&self, i: u32) -> &Segment {
+        let (d, s, _) = split(i);
+        // Acquire: pairs with the Release store in `alloc`.
+        let p = self.dir(d)[s].load(Acquire);
+        assert!(!p.is_null(), "slot index beyond the published length");
+        // SAFETY: published by `alloc` as a valid all-zero segment, freed only in `drop`.
+        unsafe { &*p }
+    }
+
     /// The slot at `i < len()`.
     #[inline]
     pub(crate) fn get(&self, i: u32) -> &Slot {
-        let (seg, off) = locate(i);
-        // Acquire: pairs with the Release store in `alloc`.
-        let base = self.segments[seg].load(Acquire);
-        assert!(!base.is_null(), "slot index beyond the published length");
-        // SAFETY: `i < len()`, so segment `seg` was published with at least
-        // `off + 1` initialized slots, and segments are freed only in `drop`.
-        unsafe { &*base.add(off) }
+        &self.segment(i).slots[split(i).2]
+    }
+
+    /// The floor of the slot at `i < len()` (see the module comment).
+    #[inline]
+    pub(crate) fn floor(&self, i: u32) -> &AtomicU64 {
+        &self.segment(i).floors[split(i).2]
+    }
+
+    /// Marks the slot at `i` as having something for the next pass. Called by
+    /// writers on the rare paths (a window's first record, a spill).
+    pub(crate) fn mark(&self, i: u32) {
+        let off = split(i).2;
+        // Release: pairs with the Acquire swap in `take_active`. The pass that
+        // takes this bit sees the record (or spill) that set it, so its swap
+        // of the window word takes that record: a marked window is never left
+        // behind without a bit.
+        self.segment(i).active[off / 64].fetch_or(1 << (off % 64), Release);
+    }
+
+    /// Calls `f(first index, segment)` on every segment that holds handed-out slots.
+    fn for_each_segment(&self, mut f: impl FnMut(u32, &Segment)) {
+        let len = self.len() as usize;
+        for base in (0..len).step_by(SEG) {
+            f(base as u32, self.segment(base as u32));
+        }
     }
 
     /// Calls `f` on every slot handed out so far, in index order, segment by
     /// segment (a tight loop over contiguous memory).
-    #[inline]
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32, &Slot)) {
-        let len = self.len() as usize;
-        let mut start = 0usize;
-        for seg in 0..SEGMENTS {
-            if start >= len {
-                break;
+        let len = self.len();
+        self.for_each_segment(|base, seg| {
+            let n = SEG.min((len - base) as usize);
+            for (k, s) in seg.slots[..n].iter().enumerate() {
+                f(base + k as u32, s);
             }
-            let n = segment_len(seg).min(len - start);
-            // Acquire: pairs with the Release store in `alloc`.
-            let base = self.segments[seg].load(Acquire);
-            // SAFETY: as in `get`: the first `n` slots of this segment are
-            // published and live until `drop`.
-            let slots = unsafe { std::slice::from_raw_parts(base, n) };
-            for (k, s) in slots.iter().enumerate() {
-                f((start + k) as u32, s);
-            }
-            start += segment_len(seg);
-        }
+        });
     }
 
-    /// The index of the slot at `p`, which must be one of ours.
-    pub(crate) fn index_of(&self, p: *const Slot) -> Option<u32> {
-        let mut start = 0usize;
-        for seg in 0..SEGMENTS {
-            let base = self.segments[seg].load(Acquire) as *const Slot;
-            if base.is_null() {
-                return None;
+    /// Clears every mark and calls `f(index, slot, floor)` on each slot that
+    /// was marked, in index order. A mark set while this runs is either
+    /// taken now or left for the next call, never lost.
+    #[inline]
+    pub(crate) fn take_active(&self, mut f: impl FnMut(u32, &Slot, &AtomicU64)) {
+        self.for_each_segment(|base, seg| {
+            for (w, word) in seg.active.iter().enumerate() {
+                // Relaxed: only a filter; a mark it misses stays set for the next pass.
+                if word.load(Relaxed) == 0 {
+                    continue;
+                }
+                // Acquire: pairs with the Release `fetch_or` in `mark`.
+                let mut bits = word.swap(0, Acquire);
+                // Every set bit is a slot of this segment that was handed out
+                // (a holder marked it), even if `len` read above is older.
+                while bits != 0 {
+                    let k = w * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    f(base + k as u32, &seg.slots[k], &seg.floors[k]);
+                }
             }
-            let size = std::mem::size_of::<Padded>();
-            let off = (p as usize).wrapping_sub(base as usize);
-            if off < segment_len(seg) * size {
-                return Some((start + off / size) as u32);
-            }
-            start += segment_len(seg);
-        }
-        None
+        });
+    }
+
+    /// The index of the slot at `p`, one of ours.
+    #[inline]
+    pub(crate) fn index_of(&self, p: &Slot) -> u32 {
+        let i = p.index();
+        debug_assert!(std::ptr::eq(self.get(i), p), "a slot of another slab");
+        i
     }
 }
 
+/// A zeroed `T` on the heap; every type given here is valid as all zeros
+/// (atomics at 0, null pointers, FREE slots). Zeroed pages come lazily from
+/// the OS, so a segment's untouched slots cost address space, not memory.
 #[cfg(not(loom))]
-fn new_segment(n: usize) -> *mut Padded {
-    let layout = std::alloc::Layout::array::<Padded>(n).expect("segment layout");
-    // SAFETY: `layout` has a non-zero size. An all-zero `Slot` is a valid FREE
-    // slot (zero atomics, null pointers), and zeroed pages come lazily from
-    // the OS, so a large segment costs nothing until its slots are used.
-    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut Padded;
+fn new_zeroed<T>() -> *mut T {
+    let layout = std::alloc::Layout::new::<T>();
+    // SAFETY: `layout` has a non-zero size (a directory or a segment), and
+    // all-zero bytes are a valid `T` per the contract above.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut T;
     if p.is_null() {
         std::alloc::handle_alloc_error(layout);
     }
     p
 }
 
+/// Under loom the atomics are model objects that must be constructed.
 #[cfg(loom)]
-fn new_segment(n: usize) -> *mut Padded {
-    let v: Vec<Padded> = (0..n).map(|_| CachePadded::new(Slot::default())).collect();
-    Box::into_raw(v.into_boxed_slice()) as *mut Padded
+fn new_zeroed<T: LoomNew>() -> *mut T {
+    Box::into_raw(Box::new(T::loom_new()))
+}
+
+#[cfg(loom)]
+trait LoomNew {
+    fn loom_new() -> Self;
+}
+
+#[cfg(loom)]
+impl LoomNew for Dir {
+    fn loom_new() -> Self {
+        std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut()))
+    }
+}
+
+#[cfg(loom)]
+impl LoomNew for Segment {
+    fn loom_new() -> Self {
+        Segment {
+            active: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            floors: std::array::from_fn(|_| AtomicU64::new(0)),
+            slots: std::array::from_fn(|_| CachePadded::new(Slot::default())),
+        }
+    }
+}
+
+/// # Safety
+/// `p` came from `new_zeroed::<T>()` and is freed once, with no reference left.
+unsafe fn free<T>(p: *mut T) {
+    // SAFETY: per the contract, with the layout it was allocated with.
+    #[cfg(not(loom))]
+    unsafe {
+        std::alloc::dealloc(p as *mut u8, std::alloc::Layout::new::<T>())
+    };
+    // SAFETY: per the contract (a Box under loom).
+    #[cfg(loom)]
+    drop(unsafe { Box::from_raw(p) });
 }
 
 impl Drop for Slab {
     fn drop(&mut self) {
-        let len = self.len() as usize;
-        let mut start = 0usize;
-        for seg in 0..SEGMENTS {
-            let p = self.segments[seg].load(Acquire);
-            if p.is_null() {
+        // Live slots still own a key; free them so nothing leaks.
+        self.for_each(|_, s| {
+            if s.observe().is_some() {
+                s.free();
+            }
+        });
+        for d in &self.dirs {
+            let dir = d.load(Acquire);
+            if dir.is_null() {
                 break;
             }
-            let n = segment_len(seg);
-            // Live slots still own a key; free them so nothing leaks.
-            for k in 0..n.min(len.saturating_sub(start)) {
-                // SAFETY: within the segment's published part; no other
-                // reference exists during drop.
-                let s = unsafe { &*p.add(k) };
-                if s.observe().is_some() {
-                    s.free();
+            // SAFETY: published by `alloc`; no other reference exists during drop.
+            for s in unsafe { &*dir } {
+                let seg = s.load(Acquire);
+                if !seg.is_null() {
+                    // SAFETY: from `new_zeroed::<Segment>()`, freed once here.
+                    unsafe { free(seg) };
                 }
             }
-            // SAFETY: `p` was allocated by `new_segment(n)` with this layout
-            // (or as a boxed slice of it under loom) and is freed once.
-            unsafe {
-                #[cfg(not(loom))]
-                std::alloc::dealloc(p as *mut u8, std::alloc::Layout::array::<Padded>(n).unwrap());
-                #[cfg(loom)]
-                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n)));
-            }
-            start += n;
+            // SAFETY: from `new_zeroed::<Dir>()`, freed once here.
+            unsafe { free(dir) };
         }
     }
 }
@@ -198,18 +310,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn locate_covers_every_index_once() {
-        assert_eq!(locate(0), (0, 0));
-        assert_eq!(locate(63), (0, 63));
-        assert_eq!(locate(64), (1, 0));
-        assert_eq!(locate(191), (1, 127));
-        assert_eq!(locate(192), (2, 0));
-        let mut expect = (0usize, 0usize);
-        for i in 0..100_000u32 {
-            assert_eq!(locate(i), expect);
-            expect.1 += 1;
-            if expect.1 == segment_len(expect.0) {
-                expect = (expect.0 + 1, 0);
+    fn split_covers_every_index_once() {
+        assert_eq!(split(0), (0, 0, 0));
+        assert_eq!(split(SEG as u32 - 1), (0, 0, SEG - 1));
+        assert_eq!(split(SEG as u32), (0, 1, 0));
+        assert_eq!(split((SEG * DIR) as u32), (1, 0, 0));
+        assert_eq!(split(MAX_SLOTS as u32 - 1), (DIRS - 1, DIR - 1, SEG - 1));
+        let mut expect = (0usize, 0usize, 0usize);
+        for i in 0..3 * (SEG * DIR) as u32 {
+            assert_eq!(split(i), expect);
+            expect.2 += 1;
+            if expect.2 == SEG {
+                expect = (expect.0, expect.1 + 1, 0);
+            }
+            if expect.1 == DIR {
+                expect = (expect.0 + 1, 0, 0);
             }
         }
     }
@@ -223,16 +338,48 @@ mod tests {
             slab.alloc().unwrap();
         }
         assert_eq!(slab.get(first) as *const Slot, p0);
-        for i in [0u32, 63, 64, 5000, 10_000] {
-            assert_eq!(slab.index_of(slab.get(i)), Some(i));
+        for i in [0u32, 63, 64, 1023, 1024, 5000, 10_000] {
+            assert_eq!(slab.index_of(slab.get(i)), i);
         }
         let mut seen = 0;
         slab.for_each(|i, s| {
-            assert_eq!(slab.index_of(s), Some(i));
+            assert_eq!(slab.index_of(s), i);
             seen += 1;
         });
         assert_eq!(seen, 10_001);
         slab.release(5000);
         assert_eq!(slab.alloc(), Some(5000), "freed slots are reused first");
+    }
+
+    #[test]
+    fn marks_are_taken_once_in_index_order() {
+        let slab = Slab::new();
+        for _ in 0..3000 {
+            slab.alloc().unwrap();
+        }
+        let marked = [2999u32, 0, 64, 63, 1024, 2047, 2048, 64];
+        for i in marked {
+            slab.mark(i);
+        }
+        let mut seen = Vec::new();
+        slab.take_active(|i, s, floor| {
+            assert!(std::ptr::eq(s, slab.get(i)));
+            assert!(std::ptr::eq(floor, slab.floor(i)));
+            seen.push(i);
+        });
+        assert_eq!(seen, [0, 63, 64, 1024, 2047, 2048, 2999]);
+        slab.take_active(|i, _, _| panic!("slot {i} taken twice"));
+    }
+
+    #[test]
+    fn the_reserve_is_under_one_segment() {
+        // Equal segments: 10,000 slots use ten segments, not 16,320 slots.
+        let slab = Slab::new();
+        for _ in 0..10_000 {
+            slab.alloc().unwrap();
+        }
+        let mut segments = 0;
+        slab.for_each_segment(|_, _| segments += 1);
+        assert_eq!(segments, 10_000usize.div_ceil(SEG));
     }
 }

@@ -9,9 +9,9 @@
 //!   block (CAS); the sampler frees it with the slot (see `seq.rs`).
 //! - `state`: the opener (publish), `close` (lifecycle CAS), spilling writers
 //!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free).
-//! - `sums`, `sums_seq`, `floor_ns`, `key`: only the sampler role
-//!   (the thread holding `Core::sampler`), except `key`/`floor_ns`/`core`,
-//!   which the opener writes before it publishes the slot.
+//! - `sums`, `sums_seq`, `key`: only the sampler role (the thread holding
+//!   `Core::sampler`), except `key`/`core`, which the opener writes before it
+//!   publishes the slot, and `index`, written once by the allocator.
 //!   They are atomics for safety, accessed Relaxed, because one thread owns them
 //!   at a time and the hand-offs are ordered by `state` (Release/Acquire) and
 //!   by the allocator's mutex.
@@ -19,9 +19,8 @@
 use crate::registry::Core;
 use crate::report::{Direction, TrackKey};
 use crate::seq::{SeqBlock, SeqStats};
-use crate::sync::{fence, AtomicPtr, AtomicU128, AtomicU64, Ordering, Ordering::*};
+use crate::sync::{fence, AtomicPtr, AtomicU128, AtomicU32, AtomicU64, Ordering, Ordering::*};
 use crate::word::{self, Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES};
-use std::sync::Arc;
 
 /// Lifecycle values (low two bits of `state`).
 pub(crate) const FREE: u64 = 0;
@@ -49,10 +48,11 @@ pub struct Slot {
     sums_seq: AtomicU64,
     /// The registry this slot belongs to; written once, before first publish.
     core: AtomicPtr<Core>,
-    /// `Arc<TrackKey>` as a raw pointer, owned by the slot while it is live.
-    key: AtomicPtr<TrackKey>,
-    /// Reports never start before this (the open time, then each flush time).
-    pub(crate) floor_ns: AtomicU64,
+    /// The key, as `TrackKey::into_raw`, owned by the slot while it is live.
+    key: AtomicPtr<u8>,
+    /// This slot's index in its slab, so a handle finds its bookkeeping
+    /// (activity bit, floor, pending report) without a search.
+    index: AtomicU32,
 }
 
 // The hot line (words + state) and all the rest fit one padded unit.
@@ -75,7 +75,7 @@ impl Default for Slot {
             sums_seq: AtomicU64::new(0),
             core: AtomicPtr::new(std::ptr::null_mut()),
             key: AtomicPtr::new(std::ptr::null_mut()),
-            floor_ns: AtomicU64::new(0),
+            index: AtomicU32::new(0),
         }
     }
 }
@@ -115,8 +115,8 @@ impl Slot {
     fn add(&self, dir: Direction, bytes: u64, order: Ordering) {
         if bytes <= TRACKSTATS_MAX_INLINE_BYTES {
             let old = self.words[dir.index()].fetch_add(word::increment(bytes), order);
-            if word::needs_spill(old) {
-                self.spill_word(dir);
+            if word::needs_slow_path(old) {
+                self.slow_path(dir, old);
             }
         } else {
             self.record_wide(dir, bytes);
@@ -205,9 +205,31 @@ impl Slot {
         self.seq_block().map_or(std::ptr::null_mut(), |b| b.words_ptr())
     }
 
-    /// Moves the whole window word into the wide accumulator (the slow path of
-    /// the layout rule; the Go and C++ bindings reach it through
-    /// `trackstats_track_spill`).
+    /// The rare paths of the window-word rule, given the value the record's
+    /// `fetch_add` returned (the Go and C++ bindings reach it through
+    /// `trackstats_track_slow_path`): a field at least half full moves the
+    /// word into the wide accumulator; 0, the window's first record, marks
+    /// the slot for the sampler's next pass. Any other value does nothing, so
+    /// a stray call is harmless.
+    #[cold]
+    #[inline(never)]
+    pub fn slow_path(&self, dir: Direction, old: u64) {
+        if word::needs_spill(old) {
+            self.spill_word(dir);
+        } else if old == 0 {
+            self.mark_active();
+        }
+    }
+
+    /// Marks this slot in its slab's activity bits (see `slab.rs`).
+    #[cold]
+    fn mark_active(&self) {
+        if let Some(core) = self.core() {
+            core.slab.mark(self.index());
+        }
+    }
+
+    /// Moves the whole window word into the wide accumulator.
     #[cold]
     pub fn spill_word(&self, dir: Direction) {
         // Relaxed: an RMW, ordered against records and the sampler's swap by
@@ -237,6 +259,10 @@ impl Slot {
         // sampler clears this flag, it also sees the add above; if the flag is
         // set after the sampler cleared it, the next pass takes the amount.
         self.state.fetch_or(SPILLED[dir.index()], Release);
+        // After the flag: the pass that takes this mark sees the flag. (The
+        // word's own mark may already have been taken by a pass that ran
+        // before the flag was set.)
+        self.mark_active();
     }
 
     /// The window words' address, for bindings that record inline.
@@ -255,16 +281,29 @@ impl Slot {
         unsafe { p.as_ref() }
     }
 
+    /// The slot's index in its slab.
+    pub(crate) fn index(&self) -> u32 {
+        // Relaxed: written once by the allocator before the slot was first
+        // published; every reader got the slot after that publish.
+        self.index.load(Relaxed)
+    }
+
+    /// The allocator, once, when it first hands the slot out.
+    pub(crate) fn set_index(&self, i: u32) {
+        // Relaxed: ordered before every reader by the Release store of the
+        // slab's length and by `publish`.
+        self.index.store(i, Relaxed);
+    }
+
     /// Makes a free slot live for a new track. The caller owns the slot
-    /// exclusively (it just took it from the allocator).
-    pub(crate) fn publish(&self, core: *const Core, key: Arc<TrackKey>, now_ns: u64) {
+    /// exclusively (it just took it from the allocator) and has set its floor.
+    pub(crate) fn publish(&self, core: *const Core, key: TrackKey) {
         debug_assert_eq!(self.state.load(Relaxed) & LIFECYCLE, FREE);
         self.core.store(core as *mut Core, Release);
-        self.key.store(Arc::into_raw(key) as *mut TrackKey, Relaxed);
-        self.floor_ns.store(now_ns, Relaxed);
+        self.key.store(key.into_raw(), Relaxed);
         let generation = self.state.load(Relaxed) & !((1 << GEN_SHIFT) - 1);
         // Release: pairs with the Acquire loads in `observe` and `totals`, so
-        // the key, floor and core stores above are visible to the sampler.
+        // the key, floor and core stores before it are visible to the sampler.
         self.state.store(generation | OPEN, Release);
     }
 
@@ -355,15 +394,12 @@ impl Slot {
     }
 
     /// Sampler only: a clone of the key of the live track in this slot.
-    pub(crate) fn key(&self) -> Arc<TrackKey> {
+    pub(crate) fn key(&self) -> TrackKey {
         let p = self.key.load(Relaxed);
         // SAFETY: the slot is live (the sampler observed OPEN/CLOSED), `key`
-        // holds one strong count from `publish`, and only the sampler role
-        // (the caller) drops it, in `free`.
-        unsafe {
-            Arc::increment_strong_count(p);
-            Arc::from_raw(p)
-        }
+        // holds the count `publish` gave it, and only the sampler role (the
+        // caller) gives that back, in `free`.
+        unsafe { TrackKey::clone_raw(p) }
     }
 
     /// Sampler only: returns the slot to FREE with the next generation. The
@@ -371,8 +407,9 @@ impl Slot {
     pub(crate) fn free(&self) {
         let p = self.key.swap(std::ptr::null_mut(), Relaxed);
         if !p.is_null() {
-            // SAFETY: `p` came from `Arc::into_raw` in `publish`; this drops that count once.
-            drop(unsafe { Arc::from_raw(p) });
+            // SAFETY: `p` came from `TrackKey::into_raw` in `publish`; this
+            // gives that count back once.
+            drop(unsafe { TrackKey::from_raw(p) });
         }
         // Relaxed: no writer remains (the last holder released the track) and
         // the next opener is ordered by the allocator's mutex.
@@ -470,7 +507,7 @@ mod tests {
 
     fn live() -> Slot {
         let s = Slot::default();
-        s.publish(std::ptr::null(), Arc::new(TrackKey::new("p", "t", "", 0).unwrap()), 0);
+        s.publish(std::ptr::null(), TrackKey::new("p", "t", "", 0).unwrap());
         s
     }
 

@@ -8,10 +8,13 @@
 //! one `swap(0)`, so one record's bytes and its count always land in the same
 //! window, and a close racing a sample is exact by construction.
 //!
-//! Overflow is avoided by a rare slow path. If the value `fetch_add` returned
-//! has any bit of `TRACKSTATS_WORD_SPILL_MASK` set (a field is at least half
-//! full), the writer calls `trackstats_track_spill`, which moves the whole word
-//! into a 128-bit accumulator. Half a field of headroom means a field can only
+//! Two rare cases take a slow path, `trackstats_track_slow_path(track, d, old)`,
+//! given the value `old` the `fetch_add` returned. If `old` is 0, the record
+//! is its window's first: the slow path marks the track active, so the
+//! sampler visits only tracks that have something to take (once per track
+//! and window). If `old` has any bit of `TRACKSTATS_WORD_SPILL_MASK` set (a
+//! field is at least half full), it moves the whole word into a 128-bit
+//! accumulator; that is how overflow is avoided. Half a field of headroom means a field can only
 //! overflow if more than 2^23 writers (messages) or 2^15 writers adding the
 //! largest inline record (bytes) all stall between their add and their spill on
 //! one track. Records larger than `TRACKSTATS_MAX_INLINE_BYTES` skip the word
@@ -50,6 +53,14 @@ pub(crate) const fn increment(bytes: u64) -> u64 {
 #[inline(always)]
 pub(crate) const fn needs_spill(old: u64) -> bool {
     old & TRACKSTATS_WORD_SPILL_MASK != 0
+}
+
+/// Whether the value a `fetch_add` returned sends the writer to the slow
+/// path: a spill, or 0 (the first record of a window, which marks the track
+/// for the sampler's next pass).
+#[inline(always)]
+pub(crate) const fn needs_slow_path(old: u64) -> bool {
+    old == 0 || needs_spill(old)
 }
 
 /// Bytes and messages of one direction over some span.
@@ -107,5 +118,13 @@ mod tests {
         assert!(needs_spill(1 << (TRACKSTATS_WORD_BYTES_BITS - 1)));
         assert!(needs_spill(1 << 63));
         assert!(!needs_spill((1 << 62) | ((1 << 38) - 1)));
+    }
+
+    #[test]
+    fn a_window_s_first_record_takes_the_slow_path_and_later_ones_do_not() {
+        assert!(needs_slow_path(0));
+        assert!(!needs_slow_path(increment(0)));
+        assert!(!needs_slow_path(increment(1200)));
+        assert!(needs_slow_path(1 << 63));
     }
 }

@@ -318,8 +318,8 @@ fn record_inline(ctx: &Ctx, t: *mut trackstats_track, dir: usize, size: u64, n: 
     let word = unsafe { AtomicU64::from_ptr(words.add(dir)) };
     for _ in 0..n {
         let old = word.fetch_add(TRACKSTATS_WORD_MESSAGE_ONE | size, Relaxed);
-        if old & TRACKSTATS_WORD_SPILL_MASK != 0 {
-            ffi::trackstats_track_spill(t, dir as u32);
+        if old == 0 || old & TRACKSTATS_WORD_SPILL_MASK != 0 {
+            ffi::trackstats_track_slow_path(t, dir as u32, old);
             ctx.call(1);
         }
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use trackstats::ffi::*;
 use trackstats::{
     TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED, TRACKSTATS_MAX_ID_BYTES,
-    TRACKSTATS_MAX_RECORD_BYTES,
+    TRACKSTATS_MAX_RECORD_BYTES, TRACKSTATS_WORD_SPILL_MASK,
 };
 
 use trackstats_result as R;
@@ -208,7 +208,8 @@ fn null_track_is_a_no_op_everywhere() {
     trackstats_record_up(t, 100);
     trackstats_record_down(t, 100);
     trackstats_record_up_packet(t, 100, 1, true);
-    trackstats_track_spill(t, 0);
+    trackstats_track_slow_path(t, 0, 0);
+    trackstats_track_slow_path(t, 0, TRACKSTATS_WORD_SPILL_MASK);
     assert!(trackstats_track_window_words(t).is_null());
     assert!(trackstats_track_packet_words(t).is_null());
     assert_eq!(trackstats_track_close(t), R::Ok);
@@ -355,12 +356,14 @@ fn batch_capacity_zero_is_refused_and_huge_is_fine() {
 }
 
 #[test]
-fn unknown_spill_direction_and_oversized_records_change_nothing() {
+fn unknown_slow_path_direction_and_oversized_records_change_nothing() {
     let reg = manual();
     let t = open(reg, 1);
     trackstats_record_up(t, 5);
     for d in [2, 3, u32::MAX] {
-        trackstats_track_spill(t, d);
+        for old in [0, 5, TRACKSTATS_WORD_SPILL_MASK] {
+            trackstats_track_slow_path(t, d, old);
+        }
     }
     trackstats_record_up(t, TRACKSTATS_MAX_RECORD_BYTES + 1);
     trackstats_record_down(t, u64::MAX); // a negative length cast to unsigned

@@ -29,7 +29,7 @@ const UNGUARDED: &[(&str, &str)] = &[
     ("trackstats_record_up_packet", "hot path: atomics at constant indices; allocation failure is a no-op"),
     ("trackstats_track_window_words", "returns the slot's address"),
     ("trackstats_track_packet_words", "returns an address; allocation failure gives NULL"),
-    ("trackstats_track_spill", "a direction check and atomic RMWs"),
+    ("trackstats_track_slow_path", "a direction check and atomic RMWs"),
     ("trackstats_config_default", "a constant"),
     ("trackstats_result_str", "a match on the code, any value accepted"),
     ("trackstats_version", "a constant"),

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use trackstats::ffi;
 use trackstats::{
     Config, Direction, Mode, Registry, Report, TrackKey, MAX_INTERVAL, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE,
-    TRACKSTATS_MAX_INLINE_BYTES,
+    TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_WORD_SPILL_MASK,
 };
 
 fn key(user: u64) -> TrackKey {
@@ -109,6 +109,36 @@ fn record_races_tick() {
     });
 }
 
+/// A pass visits only tracks marked active. A window's first record, a
+/// spill and a wide record each mark the track while a tick runs; the next
+/// tick, with no close, reports everything: no amount is left in a word or
+/// the accumulator without a mark still to be taken.
+#[test]
+fn marks_race_tick() {
+    model("marks_race_tick", || {
+        let reg = manual_registry();
+        // Two tracks, so each path's mark is the only one its track gets.
+        let words = Arc::new(reg.open(key(1)).expect("open"));
+        let wide_track = Arc::new(reg.open(key(2)).expect("open"));
+        let (w1, w2) = (words.clone(), wide_track.clone());
+        let wide = TRACKSTATS_MAX_INLINE_BYTES + 1;
+        let h = thread::spawn(move || {
+            w1.record_up(100);
+            w1.record_up(100);
+            w2.record_down(wide);
+        });
+        reg.tick().expect("tick");
+        h.join().expect("writer");
+        reg.tick().expect("the next tick");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!(t.get(1, Direction::Up), (200, 2), "words reported by ticks alone: {reports:?}");
+        assert_eq!(t.get(2, Direction::Down), (wide, 1), "wide record reported by ticks alone: {reports:?}");
+        assert_window_consistent(&reports, 1, Direction::Up, 100);
+    });
+}
+
 /// A reader of cumulative totals races the sampler moving a window into its
 /// sums (the seqlock in `Slot::take`/`Slot::totals`): the reader's own
 /// records are always counted once, never zero or twice.
@@ -129,9 +159,9 @@ fn totals_race_tick() {
     });
 }
 
-/// The bindings' slow path (`trackstats_track_spill`, moving the window word
-/// into the wide accumulator) and a wide record race a tick, through the C
-/// ABI as Go and C++ reach them.
+/// The bindings' slow path (`trackstats_track_slow_path`: marking the track
+/// active, moving the window word into the wide accumulator) and a wide
+/// record race a tick, through the C ABI as Go and C++ reach them.
 #[test]
 fn spill_races_tick() {
     model("spill_races_tick", || {
@@ -160,7 +190,7 @@ fn spill_races_tick() {
         let h = thread::spawn(move || {
             let t = handle as *mut ffi::trackstats_track;
             ffi::trackstats_record_up(t, 10);
-            ffi::trackstats_track_spill(t, 0);
+            ffi::trackstats_track_slow_path(t, 0, TRACKSTATS_WORD_SPILL_MASK);
             ffi::trackstats_record_up(t, wide);
         });
         assert_eq!(ffi::trackstats_registry_tick(reg), ffi::trackstats_result::Ok);

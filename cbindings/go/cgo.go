@@ -232,11 +232,12 @@ func cRecord(t *cTrack, dir Direction, n uint64) {
 	}
 }
 
-// cSpill is the slow path of the window-word rule.
+// cSlowPath is the slow path of the window-word rule, given the value the
+// add returned.
 //
 //go:noinline
-func cSpill(t *cTrack, dir Direction) {
-	C.trackstats_track_spill(t, C.uint32_t(dir))
+func cSlowPath(t *cTrack, dir Direction, old uint64) {
+	C.trackstats_track_slow_path(t, C.uint32_t(dir), C.uint64_t(old))
 }
 
 // cPacketWords is the track's packet words (allocating its sequence block

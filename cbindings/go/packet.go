@@ -45,8 +45,8 @@ func (t *Track) RecordUpPacket(n uint64, seq uint16, endOfFrame bool) {
 	// it also publishes the stores above to the sampler, which takes the
 	// word and then, after an acquire fence, the counts (the header's
 	// "stores before the add" rule; the pair is Slot::take_seq in the core).
-	if (atomic.AddUint64(&t.words[Up], wordMessageOne|n)-(wordMessageOne|n))&wordSpillMask != 0 {
-		t.slow(Up, n)
+	if old := atomic.AddUint64(&t.words[Up], wordMessageOne|n) - (wordMessageOne | n); needsSlowPath(old) {
+		t.slowPath(Up, old)
 	}
 	// As in RecordUp: the words are C memory that the Track's cleanup frees.
 	runtime.KeepAlive(t)

@@ -36,8 +36,10 @@ func (t *Track) RecordUp(n uint64) {
 	// (one message | n bytes). No other synchronisation is needed: the
 	// sampler takes the word with an atomic swap (slot.rs `take`), which
 	// reads the latest value in the word's modification order.
-	if t == nil || n > MaxInlineBytes || (atomic.AddUint64(&t.words[Up], wordMessageOne|n)-(wordMessageOne|n))&wordSpillMask != 0 {
+	if t == nil || n > MaxInlineBytes {
 		t.slow(Up, n)
+	} else if old := atomic.AddUint64(&t.words[Up], wordMessageOne|n) - (wordMessageOne | n); needsSlowPath(old) {
+		t.slowPath(Up, old)
 	}
 	// The words are C memory the GC does not see: keep the Track (and so
 	// the slot, which the Track's cleanup releases) reachable until the add
@@ -49,28 +51,42 @@ func (t *Track) RecordUp(n uint64) {
 // (DOWNSTREAM).
 func (t *Track) RecordDown(n uint64) {
 	// As RecordUp.
-	if t == nil || n > MaxInlineBytes || (atomic.AddUint64(&t.words[Down], wordMessageOne|n)-(wordMessageOne|n))&wordSpillMask != 0 {
+	if t == nil || n > MaxInlineBytes {
 		t.slow(Down, n)
+	} else if old := atomic.AddUint64(&t.words[Down], wordMessageOne|n) - (wordMessageOne | n); needsSlowPath(old) {
+		t.slowPath(Down, old)
 	}
 	runtime.KeepAlive(t)
 }
 
-// slow is the rule's rare paths, kept out of line so the fast path stays
-// small: a nil Track does nothing; a record too large for the word goes to
-// C whole; otherwise the value before the add had a field at least half
-// full (about once per 2^23 messages or 512 GiB in one window), and the
-// word moves to the wide accumulator.
+// slow is the records the word does not take, kept out of line so the fast
+// path stays small: a nil Track does nothing; a record too large for the
+// word goes to C whole.
 //
 //go:noinline
 func (t *Track) slow(dir Direction, n uint64) {
 	if t == nil {
 		return
 	}
-	if n > MaxInlineBytes {
-		cRecord(t.e.h, dir, n)
-	} else {
-		cSpill(t.e.h, dir)
-	}
+	cRecord(t.e.h, dir, n)
+	runtime.KeepAlive(t)
+}
+
+// needsSlowPath is the rule's test on the value before the add: 0 is the
+// window's first record (the library marks the track for the sampler's next
+// pass: one cgo call per track, direction and window, 5 s by default); a
+// set bit of the spill mask is a field at least half full (about once per
+// 2^23 messages or 512 GiB in one window: the word moves to the wide
+// accumulator).
+func needsSlowPath(old uint64) bool {
+	return old == 0 || old&wordSpillMask != 0
+}
+
+// slowPath is trackstats_track_slow_path, out of line.
+//
+//go:noinline
+func (t *Track) slowPath(dir Direction, old uint64) {
+	cSlowPath(t.e.h, dir, old)
 	runtime.KeepAlive(t)
 }
 

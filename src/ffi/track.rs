@@ -1,7 +1,7 @@
 //! `trackstats_track`: opened by `trackstats_track_open`, released by
 //! `trackstats_track_release`. Functions: `trackstats_record_up`/`_down`,
 //! `trackstats_record_up_packet`, `_close`, `_totals`, and for bindings
-//! `_window_words`, `_spill` and `_packet_words`.
+//! `_window_words`, `_slow_path` and `_packet_words`.
 //!
 //! A NULL track is a no-op everywhere: the relay/proxy case, where a copy of
 //! a track on another node has no stats object so bytes are not counted twice.
@@ -187,22 +187,29 @@ pub extern "C" fn trackstats_track_totals(
 /// window words, `[0]` up and `[1]` down, valid until release. A record of
 /// `n <= TRACKSTATS_MAX_INLINE_BYTES` is an atomic
 /// `old = fetch_add(&w[d], TRACKSTATS_WORD_MESSAGE_ONE | n)`, followed by
-/// `trackstats_track_spill(track, d)` when `old & TRACKSTATS_WORD_SPILL_MASK`;
-/// larger records go through `trackstats_record_up`/`_down`. NULL for NULL.
-/// Thread-safe, and so is the rule: any number of threads may add to the
-/// words at once.
+/// `trackstats_track_slow_path(track, d, old)` when
+/// `old == 0 || (old & TRACKSTATS_WORD_SPILL_MASK) != 0`; larger records go
+/// through `trackstats_record_up`/`_down`. Skipping the call when `old == 0`
+/// leaves the window unreported until the track's next mark or close. NULL
+/// for NULL. Thread-safe, and so is the rule: any number of threads may add
+/// to the words at once.
 #[no_mangle]
 pub extern "C" fn trackstats_track_window_words(track: *mut trackstats_track) -> *mut u64 {
     slot(track).map_or(std::ptr::null_mut(), |s| s.words_ptr())
 }
 
-/// The slow path of the window-word rule: moves direction `direction`'s word
-/// (0 up, 1 down) into the track's wide accumulator. NULL or an unknown
-/// direction is a no-op. Thread-safe.
+/// The slow path of the window-word rule, given `old`, the value the
+/// record's `fetch_add` on direction `direction`'s word (0 up, 1 down)
+/// returned. `old == 0` (the window's first record) marks the track active,
+/// so the sampler's next pass takes its window; `old` with a bit of
+/// `TRACKSTATS_WORD_SPILL_MASK` set moves the word into the track's wide
+/// accumulator. Any other `old` does nothing. About once per track,
+/// direction and window. NULL or an unknown direction is a no-op.
+/// Thread-safe.
 #[no_mangle]
-pub extern "C" fn trackstats_track_spill(track: *mut trackstats_track, direction: u32) {
+pub extern "C" fn trackstats_track_slow_path(track: *mut trackstats_track, direction: u32, old: u64) {
     if let (Some(s), Some(d)) = (slot(track), Direction::from_u32(direction)) {
-        s.spill_word(d);
+        s.slow_path(d, old);
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
-use trackstats::{Direction, Error, Track};
+use trackstats::{Direction, Error, Track, TRACKSTATS_MAX_INLINE_BYTES};
 
 const WRITERS: u64 = 2;
 const RECORDS_PER_WRITER: u64 = 6_000_000;
@@ -138,4 +138,88 @@ fn totals_equal_reports_plus_open_window() {
         assert_eq!((tot.up.bytes, tot.up.messages), up);
         assert_eq!(tot.down.messages, 0);
     }
+}
+
+/// The sampler's pass visits only tracks marked active (a window's first
+/// record, a spill, a wide record). Here nothing ever closes: every byte must
+/// reach a report through ticks alone, with writers hitting thousands of
+/// tracks sparsely (most idle in most windows, over several slab segments)
+/// while a ticker thread ends windows underneath them. A lost mark leaves a
+/// window in its word and fails the sums.
+#[test]
+fn ticks_alone_report_every_window_of_sparsely_active_tracks() {
+    const TRACKS: u64 = 5000;
+    const RECORDS: u64 = 2_000_000;
+    let reg = Arc::new(manual());
+    let tracks: Arc<Vec<Track>> = Arc::new((0..TRACKS).map(|id| reg.open(key(id)).unwrap()).collect());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = {
+        let (reg, stop) = (reg.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut got = Ledger::default();
+            let mut ticks = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                reg.tick().unwrap();
+                ticks += 1;
+                got.merge(&ledger_of(&drain_all(&reg)));
+            }
+            (got, ticks)
+        })
+    };
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let tracks = tracks.clone();
+            thread::spawn(move || {
+                let mut rng = Rng(0xA5A5_5A5A ^ (w + 1));
+                let mut truth = Ledger::default();
+                for k in 0..RECORDS {
+                    // Bursts on a few tracks at a time, then a jump elsewhere.
+                    let id = (rng.next() % 16 + (k / 4096) * 97 * (w + 1)) % TRACKS;
+                    let dir = if rng.next() % 3 == 0 { Direction::Down } else { Direction::Up };
+                    let n = match rng.next() % 100_000 {
+                        0 => TRACKSTATS_MAX_INLINE_BYTES + 1 + rng.next() % 1000, // wide: the accumulator
+                        _ => rng.message_size(),
+                    };
+                    tracks[id as usize].record(dir, n);
+                    truth.add(id, dir, n);
+                }
+                truth
+            })
+        })
+        .collect();
+    let mut recorded = Ledger::default();
+    for w in writers {
+        recorded.merge(&w.join().unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (mut reported, ticks) = ticker.join().unwrap();
+    // One window after the last record: nothing may be left in a word.
+    reg.tick().unwrap();
+    reported.merge(&ledger_of(&drain_all(&reg)));
+    assert!(ticks > 20, "ticks raced the records ({ticks} ticks)");
+    reported.assert_equals(&recorded);
+    assert_eq!(reg.stats().open_tracks, TRACKS, "no track was closed");
+}
+
+/// The accumulator paths mark the track too: a window holding nothing but a
+/// wide record, or nothing but a spilled word, is reported by the next tick.
+#[test]
+fn a_window_held_only_by_the_accumulator_is_reported_by_the_next_tick() {
+    let reg = manual();
+    let t = reg.open(key(1)).unwrap();
+    let wide = TRACKSTATS_MAX_INLINE_BYTES + 1;
+    t.record_up(wide);
+    reg.tick().unwrap();
+    assert_eq!(ledger_of(&drain_all(&reg)).0[&(1, Direction::Up)], (wide, 1), "a lone wide record");
+
+    // The bindings' rule: the window's first record (old == 0) marks the
+    // track, a spill moves its word to the accumulator; one report.
+    let words = trackstats::ffi::trackstats_track_window_words(t.as_ptr());
+    // SAFETY: the track is live; its window words are two aligned u64s.
+    let up = unsafe { std::sync::atomic::AtomicU64::from_ptr(words) };
+    let old = up.fetch_add(trackstats::TRACKSTATS_WORD_MESSAGE_ONE | 7, Ordering::Relaxed);
+    trackstats::ffi::trackstats_track_slow_path(t.as_ptr(), 0, old);
+    trackstats::ffi::trackstats_track_slow_path(t.as_ptr(), 0, trackstats::TRACKSTATS_WORD_SPILL_MASK);
+    reg.tick().unwrap();
+    assert_eq!(ledger_of(&drain_all(&reg)).0[&(1, Direction::Up)], (7, 1), "a moved word");
 }

@@ -12,7 +12,7 @@ use trackstats::{Direction, Report};
 fn a_null_track_is_a_no_op_in_every_call() {
     trackstats_record_up(null_mut(), 100);
     trackstats_record_down(null_mut(), 100);
-    trackstats_track_spill(null_mut(), 0);
+    trackstats_track_slow_path(null_mut(), 0, 0);
     assert_eq!(trackstats_track_close(null_mut()), trackstats_result::Ok);
     trackstats_track_release(null_mut());
     assert!(trackstats_track_window_words(null_mut()).is_null());

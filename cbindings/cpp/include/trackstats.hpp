@@ -177,6 +177,11 @@ static_assert((message_one | max_inline) < spill_mask, "one record alone never l
 static_assert(TRACKSTATS_DIRECTION_UP == 0 && TRACKSTATS_DIRECTION_DOWN == 1,
               "directions index the two window words");
 
+// The rule's test on the value before the add: 0 is the window's first
+// record, which marks the track for the sampler's next pass (once per track,
+// direction and window); a set spill bit is a field at least half full.
+constexpr bool needs_slow_path(std::uint64_t old) noexcept { return old == 0 || (old & spill_mask) != 0; }
+
 // The words are Rust AtomicU64s: 8 bytes, 8-byte aligned. The C++ side must
 // use the same lock-free hardware RMW on them, never a lock-based emulation.
 inline constexpr std::size_t word_align = 8;
@@ -574,8 +579,8 @@ class Track {
                 detail::apply_packet(p, seq, end_of_frame);
                 const std::uint64_t old =
                     detail::fetch_add_release(w_[TRACKSTATS_DIRECTION_UP], detail::message_one | bytes);
-                if (TRACKSTATS_CPP_UNLIKELY((old & detail::spill_mask) != 0)) {
-                    trackstats_track_spill(t_, TRACKSTATS_DIRECTION_UP);
+                if (TRACKSTATS_CPP_UNLIKELY(detail::needs_slow_path(old))) {
+                    trackstats_track_slow_path(t_, TRACKSTATS_DIRECTION_UP, old);
                 }
                 return;
             }
@@ -638,10 +643,10 @@ class Track {
 #if TRACKSTATS_CPP_RECORD_PATH != 0
         if (TRACKSTATS_CPP_LIKELY(w_ != nullptr && bytes <= detail::max_inline)) {
             const std::uint64_t old = detail::fetch_add_relaxed(w_[D], detail::message_one | bytes);
-            // A field was at least half full before this add: move the word
-            // to the wide accumulator (the rule's slow path).
-            if (TRACKSTATS_CPP_UNLIKELY((old & detail::spill_mask) != 0)) {
-                trackstats_track_spill(t_, D);
+            // The window's first record (mark the track for the sampler) or a
+            // field at least half full (move the word to the wide accumulator).
+            if (TRACKSTATS_CPP_UNLIKELY(detail::needs_slow_path(old))) {
+                trackstats_track_slow_path(t_, D, old);
             }
             return;
         }

@@ -13,7 +13,7 @@
 //! report (drained and dropped outside the timing).
 //!
 //! Baseline in the same group: `key_only`, making and dropping the same
-//! `Arc<TrackKey>` (formatting and copying three ids, one allocation for the
+//! `TrackKey` (formatting and copying three ids, one allocation for the
 //! key), the floor any design that copies ids at open pays.
 
 mod common;

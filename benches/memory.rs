@@ -4,10 +4,10 @@
 //! set. For 10k, 100k and 1M tracks opened in a fresh manual registry:
 //!
 //! - `alloc`: bytes requested from the allocator and still held after the
-//!   opens, minus the id strings' bytes (each id is one `Box<str>` of exactly
-//!   its length, so their bytes are known), per track. The slab grows by
-//!   doubling segments, so this includes the reserved but unused tail of the
-//!   last segment: it varies between 1x and 2x the slot size with the count.
+//!   opens, minus the id strings' bytes (a key is one block holding its ids
+//!   byte for byte, so their bytes are known), per track. The slab grows by
+//!   equal segments of 1024 slots, so this includes the unused tail of the
+//!   last segment (under 1024 slots).
 //! - `rss`: growth of the resident set, per track, minus the same id bytes.
 //!   Untouched segment pages stay out of it (they are zero pages from the
 //!   OS), and malloc's per-chunk headers of the keys are in it.
@@ -15,8 +15,8 @@
 //! The host's own `Vec<Track>` (8 bytes per track) is allocated before the
 //! first reading and so is not counted, and so are the host's own id strings
 //! (`TrackKey::new` copies them; the copies are what is subtracted).
-//! `allocs` counts allocation calls per open: three id copies, the key, and
-//! the slab's segments amortized. Writes `memory.json`.
+//! `allocs` counts allocation calls per open: the key (one block), and the
+//! slab's segments amortized. Writes `memory.json`.
 
 mod common;
 

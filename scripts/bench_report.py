@@ -316,7 +316,7 @@ def render(crit, results_dir, since, notes_path, m):
     w("One iteration opens a track (copying its ids), records one message, closes and releases it, with "
       "`n` other tracks open; the sampler's processing of the close and release (final report, slot free, "
       "via `flush` every 256 iterations) is inside the timing. Baseline `key_only`: making and dropping the "
-      "same `Arc<TrackKey>`.")
+      "same `TrackKey`.")
     w()
     key = r.med("churn/key_only")
     rows = [["key only (baseline)", ns(key), "1.00x" if key else "-", ""]]
@@ -363,9 +363,9 @@ def render(crit, results_dir, since, notes_path, m):
     if mem:
         w("Measured in a fresh process per count: `allocator` is the growth of live bytes seen by a counting "
           "global allocator, `RSS` the growth of the resident set (/proc/self/statm), both minus the bytes of "
-          "the copied id strings and divided by the count. The slab grows in doubling segments, so the "
-          "allocator figure includes the reserved, not yet used tail of the last segment (never touched, so "
-          "not resident); RSS includes malloc's chunk headers of the key and its id copies.")
+          "the copied id strings and divided by the count. The slab grows in equal segments of 1024 slots, so "
+          "the allocator figure includes the unused tail of the last segment (under 1024 slots, never "
+          "touched, so not resident); RSS includes malloc's chunk header of the key.")
         w()
         rows = []
         for n in ["10000", "100000", "1000000"]:

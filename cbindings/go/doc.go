@@ -6,7 +6,8 @@
 // default. Each Track counts the messages received from the publisher
 // (RecordUp, LiveKit's UPSTREAM) and sent to a subscriber (RecordDown,
 // DOWNSTREAM). A record is one sync/atomic add on the track's slot in C
-// memory, done by Go itself: no cgo call, no lock, no allocation. Reports,
+// memory, done by Go itself: no lock, no allocation, and no cgo call but one
+// per track, direction and window (the window's first record). Reports,
 // one per (track, direction, window) with a non-zero delta, reach Go by
 // Drain (one cgo call per batch), on a channel, or through per-track
 // listeners, from one goroutine per registry at most.

@@ -191,7 +191,7 @@ func (s *BytesTrackStats) AddBytes(bytes uint64, isSend bool) {
 // end-of-frame mark, for the packet loss, out-of-order, duplicate and frame
 // counts of every UPSTREAM window (Track.RecordUpPacket). Exact when one
 // goroutine at a time adds a track's packets. No cgo call (but at the
-// first packet) and no allocation.
+// first packet and a window's first record) and no allocation.
 func (s *BytesTrackStats) AddDataPacket(bytes uint64, seq uint16, endOfFrame bool) {
 	if s == nil {
 		return

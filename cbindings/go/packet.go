@@ -17,7 +17,8 @@ import (
 //
 // Like RecordUp it never blocks and never allocates, and makes no cgo call
 // but at a track's first packet (the library then allocates the track's
-// 128-byte sequence block) and for n > MaxInlineBytes. The counts are exact
+// 128-byte sequence block), at a window's first record, as RecordUp, and
+// for n > MaxInlineBytes. The counts are exact
 // with one goroutine at a time recording packets on a track (a track's
 // packets normally come off one read loop); concurrent callers on one track
 // keep bytes and messages exact and stay memory-safe, but may under-count

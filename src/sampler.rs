@@ -144,6 +144,11 @@ impl Sampler {
                 self.flush_batch(core);
             }
         });
+        // A pass with fewer marked slots than the fuse leaves it for the next.
+        #[cfg(feature = "fault-injection")]
+        {
+            self.panic_after = fuse;
+        }
         self.prev_boundary_ns = end_ns;
         self.flush_batch(core);
         let took = began.elapsed().as_nanos() as u64;

@@ -163,13 +163,7 @@ impl Sampler {
         if seen.finalized() {
             return;
         }
-        let d = slot.take(&seen);
-        let seq = slot.take_seq();
-        let now = core.clock.now_unix_ns();
-        let floor = core.slab.floor(i);
-        let start = self.prev_boundary_ns.max(floor.load(Relaxed));
-        self.emit(i, slot, &seen, d, seq, start, now, TRACKSTATS_FLAG_FINAL);
-        floor.store(now, Relaxed);
+        self.flush_to_now(core, i, slot, &seen, TRACKSTATS_FLAG_FINAL);
         slot.set_finalized();
     }
 
@@ -179,12 +173,18 @@ impl Sampler {
         if slot.is_idle(&seen) {
             return;
         }
-        let d = slot.take(&seen);
+        self.flush_to_now(core, i, slot, &seen, TRACKSTATS_FLAG_LATE);
+    }
+
+    /// Takes the slot's windows into one report ending now, and moves its
+    /// floor there, so a later report of this track starts where this ended.
+    fn flush_to_now(&mut self, core: &Core, i: u32, slot: &Slot, seen: &Seen, flags: u32) {
+        let d = slot.take(seen);
         let seq = slot.take_seq();
         let now = core.clock.now_unix_ns();
         let floor = core.slab.floor(i);
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
-        self.emit(i, slot, &seen, d, seq, start, now, TRACKSTATS_FLAG_LATE);
+        self.emit(i, slot, seen, d, seq, start, now, flags);
         floor.store(now, Relaxed);
     }
 

@@ -8,6 +8,9 @@ MAKE_CMD=${1:-make}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trackstats-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# CMake and ld.so print paths normalized (no "//", symlinks resolved by some),
+# so compare against the canonical path: TMPDIR=/tmp/ made "/tmp//..." once.
+tmp=$(cd "$tmp" && pwd -P)
 prefix="$tmp/prefix"
 
 $MAKE_CMD --no-print-directory install PREFIX="$prefix" >/dev/null
@@ -22,9 +25,15 @@ cp -r cbindings/cpp/tests/consumer "$tmp/src"
 cmake -S "$tmp/src" -B "$tmp/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/build" >/dev/null
 "$tmp/build/consumer"
-"$tmp/build/consumer_shared"
-ldd "$tmp/build/consumer_shared" | grep -q "$prefix/lib/libtrackstats.so" \
-  || { echo "install test: consumer_shared does not load the installed libtrackstats.so"; exit 1; }
+# The shared consumer must find the installed library by its own RUNPATH, so an
+# LD_LIBRARY_PATH inherited from the caller's shell is not allowed to help.
+env -u LD_LIBRARY_PATH "$tmp/build/consumer_shared"
+loaded=$(env -u LD_LIBRARY_PATH ldd "$tmp/build/consumer_shared" | awk '$1 == "libtrackstats.so" { print $3 }')
+if [ -z "$loaded" ] || [ "$(realpath "$loaded")" != "$(realpath "$prefix/lib/libtrackstats.so")" ]; then
+  echo "install test: consumer_shared does not load the installed libtrackstats.so"
+  env -u LD_LIBRARY_PATH ldd "$tmp/build/consumer_shared"
+  exit 1
+fi
 if ldd "$tmp/build/consumer" | grep -q libtrackstats; then
   echo "install test: the static consumer depends on libtrackstats.so"; exit 1
 fi

@@ -324,9 +324,7 @@ impl Registry {
         self.core.health.live_slots.fetch_add(1, Relaxed);
         // The track's strong reference to the core, given back in `release`.
         let core = Arc::into_raw(self.core.clone());
-        // Relaxed: published by the Release store that ends `publish`.
-        self.core.slab.floor(i).store(self.core.clock.now_unix_ns(), Relaxed);
-        slot.publish(core, key);
+        slot.publish(core, key, self.core.clock.now_unix_ns());
         Ok(Track { slot: NonNull::from(slot) })
     }
 

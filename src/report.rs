@@ -1,7 +1,11 @@
 //! What the sampler hands to the host: keys, directions, flags and reports.
 
 use crate::seq::SeqStats;
-use std::sync::Arc;
+use std::alloc::{handle_alloc_error, Layout};
+use std::ptr::NonNull;
+// Not `crate::sync`: like the `Arc` it replaces, the count is not part of the
+// protocols the loom models check.
+use std::sync::atomic::{fence, AtomicU32, Ordering::*};
 
 /// The direction of a track's traffic, named as LiveKit's stream types.
 #[repr(u32)]
@@ -59,15 +63,33 @@ pub enum KeyError {
 }
 
 /// The identity of one track's stats, copied at open and shared by its
-/// reports. One allocation holds everything: a cheap handle (a reference
-/// count) to `[user_data: u64][lengths: 3 x u16][participant id][track id]
-/// [country]`, so a key costs one malloc chunk, and clones (one per report)
-/// cost a count.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TrackKey(Arc<[u8]>);
+/// reports. One allocation holds everything:
+/// `[count: u32][lengths: 3 x u16][user_data: u64][participant id][track id]
+/// [country]`, reference counted like an `Arc` but with a 4-byte count and
+/// no weak count: 18 header bytes instead of `Arc<[u8]>`'s 30, which keeps a
+/// typical key (ids of 15, 15 and 2 bytes) in a 64-byte malloc chunk rather
+/// than an 80-byte one. Clones (one per report) cost a count.
+pub struct TrackKey(NonNull<u8>);
 
-/// Bytes before the ids: `user_data` and the three id lengths.
-const KEY_HEADER: usize = 8 + 3 * 2;
+// SAFETY: the block is immutable after `new` but for its count, which is
+// atomic; the last handle frees it, as with `Arc<[u8]>`.
+unsafe impl Send for TrackKey {}
+unsafe impl Sync for TrackKey {}
+
+/// The count is the block's first 4 bytes; the rest (`fixed`, from here on)
+/// is written once by `new` and only read after, so it can be borrowed as
+/// bytes while other threads change the count.
+const FIXED_AT: usize = 4;
+/// Offsets in the fixed part: the three lengths, then the user data.
+const LENS_AT: usize = 0;
+const USER_DATA_AT: usize = 6;
+/// Fixed bytes before the ids.
+const FIXED_HEADER: usize = 14;
+/// Block bytes before the ids.
+const KEY_HEADER: usize = FIXED_AT + FIXED_HEADER;
+/// More handles than this is a leak of counts (as `Arc`'s limit): abort
+/// rather than let the count wrap and free a block in use.
+const MAX_COUNT: u32 = u32::MAX / 2;
 
 impl TrackKey {
     /// Validates and copies. Participant and track ids must be non-empty; every
@@ -81,16 +103,23 @@ impl TrackKey {
         if ids.iter().any(|s| s.len() > TRACKSTATS_MAX_ID_BYTES) {
             return Err(KeyError::TooLong);
         }
-        // Assembled on the stack, so the `Arc` allocation is the only one.
-        let mut buf = [0u8; KEY_HEADER + 3 * TRACKSTATS_MAX_ID_BYTES];
-        buf[..8].copy_from_slice(&user_data.to_le_bytes());
-        let mut at = KEY_HEADER;
-        for (k, id) in ids.iter().enumerate() {
-            buf[8 + 2 * k..10 + 2 * k].copy_from_slice(&(id.len() as u16).to_le_bytes());
-            buf[at..at + id.len()].copy_from_slice(id.as_bytes());
-            at += id.len();
+        let layout = Self::layout(ids.iter().map(|s| s.len()).sum());
+        // SAFETY: the layout has a non-zero size (at least the header).
+        let p = NonNull::new(unsafe { std::alloc::alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
+        // SAFETY: `p` is valid for `layout.size()` bytes, aligned to 8; each
+        // write below stays inside it (the header, then the ids' total).
+        unsafe {
+            p.as_ptr().cast::<AtomicU32>().write(AtomicU32::new(1));
+            let fixed = p.as_ptr().add(FIXED_AT);
+            fixed.add(USER_DATA_AT).copy_from_nonoverlapping(user_data.to_le_bytes().as_ptr(), 8);
+            let mut at = KEY_HEADER;
+            for (k, id) in ids.iter().enumerate() {
+                fixed.add(LENS_AT + 2 * k).copy_from_nonoverlapping((id.len() as u16).to_le_bytes().as_ptr(), 2);
+                std::ptr::copy_nonoverlapping(id.as_ptr(), p.as_ptr().add(at), id.len());
+                at += id.len();
+            }
         }
-        Ok(TrackKey(Arc::from(&buf[..at])))
+        Ok(TrackKey(p))
     }
 
     /// The same checks on raw bytes, UTF-8 validated.
@@ -104,14 +133,39 @@ impl TrackKey {
         TrackKey::new(s(participant_id)?, s(track_id)?, s(country)?, user_data)
     }
 
+    /// The block's layout for ids of `ids_len` bytes in all.
+    fn layout(ids_len: usize) -> Layout {
+        Layout::from_size_align(KEY_HEADER + ids_len, 8).expect("a key of at most 3 x 256 id bytes")
+    }
+
+    /// The fixed part: lengths, user data and ids, written once by `new`.
+    fn fixed(&self) -> &[u8] {
+        // SAFETY: a live key holds its header, initialized; the lengths in
+        // it give the ids that follow, all initialized by `new` and never
+        // written again. The count, which is, lies before this range.
+        unsafe {
+            let p = self.0.as_ptr().add(FIXED_AT);
+            let header = std::slice::from_raw_parts(p, FIXED_HEADER);
+            let len = FIXED_HEADER + (0..3).map(|k| Self::len_of(header, k)).sum::<usize>();
+            std::slice::from_raw_parts(p, len)
+        }
+    }
+
+    fn count(&self) -> &AtomicU32 {
+        // SAFETY: `new` placed an initialized AtomicU32 at the start of the
+        // block (8-aligned); it lives as long as the block.
+        unsafe { &*self.0.as_ptr().cast::<AtomicU32>() }
+    }
+
     fn len_of(header: &[u8], k: usize) -> usize {
-        u16::from_le_bytes([header[8 + 2 * k], header[9 + 2 * k]]) as usize
+        u16::from_le_bytes([header[LENS_AT + 2 * k], header[LENS_AT + 1 + 2 * k]]) as usize
     }
 
     /// Id `k` (0 participant, 1 track, 2 country).
     fn id(&self, k: usize) -> &str {
-        let start = KEY_HEADER + (0..k).map(|j| Self::len_of(&self.0, j)).sum::<usize>();
-        let b = &self.0[start..start + Self::len_of(&self.0, k)];
+        let b = self.fixed();
+        let start = FIXED_HEADER + (0..k).map(|j| Self::len_of(b, j)).sum::<usize>();
+        let b = &b[start..start + Self::len_of(b, k)];
         // SAFETY: `new` copied these bytes from a `&str` and nothing writes
         // them after; the lengths split at the same boundaries.
         unsafe { std::str::from_utf8_unchecked(b) }
@@ -132,13 +186,13 @@ impl TrackKey {
 
     /// Opaque to trackstats; given back in every report.
     pub fn user_data(&self) -> u64 {
-        u64::from_le_bytes(self.0[..8].try_into().expect("8 header bytes"))
+        u64::from_le_bytes(self.fixed()[USER_DATA_AT..USER_DATA_AT + 8].try_into().expect("8 header bytes"))
     }
 
     /// The key as one thin pointer (a slot has room for one word), owning
     /// this handle's count. `from_raw` gives it back.
     pub(crate) fn into_raw(self) -> *mut u8 {
-        Arc::into_raw(self.0) as *const u8 as *mut u8
+        std::mem::ManuallyDrop::new(self).0.as_ptr()
     }
 
     /// A new handle from a pointer of `into_raw`, without taking its count.
@@ -146,13 +200,10 @@ impl TrackKey {
     /// # Safety
     /// `p` came from `into_raw` and its count has not been given back.
     pub(crate) unsafe fn clone_raw(p: *const u8) -> TrackKey {
-        // SAFETY: per the contract, `p` is a live key; bumping the count
-        // first keeps the caller's count while this handle owns a new one.
-        unsafe {
-            let fat = Self::fat(p);
-            Arc::increment_strong_count(fat);
-            TrackKey(Arc::from_raw(fat))
-        }
+        // SAFETY: per the contract, `p` is a live key, kept alive by the
+        // caller's count while we add ours.
+        let borrowed = std::mem::ManuallyDrop::new(unsafe { Self::from_raw(p) });
+        (*borrowed).clone()
     }
 
     /// Takes back the handle `into_raw` made.
@@ -160,22 +211,46 @@ impl TrackKey {
     /// # Safety
     /// As `clone_raw`, and `p` is not used again.
     pub(crate) unsafe fn from_raw(p: *const u8) -> TrackKey {
-        // SAFETY: per the contract.
-        TrackKey(unsafe { Arc::from_raw(Self::fat(p)) })
-    }
-
-    /// The slice pointer `Arc::into_raw` returned, rebuilt from its data
-    /// address and the lengths stored in the header.
-    ///
-    /// # Safety
-    /// `p` is the data address of a live key.
-    unsafe fn fat(p: *const u8) -> *const [u8] {
-        // SAFETY: a live key holds at least its header, initialized.
-        let header = unsafe { std::slice::from_raw_parts(p, KEY_HEADER) };
-        let len = KEY_HEADER + (0..3).map(|k| Self::len_of(header, k)).sum::<usize>();
-        std::ptr::slice_from_raw_parts(p, len)
+        // SAFETY: `into_raw` returned a non-null block pointer.
+        TrackKey(unsafe { NonNull::new_unchecked(p as *mut u8) })
     }
 }
+
+impl Clone for TrackKey {
+    fn clone(&self) -> TrackKey {
+        // Relaxed: a new handle is made from a live one, whose count keeps
+        // the block alive meanwhile; no data is published (as `Arc::clone`).
+        if self.count().fetch_add(1, Relaxed) > MAX_COUNT {
+            std::process::abort();
+        }
+        TrackKey(self.0)
+    }
+}
+
+impl Drop for TrackKey {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire fence below in the thread that drops
+        // the last handle, so every use of the block through another handle
+        // happens before it is freed (as `Arc`'s drop).
+        if self.count().fetch_sub(1, Release) != 1 {
+            return;
+        }
+        fence(Acquire);
+        let layout = Self::layout(self.fixed().len() - FIXED_HEADER);
+        // SAFETY: this was the last handle; the block came from `alloc` with
+        // this layout (the lengths in it are those `new` wrote).
+        unsafe { std::alloc::dealloc(self.0.as_ptr(), layout) }
+    }
+}
+
+impl PartialEq for TrackKey {
+    fn eq(&self, other: &TrackKey) -> bool {
+        // Everything but the count: lengths, user data and ids.
+        self.fixed() == other.fixed()
+    }
+}
+
+impl Eq for TrackKey {}
 
 impl std::fmt::Debug for TrackKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -248,8 +323,36 @@ mod tests {
             let (c1, back) = unsafe { (TrackKey::clone_raw(raw), TrackKey::from_raw(raw)) };
             assert_eq!(c1, k);
             assert_eq!(back, k);
-            assert_eq!(Arc::strong_count(&k.0), 3, "clone_raw took one count, from_raw gave the raw one back");
+            assert_eq!(k.count().load(Relaxed), 3, "clone_raw took one count, from_raw gave the raw one back");
         }
+    }
+
+    #[test]
+    fn a_key_is_its_ids_plus_18_bytes_and_counts_across_threads() {
+        // A typical LiveKit key: 15 + 15 + 2 id bytes in a 50-byte block (a
+        // 64-byte malloc chunk; `Arc<[u8]>` needed 62, an 80-byte chunk).
+        let k = TrackKey::new("PA_abcdefghijkl", "TR_abcdefghijkl", "US", 7).unwrap();
+        assert_eq!(TrackKey::layout(k.fixed().len() - FIXED_HEADER).size(), 50);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let mut held = Vec::new();
+                    for _ in 0..10_000 {
+                        held.push(k.clone());
+                        if held.len() > 16 {
+                            held.clear();
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(k.count().load(Relaxed), 1, "every clone gave its count back");
+        assert_eq!(
+            (k.participant_id(), k.track_id(), k.country(), k.user_data()),
+            ("PA_abcdefghijkl", "TR_abcdefghijkl", "US", 7)
+        );
+        assert_ne!(k, TrackKey::new("PA_abcdefghijkl", "TR_abcdefghijkl", "US", 8).unwrap());
+        assert_eq!(k, TrackKey::new("PA_abcdefghijkl", "TR_abcdefghijkl", "US", 7).unwrap());
     }
 
     #[test]

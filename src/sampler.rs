@@ -119,7 +119,7 @@ impl Sampler {
         let mut fuse = self.panic_after.take();
         // Only marked slots: a track whose words are untouched since the last
         // pass (and that spilled nothing) has no bit, and nothing to take.
-        core.slab.take_active(|i, slot, floor| {
+        core.slab.take_active(|i, slot| {
             #[cfg(feature = "fault-injection")]
             if let Some(n) = fuse.as_mut() {
                 if *n == 0 {
@@ -136,7 +136,7 @@ impl Sampler {
             // A track opened (or flushed) after `end_ns` but before this pass
             // ran has its floor past the window's end: its bytes belong to
             // this window, which for it is empty in time, not reversed.
-            let start = prev.max(floor.load(Relaxed)).min(end_ns);
+            let start = prev.max(slot.floor().load(Relaxed)).min(end_ns);
             let late = if seen.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
             self.emit(i, slot, &seen, d, seq, start, end_ns, flags | late);
             // Hand reports over while their slots are still in cache.
@@ -182,7 +182,7 @@ impl Sampler {
         let d = slot.take(seen);
         let seq = slot.take_seq();
         let now = core.clock.now_unix_ns();
-        let floor = core.slab.floor(i);
+        let floor = slot.floor();
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
         self.emit(i, slot, seen, d, seq, start, now, flags);
         floor.store(now, Relaxed);

@@ -5,15 +5,11 @@
 //! (a fixed array of directories, each a block of segment pointers). Equal
 //! segments keep the reserve beyond the open tracks under one segment (a
 //! doubling scheme reserves up to half the slab), and the table costs one
-//! pointer per segment. Besides its slots, a segment holds what is kept per
-//! slot by index:
-//! - `active`, one bit per slot: set by the first record of a window (the one
-//!   whose `fetch_add` returned 0) and by every spill; the sampler's pass
-//!   swaps these words to zero and visits only the marked slots, so an idle
-//!   track costs a pass one bit, not a cache miss on its slot;
-//! - `floors`: reports of a slot never start before its floor (the open
-//!   time, then each close or late flush), written by the opener before it
-//!   publishes the slot and afterwards only by the sampler role.
+//! pointer per segment. Besides its slots, a segment holds `active`, one bit
+//! per slot: set by the first record of a window (the one whose `fetch_add`
+//! returned 0) and by every spill; the sampler's pass swaps these words to
+//! zero and visits only the marked slots, so an idle track costs a pass one
+//! bit, not a cache miss on its slot.
 
 use crate::slot::Slot;
 use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering::*};
@@ -47,12 +43,11 @@ const _: () = assert!(MAX_SLOTS <= u32::MAX as usize);
 
 pub(crate) type Padded = CachePadded<Slot>;
 
-/// `SEG` slots and their per-index bookkeeping. All-zero is a valid segment:
-/// every slot FREE, no bit set, every floor 0.
+/// `SEG` slots and their activity bits. All-zero is a valid segment: every
+/// slot FREE, no bit set.
 #[repr(C)]
 struct Segment {
     active: CachePadded<[AtomicU64; ACTIVE_WORDS]>,
-    floors: [AtomicU64; SEG],
     slots: [Padded; SEG],
 }
 
@@ -151,12 +146,6 @@ impl Slab {
         &self.segment(i).slots[split(i).2]
     }
 
-    /// The floor of the slot at `i < len()` (see the module comment).
-    #[inline]
-    pub(crate) fn floor(&self, i: u32) -> &AtomicU64 {
-        &self.segment(i).floors[split(i).2]
-    }
-
     /// Marks the slot at `i` as having something for the next pass. Called by
     /// writers on the rare paths (a window's first record, a spill).
     pub(crate) fn mark(&self, i: u32) {
@@ -188,12 +177,12 @@ impl Slab {
         });
     }
 
-    /// Clears every mark and calls `f(index, slot, floor)` on each slot that
+    /// Clears every mark and calls `f(index, slot)` on each slot that
     /// was marked, in index order. A mark set while this runs is either
     /// taken now or left for the next call, never lost; if `f` panics, the
     /// marks not yet visited (and the one being visited) are put back.
     #[inline]
-    pub(crate) fn take_active(&self, mut f: impl FnMut(u32, &Slot, &AtomicU64)) {
+    pub(crate) fn take_active(&self, mut f: impl FnMut(u32, &Slot)) {
         self.for_each_segment(|base, seg| {
             for (w, word) in seg.active.iter().enumerate() {
                 // Relaxed: only a filter; a mark it misses stays set for the next pass.
@@ -206,7 +195,7 @@ impl Slab {
                 // (a holder marked it), even if `len` read above is older.
                 while taken.bits != 0 {
                     let k = w * 64 + taken.bits.trailing_zeros() as usize;
-                    f(base + k as u32, &seg.slots[k], &seg.floors[k]);
+                    f(base + k as u32, &seg.slots[k]);
                     // Cleared only once visited, so an unwind puts it back.
                     taken.bits &= taken.bits - 1;
                 }
@@ -279,7 +268,6 @@ impl LoomNew for Segment {
     fn loom_new() -> Self {
         Segment {
             active: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
-            floors: std::array::from_fn(|_| AtomicU64::new(0)),
             slots: std::array::from_fn(|_| CachePadded::new(Slot::default())),
         }
     }
@@ -382,13 +370,12 @@ mod tests {
             slab.mark(i);
         }
         let mut seen = Vec::new();
-        slab.take_active(|i, s, floor| {
+        slab.take_active(|i, s| {
             assert!(std::ptr::eq(s, slab.get(i)));
-            assert!(std::ptr::eq(floor, slab.floor(i)));
             seen.push(i);
         });
         assert_eq!(seen, [0, 63, 64, 1024, 2047, 2048, 2999]);
-        slab.take_active(|i, _, _| panic!("slot {i} taken twice"));
+        slab.take_active(|i, _| panic!("slot {i} taken twice"));
     }
 
     #[test]
@@ -401,11 +388,11 @@ mod tests {
             slab.mark(i);
         }
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            slab.take_active(|i, _, _| assert_ne!(i, 5, "a visitor bug"));
+            slab.take_active(|i, _| assert_ne!(i, 5, "a visitor bug"));
         }));
         assert!(r.is_err());
         let mut seen = Vec::new();
-        slab.take_active(|i, _, _| seen.push(i));
+        slab.take_active(|i, _| seen.push(i));
         assert_eq!(seen, [5, 7, 130], "3 was visited; 5 (panicked) and the rest wait for the next pass");
     }
 

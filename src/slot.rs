@@ -9,9 +9,10 @@
 //!   block (CAS); the sampler frees it with the slot (see `seq.rs`).
 //! - `state`: the opener (publish), `close` (lifecycle CAS), spilling writers
 //!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free).
-//! - `sums`, `sums_seq`, `key`: only the sampler role (the thread holding
-//!   `Core::sampler`), except `key`/`core`, which the opener writes before it
-//!   publishes the slot, and `index`, written once by the allocator.
+//! - `sums`, `sums_seq`, `key`, `floor`: only the sampler role (the thread
+//!   holding `Core::sampler`), except `key`/`core`/`floor`, which the opener
+//!   writes before it publishes the slot, and `index`, written once by the
+//!   allocator.
 //!   They are atomics for safety, accessed Relaxed, because one thread owns them
 //!   at a time and the hand-offs are ordered by `state` (Release/Acquire) and
 //!   by the allocator's mutex.
@@ -44,15 +45,21 @@ pub struct Slot {
     spill: [AtomicU128; 2],
     /// Sampler-owned running sums per direction: `[bytes, messages]`.
     sums: [[AtomicU64; 2]; 2],
-    /// Seqlock over `sums` and the sampler's swaps: odd while the sampler moves a window.
-    sums_seq: AtomicU64,
+    /// Seqlock over `sums` and the sampler's swaps: odd while the sampler
+    /// moves a window. 32 bits (so `floor` fits the 128 bytes): a reader is
+    /// fooled only if it stalls across exactly 2^31 of this slot's passes.
+    sums_seq: AtomicU32,
+    /// This slot's index in its slab, so a handle finds its bookkeeping
+    /// (activity bit, pending report) without a search. Beside `sums_seq`,
+    /// so the two 32-bit fields share one word.
+    index: AtomicU32,
+    /// Reports of this track never start before its floor: the open time,
+    /// then each close or late flush (Unix ns).
+    floor: AtomicU64,
     /// The registry this slot belongs to; written once, before first publish.
     core: AtomicPtr<Core>,
     /// The key, as `TrackKey::into_raw`, owned by the slot while it is live.
     key: AtomicPtr<u8>,
-    /// This slot's index in its slab, so a handle finds its bookkeeping
-    /// (activity bit, floor, pending report) without a search.
-    index: AtomicU32,
 }
 
 // The hot line (words + state) and all the rest fit one padded unit.
@@ -72,7 +79,8 @@ impl Default for Slot {
             seq: AtomicPtr::new(std::ptr::null_mut()),
             spill: [AtomicU128::new(0), AtomicU128::new(0)],
             sums: [[AtomicU64::new(0), AtomicU64::new(0)], [AtomicU64::new(0), AtomicU64::new(0)]],
-            sums_seq: AtomicU64::new(0),
+            sums_seq: AtomicU32::new(0),
+            floor: AtomicU64::new(0),
             core: AtomicPtr::new(std::ptr::null_mut()),
             key: AtomicPtr::new(std::ptr::null_mut()),
             index: AtomicU32::new(0),
@@ -282,6 +290,12 @@ impl Slot {
     }
 
     /// The slot's index in its slab.
+    /// The floor (see the field); the sampler role's after publish.
+    #[inline]
+    pub(crate) fn floor(&self) -> &AtomicU64 {
+        &self.floor
+    }
+
     pub(crate) fn index(&self) -> u32 {
         // Relaxed: written once by the allocator before the slot was first
         // published; every reader got the slot after that publish.
@@ -296,11 +310,13 @@ impl Slot {
     }
 
     /// Makes a free slot live for a new track. The caller owns the slot
-    /// exclusively (it just took it from the allocator) and has set its floor.
-    pub(crate) fn publish(&self, core: *const Core, key: TrackKey) {
+    /// exclusively (it just took it from the allocator); `now_ns` is its floor.
+    pub(crate) fn publish(&self, core: *const Core, key: TrackKey, now_ns: u64) {
         debug_assert_eq!(self.state.load(Relaxed) & LIFECYCLE, FREE);
         self.core.store(core as *mut Core, Release);
         self.key.store(key.into_raw(), Relaxed);
+        // Relaxed: published by the Release store below.
+        self.floor.store(now_ns, Relaxed);
         let generation = self.state.load(Relaxed) & !((1 << GEN_SHIFT) - 1);
         // Release: pairs with the Acquire loads in `observe` and `totals`, so
         // the key, floor and core stores before it are visible to the sampler.
@@ -507,7 +523,7 @@ mod tests {
 
     fn live() -> Slot {
         let s = Slot::default();
-        s.publish(std::ptr::null(), TrackKey::new("p", "t", "", 0).unwrap());
+        s.publish(std::ptr::null(), TrackKey::new("p", "t", "", 0).unwrap(), 0);
         s
     }
 

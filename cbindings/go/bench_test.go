@@ -198,9 +198,9 @@ const benchTracks = 100_000
 
 // The 100k-track figures are measured in a fresh child process each time
 // (the test binary, running TestMemProbe): the runtime keeps memory it
-// used once, notably the records of cleanups registered with
-// runtime.AddCleanup (off the Go heap, in MemStats.OtherSys), so a second
-// measurement in one process would miss them.
+// used once, notably the records of finalizers (runtime.SetFinalizer, off
+// the Go heap, in MemStats.OtherSys), so a second measurement in one
+// process would miss them.
 const memProbeEnv = "TRACKSTATS_MEMPROBE"
 
 type memSnapshot struct {
@@ -299,6 +299,10 @@ func TestMemProbe(t *testing.T) {
 	}
 	out, _ := json.Marshal(p)
 	fmt.Printf("memprobe %s\n", out)
+	// The caller's ids and handle slices stay live to the end: had they died
+	// after the loop, their backing arrays (32 B per track) would be freed
+	// between the snapshots and understate every variant alike.
+	runtime.KeepAlive(ids)
 	runtime.KeepAlive(ts)
 	runtime.KeepAlive(ss)
 	runtime.KeepAlive(objs)

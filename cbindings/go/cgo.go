@@ -215,7 +215,7 @@ func cOpen(r *cRegistry, participantID, trackID, country string, id uint64) (*cT
 		return nil, nil, uint32(o.res)
 	}
 	// SAFETY: the C contract makes these two 8-byte-aligned words valid
-	// until trackstats_track_release, which only the Track's cleanup calls,
+	// until trackstats_track_release, which only the Track's finalizer calls,
 	// once no Go code can reach the Track; C memory is never moved or
 	// scanned by the Go GC.
 	return o.track, (*[2]uint64)(unsafe.Pointer(o.words)), resultOK
@@ -251,7 +251,7 @@ func cPacketWords(t *cTrack) *[packetWords]uint64 {
 	}
 	// SAFETY: the C contract makes the TRACKSTATS_PACKET_WORDS 8-byte words
 	// at p valid until trackstats_track_release, which only the Track's
-	// cleanup calls once no Go code can reach the Track; C memory is never
+	// finalizer calls once no Go code can reach the Track; C memory is never
 	// moved or scanned by the Go GC.
 	return (*[packetWords]uint64)(unsafe.Pointer(p))
 }
@@ -378,10 +378,36 @@ func cBorrowed(p *C.char, n C.size_t) string {
 	return unsafe.String((*byte)(unsafe.Pointer(p)), int(n))
 }
 
-// goReport converts one C report. Field access is by name, so fields added
-// to trackstats_report later do not break this binding. The ids come from
-// the Go side's entry (no allocation) when the track is known.
-func goReport(c *cReport, e *entry) Report {
+// keyCopier copies the ids of a batch's reports into Go memory (the batch
+// is refilled by the next drain): one string per key, which the three ids
+// slice, shared by consecutive reports of one key (a track's up and down
+// reports of a pass are adjacent). Go keeps no copy of the ids per open
+// track; only reports pay for them.
+type keyCopier struct {
+	last                        *C.char // the previous report's participant id in the batch
+	participant, track, country string
+}
+
+func (k *keyCopier) ids(c *cReport) (participant, track, country string) {
+	// Two keys alive in one batch are distinct allocations, so the same
+	// address is the same key.
+	if c.participant_id != k.last {
+		pl, tl := int(c.participant_id_len), int(c.track_id_len)
+		// One allocation: Go copies the three views into a new string (it
+		// may skip the copy only when one operand is non-empty, and the
+		// participant and track ids never are).
+		all := cBorrowed(c.participant_id, c.participant_id_len) +
+			cBorrowed(c.track_id, c.track_id_len) + cBorrowed(c.country, c.country_len)
+		k.last = c.participant_id
+		k.participant, k.track, k.country = all[:pl], all[pl:pl+tl], all[pl+tl:]
+	}
+	return k.participant, k.track, k.country
+}
+
+// goReport converts one C report, but for UserData (the C field holds the
+// entry's id). Field access is by name, so fields added to trackstats_report
+// later do not break this binding.
+func goReport(c *cReport, keys *keyCopier) Report {
 	r := Report{
 		Direction: Direction(c.direction),
 		Bytes:     uint64(c.bytes),
@@ -396,16 +422,7 @@ func goReport(c *cReport, e *entry) Report {
 		PacketsDuplicated: uint64(c.packets_duplicated),
 		Frames:            uint64(c.frames),
 	}
-	if e != nil {
-		r.UserData = e.userData
-		r.ParticipantID, r.TrackID, r.Country = e.participantID, e.trackID, e.country
-		return r
-	}
-	// Unknown id (cannot happen while reports are exactly once): copy the
-	// strings, because the batch's memory is reused by the next drain.
-	r.ParticipantID = string([]byte(cBorrowed(c.participant_id, c.participant_id_len)))
-	r.TrackID = string([]byte(cBorrowed(c.track_id, c.track_id_len)))
-	r.Country = string([]byte(cBorrowed(c.country, c.country_len)))
+	r.ParticipantID, r.TrackID, r.Country = keys.ids(c)
 	return r
 }
 

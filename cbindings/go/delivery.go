@@ -23,8 +23,7 @@ func (r *Registry) Drain(dst []Report) ([]Report, error) {
 // drainLocked empties the library's queue into dst (listener reports go to
 // their listeners). The caller holds drainMu.
 func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
-	var routed []Report
-	var to []ReportListener
+	var routed []routedReport
 	var err error
 	r.mu.RLock()
 	for r.h != nil {
@@ -33,7 +32,7 @@ func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
 			err = ResultError(code)
 			break
 		}
-		dst, routed, to = r.entries.convert(batch, dst, routed, to)
+		dst, routed = r.entries.convert(batch, dst, routed)
 		if len(batch) < batchCapacity {
 			break
 		}
@@ -41,7 +40,7 @@ func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
 	r.mu.RUnlock()
 	// Outside the registry lock, so a listener may open or close tracks.
 	for i := range routed {
-		to[i].OnReport(routed[i])
+		routed[i].deliver()
 	}
 	return dst, err
 }
@@ -56,15 +55,15 @@ func (r *Registry) feed() {
 	if r.ch != nil {
 		defer close(r.ch)
 	}
-	var plain, routed []Report
-	var to []ReportListener
+	var plain []Report
+	var routed []routedReport
 	for {
 		// Close does not free h or the batch before this goroutine ends.
 		batch, code := cTake(r.h, r.batch, feederWaitMS)
-		plain, routed, to = r.entries.convert(batch, plain[:0], routed[:0], to[:0])
+		plain, routed = r.entries.convert(batch, plain[:0], routed[:0])
 		for i := range routed {
-			to[i].OnReport(routed[i])
-			to[i] = nil // drop the reference until the next batch
+			routed[i].deliver()
+			routed[i].to = nil // drop the reference until the next batch
 		}
 		// A dispatch-only registry opens no plain track; only a report whose
 		// id has no entry (counted in entries.orphan) could be plain there.

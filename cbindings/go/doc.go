@@ -14,7 +14,7 @@
 //
 // Every recorded byte and message is reported exactly once, a message's bytes
 // and count in the same window, including around Close and when a Track is
-// dropped without Close (its cleanup flushes and releases it). A nil *Track
+// dropped without Close (its finalizer flushes and releases it). A nil *Track
 // is a no-op handle, for relayed copies of a track.
 //
 // RecordUpPacket also counts a data track's 16-bit sequence numbers (packets

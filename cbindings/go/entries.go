@@ -14,43 +14,68 @@ type ReportListener interface {
 	OnReport(r Report)
 }
 
-// entry is the Go side of one track: its key, as Go strings, so that reports
-// need no string allocation, its listener, and its library handle. The C
-// report carries the entry's id as user_data.
+// entry is the Go side of one track: its library handle, its user data and
+// where its reports go. The ids are not kept here: reports carry them from
+// the library's copy of the key (one string per report, see keyCopier), so a
+// track costs Go no string headers. The C report carries the entry's id as
+// user_data.
 //
-// An entry must not point to its Track: the Track's cleanup (which releases
-// the slot) can only run once nothing reaches the Track. The Track points to
-// its entry, so the entry outlives it; the entry is reused only after the
-// Track's cleanup released the slot and every message it recorded has been
-// reported.
+// An entry must not point to its Track: the Track's finalizer (which
+// releases the slot) can only run once nothing reaches the Track. The Track
+// points to its entry, so the entry outlives it; the entry is reused only
+// after the Track's finalizer released the slot and every message it
+// recorded has been reported.
 type entry struct {
-	h        *cTrack
-	id       uint64 // generation<<32 | index in the slab; see entries
+	h *cTrack
+	// userData is OpenTrack's user data, given back in every report. A
+	// BytesTrackStats, which has none, keeps its creation time here.
 	userData uint64
-
-	participantID string
-	trackID       string
-	country       string
-	listener      ReportListener
-
 	// owed is the track's recorded messages minus its reported messages
 	// (mod 2^64): the drainer subtracts each report, the release adds the
 	// final total. Once released and 0, no report can name this id again
 	// (reports are exactly once), so the entry can be reused.
 	owed uint64
+	// listener is where reports go: nil (Drain or the report channel), a
+	// ReportListener, or, when telemetry is set, a TelemetryListener (nil
+	// then drops the reports, as LiveKit's null listener). Guarded by
+	// entries.mu, so SetTelemetryListener can swap it.
+	listener any
 
-	// closed makes Track.Close idempotent (the Track's only mutable state,
-	// kept here so that a Track is three words).
-	closed atomic.Bool
-	// released and live are guarded by entries.mu.
-	released bool
-	live     bool
+	idx uint32 // index in the slab
+	// state packs the generation, which grows at each reuse of the index
+	// (high 24 bits; see id), and the entry* flags, in one word so that an
+	// entry is 48 bytes. entryClosed is set by Track.Close with an atomic
+	// Or (Close is idempotent without a lock); the rest change under
+	// entries.mu.
+	state atomic.Uint32
 }
 
-// entryChunkBits sizes the slab's chunks: 1024 entries of 104 bytes, 104
-// KiB, allocated together. A chunk over 32 KiB is rounded up to whole 8 KiB
-// pages; 104 B x 1024 is 13 pages exactly (512 would waste 8 B per entry),
-// which TestEntryChunkIsWholePages checks.
+const (
+	// entryClosed: Track.Close was called (kept here so that a Track is
+	// three words).
+	entryClosed uint32 = 1 << iota
+	// entryReleased: the finalizer released the slot; the entry goes once
+	// nothing is owed.
+	entryReleased
+	// entryLive: the entry holds a track (lookup finds it).
+	entryLive
+	// entryTelemetry: listener is a TelemetryListener (a BytesTrackStats).
+	entryTelemetry
+
+	entryGenShift = 8
+)
+
+func (e *entry) has(flag uint32) bool { return e.state.Load()&flag != 0 }
+
+func (e *entry) gen() uint32 { return e.state.Load() >> entryGenShift }
+
+// id names the entry's current track in C reports: generation<<32 | index.
+func (e *entry) id() uint64 { return uint64(e.gen())<<32 | uint64(e.idx) }
+
+// entryChunkBits sizes the slab's chunks: 1024 entries of 48 bytes, 48 KiB,
+// allocated together. A chunk over 32 KiB is rounded up to whole 8 KiB
+// pages; 48 B x 1024 is 6 pages exactly, which TestEntryChunkIsWholePages
+// checks.
 const (
 	entryChunkBits = 10
 	entryChunk     = 1 << entryChunkBits
@@ -71,9 +96,9 @@ type entries struct {
 	orphan uint64   // reports whose id had no entry: a bug if ever non-zero
 }
 
-// add takes an entry for a new track, with its key and listener set, and
-// returns it with its id.
-func (es *entries) add(participantID, trackID, country string, userData uint64, l ReportListener) *entry {
+// add takes an entry for a new track, with its user data and listener set
+// (telemetry: l is a TelemetryListener, possibly nil).
+func (es *entries) add(userData uint64, l any, telemetry bool) *entry {
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	var idx uint32
@@ -88,17 +113,13 @@ func (es *entries) add(participantID, trackID, country string, userData uint64, 
 		es.used++
 	}
 	e := es.at(idx)
-	gen := e.id>>32 + 1
-	// Reset every field: the entry may hold a previous track's values.
-	*e = entry{
-		id:            gen<<32 | uint64(idx),
-		userData:      userData,
-		participantID: participantID,
-		trackID:       trackID,
-		country:       country,
-		listener:      l,
-		live:          true,
+	state := (e.gen()+1)<<entryGenShift | entryLive
+	if telemetry {
+		state |= entryTelemetry
 	}
+	// Reset every field: the entry may hold a previous track's values.
+	*e = entry{idx: idx, userData: userData, listener: l}
+	e.state.Store(state)
 	es.count++
 	return e
 }
@@ -114,18 +135,20 @@ func (es *entries) lookup(id uint64) *entry {
 		return nil
 	}
 	e := es.at(idx)
-	if !e.live || e.id != id {
+	if !e.has(entryLive) || e.id() != id {
 		return nil
 	}
 	return e
 }
 
 // drop frees e for reuse, clearing what it references so that a free entry
-// keeps no strings or listener alive. The caller holds mu.
+// keeps no listener alive. The caller holds mu.
 func (es *entries) drop(e *entry) {
-	*e = entry{id: e.id}
+	gen := e.gen()
+	*e = entry{idx: e.idx}
+	e.state.Store(gen << entryGenShift)
 	es.count--
-	es.free = append(es.free, uint32(e.id))
+	es.free = append(es.free, e.idx)
 }
 
 // remove undoes add for a track that failed to open.
@@ -140,41 +163,66 @@ func (es *entries) remove(e *entry) {
 func (es *entries) released(e *entry, messages uint64) {
 	es.mu.Lock()
 	e.owed += messages
-	e.released = true
+	e.state.Or(entryReleased)
 	if e.owed == 0 {
 		es.drop(e)
 	}
 	es.mu.Unlock()
 }
 
+// setListener replaces a live entry's listener (SetTelemetryListener).
+func (es *entries) setListener(e *entry, l any) {
+	es.mu.Lock()
+	e.listener = l
+	es.mu.Unlock()
+}
+
+// routedReport is a report bound for a listener, taken under entries.mu and
+// delivered outside it.
+type routedReport struct {
+	Report
+	to        any
+	telemetry bool
+}
+
+func (x *routedReport) deliver() {
+	if x.telemetry {
+		deliverTelemetry(x.to.(TelemetryListener), &x.Report)
+		return
+	}
+	x.to.(ReportListener).OnReport(x.Report)
+}
+
 // convert turns a batch of C reports into Go reports, appending plain ones to
-// plain and listener ones to routed (with their listener in to). One lock
-// per batch.
-func (es *entries) convert(batch []cReport, plain, routed []Report, to []ReportListener) ([]Report, []Report, []ReportListener) {
+// plain and listener ones to routed. One lock per batch.
+func (es *entries) convert(batch []cReport, plain []Report, routed []routedReport) ([]Report, []routedReport) {
 	es.mu.Lock()
 	defer es.mu.Unlock()
+	var keys keyCopier
 	for i := range batch {
 		c := &batch[i]
+		r := goReport(c, &keys)
 		e := es.lookup(reportID(c))
-		r := goReport(c, e)
 		if e == nil {
 			es.orphan++
 			plain = append(plain, r)
 			continue
 		}
-		l := e.listener
+		r.UserData = e.userData
 		e.owed -= r.Messages
-		if e.released && e.owed == 0 {
+		l, telemetry := e.listener, e.has(entryTelemetry)
+		if e.has(entryReleased) && e.owed == 0 {
 			es.drop(e)
 		}
-		if l != nil {
-			routed = append(routed, r)
-			to = append(to, l)
-		} else {
+		switch {
+		case l != nil:
+			routed = append(routed, routedReport{Report: r, to: l, telemetry: telemetry})
+		case !telemetry:
 			plain = append(plain, r)
 		}
+		// A telemetry entry without a listener drops the report.
 	}
-	return plain, routed, to
+	return plain, routed
 }
 
 func (es *entries) len() int {

@@ -12,31 +12,31 @@ func TestEntriesReuseUnderANewID(t *testing.T) {
 	const n = entryChunk + 3 // two chunks
 	all := make([]*entry, n)
 	for i := range all {
-		all[i] = es.add("p", "t", "", uint64(i), nil)
+		all[i] = es.add(uint64(i), nil, false)
 	}
 	old := all[entryChunk+1]
-	oldID := old.id
+	oldID := old.id()
 	es.released(old, 0) // nothing owed: freed at once
 	if es.len() != n-1 || es.lookup(oldID) != nil {
 		t.Fatalf("after release: %d entries, lookup(old) = %p", es.len(), es.lookup(oldID))
 	}
-	reused := es.add("p2", "t2", "DE", 99, nil)
+	reused := es.add(99, nopReportListener{}, false)
 	if reused != old {
 		t.Fatalf("the freed entry was not reused")
 	}
-	if reused.id == oldID || uint32(reused.id) != uint32(oldID) {
-		t.Errorf("reused id %#x, old %#x: same index, new generation expected", reused.id, oldID)
+	if reused.id() == oldID || uint32(reused.id()) != uint32(oldID) {
+		t.Errorf("reused id %#x, old %#x: same index, new generation expected", reused.id(), oldID)
 	}
 	if es.lookup(oldID) != nil {
 		t.Error("a stale id finds the entry's new track")
 	}
-	if e := es.lookup(reused.id); e == nil || e.userData != 99 || e.trackID != "t2" {
+	if e := es.lookup(reused.id()); e == nil || e.userData != 99 || e.listener == nil {
 		t.Errorf("lookup(new id) = %+v", e)
 	}
 	// An entry released with messages still owed stays until reported.
 	e := all[3]
 	es.released(e, 2)
-	if es.lookup(e.id) != e {
+	if es.lookup(e.id()) != e {
 		t.Fatal("released with 2 messages owed, the entry is gone")
 	}
 	if es.lookup(0) != nil || es.lookup(uint64(n+5)) != nil {
@@ -53,3 +53,7 @@ func TestEntryChunkIsWholePages(t *testing.T) {
 			size, size%page)
 	}
 }
+
+type nopReportListener struct{}
+
+func (nopReportListener) OnReport(Report) {}

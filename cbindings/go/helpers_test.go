@@ -65,7 +65,7 @@ func mustOpen(t testing.TB, r *Registry, p, tr, c string, ud uint64) *Track {
 }
 
 // collectDropped runs garbage collections until the registry holds no slot
-// (every dropped Track's cleanup has released it), flushing between rounds
+// (every dropped Track's finalizer has released it), flushing between rounds
 // for manual registries. Bounded: fails after about 10 s.
 func collectDropped(t testing.TB, r *Registry) {
 	t.Helper()

@@ -1,9 +1,6 @@
 package trackstats
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "time"
 
 // The LiveKit-shaped drop-in. LiveKit's BytesTrackStats (pkg/rtc,
 // signalanddatastats.go) starts a goroutine with a 5 s ticker per object and
@@ -104,31 +101,25 @@ type TrafficTotals struct {
 // BytesTrackStats has the method set of LiveKit's BytesTrackStats. A nil
 // *BytesTrackStats is a no-op for every method (the relay case).
 //
-// The Track is a field, not a pointer: one allocation per object. Its
-// cleanup (which releases the slot) is attached to that field, so it runs
-// once the BytesTrackStats is unreachable.
-type BytesTrackStats struct {
-	track   Track
-	startNs int64 // creation time, Unix ns
-}
-
-// statsSink is the track's ReportListener. It holds no reference to the
-// BytesTrackStats or its Track, so that a dropped BytesTrackStats is still
+// One allocation per object: a Track and its registry. The Track's
+// finalizer (which releases the slot) is set on the Track, the object's
+// start, so it runs once the BytesTrackStats is unreachable. The listener
+// and the creation time live in the track's entry in the registry, which
+// holds no reference to the BytesTrackStats, so a dropped one is still
 // released (and flushed).
-type statsSink struct {
-	listener atomic.Pointer[TelemetryListener]
+type BytesTrackStats struct {
+	track Track
+	reg   *Registry // whose entries lock guards the listener (SetTelemetryListener)
 }
 
-func (s *statsSink) OnReport(r Report) {
-	l := s.listener.Load()
-	if l == nil {
-		return // as LiveKit's null listener
-	}
+// deliverTelemetry hands one report to a BytesTrackStats's listener with
+// LiveKit's key and stat.
+func deliverTelemetry(l TelemetryListener, r *Report) {
 	st := StreamTypeUpstream
 	if r.Direction == Down {
 		st = StreamTypeDownstream
 	}
-	(*l).OnTrackStats(
+	l.OnTrackStats(
 		StatsKeyForData(r.Country, st, r.ParticipantID, r.TrackID),
 		&TrackStat{
 			Bytes: r.Bytes, Messages: r.Messages, StartTime: r.Start, EndTime: r.End, Flags: r.Flags,
@@ -144,33 +135,32 @@ func (s *statsSink) OnReport(r Report) {
 // observability reporter arguments. A nil listener drops the reports until
 // SetTelemetryListener sets one.
 func NewBytesTrackStats(reg *Registry, country string, trackID, participantID string, listener TelemetryListener) (*BytesTrackStats, error) {
-	sink := &statsSink{}
+	var l any
 	if listener != nil {
-		sink.listener.Store(&listener)
+		l = listener
 	}
-	s := &BytesTrackStats{startNs: time.Now().UnixNano()}
-	if err := reg.openInto(&s.track, participantID, trackID, country, 0, sink); err != nil {
+	s := &BytesTrackStats{reg: reg}
+	// No user data to give back (reports go to the listener as LiveKit
+	// keys), so the entry's user data field holds the creation time.
+	start := uint64(time.Now().UnixNano())
+	if err := reg.openInto(&s.track, participantID, trackID, country, start, l, true); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// sink is the track's statsSink (set at open, never changed while the
-// BytesTrackStats is reachable).
-func (s *BytesTrackStats) sink() *statsSink {
-	return s.track.e.listener.(*statsSink)
-}
-
-// SetTelemetryListener replaces the listener (nil: drop reports).
+// SetTelemetryListener replaces the listener (nil: drop reports). Reports
+// taken from the library after it returns go to the new listener.
 func (s *BytesTrackStats) SetTelemetryListener(listener TelemetryListener) {
 	if s == nil {
 		return
 	}
-	if listener == nil {
-		s.sink().listener.Store(nil)
-		return
+	var l any
+	if listener != nil {
+		l = listener
 	}
-	s.sink().listener.Store(&listener)
+	// The Track is reachable (s is), so its entry is live.
+	s.reg.entries.setListener(s.track.e, l)
 }
 
 // AddBytes records one message: received (isSend false, UPSTREAM) or sent
@@ -209,7 +199,7 @@ func (s *BytesTrackStats) GetTrafficTotals() *TrafficTotals {
 	t := s.track.Totals()
 	return &TrafficTotals{
 		At:           time.Now(),
-		StartTime:    time.Unix(0, s.startNs),
+		StartTime:    time.Unix(0, int64(s.track.e.userData)),
 		SendBytes:    t.DownBytes,
 		SendMessages: uint32(t.DownMessages),
 		RecvBytes:    t.UpBytes,

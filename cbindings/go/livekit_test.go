@@ -176,7 +176,7 @@ func TestDispatcherNoGoroutinePerTrack(t *testing.T) {
 	}
 	t.Logf("%d final stats in %v", n/2, time.Since(start))
 
-	// Drop the rest without Stop: the cleanup flushes and releases them.
+	// Drop the rest without Stop: the finalizer flushes and releases them.
 	stats = nil
 	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < n {

@@ -49,7 +49,7 @@ func (t *Track) RecordUpPacket(n uint64, seq uint16, endOfFrame bool) {
 	if old := atomic.AddUint64(&t.words[Up], wordMessageOne|n) - (wordMessageOne | n); needsSlowPath(old) {
 		t.slowPath(Up, old)
 	}
-	// As in RecordUp: the words are C memory that the Track's cleanup frees.
+	// As in RecordUp: the words are C memory that the Track's finalizer frees.
 	runtime.KeepAlive(t)
 }
 

@@ -154,7 +154,7 @@ func TestMetricsHandlerServesWhatWasRecorded(t *testing.T) {
 			case 0:
 				_ = tk.Close()
 				keep = append(keep, tk)
-			case 1: // dropped: released by its cleanup
+			case 1: // dropped: released by its finalizer
 			default:
 				keep = append(keep, tk)
 			}

@@ -41,9 +41,9 @@ type Registry struct {
 	h  *cRegistry
 
 	entries entries
-	// releaseFn is r.release, made once: every Track's cleanup shares it
+	// releaseFn is r.release, made once: every Track's finalizer shares it
 	// (and so keeps r reachable until the last Track is released).
-	releaseFn func(*entry)
+	releaseFn func(*Track)
 
 	// promSize is the length of the last Prometheus exposition: the next
 	// one's buffer starts there, so one cgo call usually suffices.

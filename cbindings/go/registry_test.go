@@ -155,7 +155,7 @@ func TestExactlyOnceRacingClose(t *testing.T) {
 						}
 						rw.Wait()
 						// Dropped here; a collection now and then lets the
-						// cleanups release slots for reuse by later rounds.
+						// finalizers release slots for reuse by later rounds.
 						if round%5 == 4 {
 							runtime.GC()
 						}

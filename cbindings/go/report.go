@@ -100,7 +100,7 @@ type Stats struct {
 	// OpenTracks: opened and not yet closed.
 	OpenTracks uint64
 	// LiveSlots: open tracks plus closed ones not yet released (a dropped
-	// Track is released by its cleanup after a garbage collection).
+	// Track is released by its finalizer after a garbage collection).
 	LiveSlots       uint64
 	ReportsEmitted  uint64
 	ReportsMerged   uint64

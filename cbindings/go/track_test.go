@@ -2,6 +2,8 @@ package trackstats
 
 import (
 	"errors"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +49,51 @@ func TestRecordTickDrain(t *testing.T) {
 	if got := tk.Totals(); got.UpBytes != 300 || got.DownMessages != 1 {
 		t.Errorf("Totals after tick = %+v", got)
 	}
+}
+
+// Reports carry ids copied from the library's key, one string per key and
+// shared by a track's adjacent reports: across several batches, with some
+// tracks reporting one side only, every report names its own track.
+func TestEveryReportCarriesItsOwnTracksIDs(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	const n = 2*batchCapacity + 100
+	tracks := make([]*Track, n)
+	countries := []string{"", "DE", "US", "SE"}
+	for i := range tracks {
+		tracks[i] = mustOpen(t, r, "PA_"+strconv.Itoa(i/3), "TR_"+strconv.Itoa(i), countries[i%4], uint64(i))
+		if i%5 != 0 {
+			tracks[i].RecordUp(uint64(i + 1))
+		}
+		if i%7 != 0 {
+			tracks[i].RecordDown(uint64(i + 2))
+		}
+	}
+	if err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	rs := drainAll(t, r)
+	want := 0
+	for i := range tracks {
+		if i%5 != 0 {
+			want++
+		}
+		if i%7 != 0 {
+			want++
+		}
+	}
+	if len(rs) != want {
+		t.Fatalf("%d reports, want %d", len(rs), want)
+	}
+	for _, rep := range rs {
+		i := int(rep.UserData)
+		if rep.ParticipantID != "PA_"+strconv.Itoa(i/3) || rep.TrackID != "TR_"+strconv.Itoa(i) || rep.Country != countries[i%4] {
+			t.Fatalf("report of track %d names (%q, %q, %q)", i, rep.ParticipantID, rep.TrackID, rep.Country)
+		}
+		if b := uint64(i + 1 + int(rep.Direction)); rep.Bytes != b {
+			t.Fatalf("track %d %v: %d bytes, want %d", i, rep.Direction, rep.Bytes, b)
+		}
+	}
+	runtime.KeepAlive(tracks)
 }
 
 func TestNilTrackIsANoOp(t *testing.T) {

@@ -116,6 +116,44 @@ func BenchmarkRecord(b *testing.B) {
 	})
 }
 
+// BenchmarkDrain: what taking reports costs Go, per report. Each round, 1000
+// tracks record one message up and one down (each a window's first record,
+// so a cgo call each), a manual tick closes the window, and Drain converts
+// the 2000 reports into a reused slice. The reports' ids are copied from the
+// library's key: one string per track, shared by its two adjacent reports.
+func BenchmarkDrain(b *testing.B) {
+	r := newRegistry(b, WithManualTicking())
+	const n = 1000
+	ts := make([]*Track, n)
+	for i := range ts {
+		ts[i] = mustOpen(b, r, "PA_"+strconv.Itoa(i/4), "TR_"+strconv.Itoa(i), "US", uint64(i))
+	}
+	var rs []Report
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, t := range ts {
+			t.RecordUp(benchMessage)
+			t.RecordDown(benchMessage)
+		}
+		if err := r.Tick(); err != nil {
+			b.Fatal(err)
+		}
+		var err error
+		if rs, err = r.Drain(rs[:0]); err != nil || len(rs) != 2*n {
+			b.Fatalf("drained %d reports (%v), want %d", len(rs), err, 2*n)
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	reports := float64(b.N) * 2 * n
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/reports, "ns/report")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/reports, "allocs/report")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/reports, "B/report")
+	runtime.KeepAlive(ts)
+}
+
 // BenchmarkRecordUpPacket: the sequence-aware record against RecordUp on
 // the same kind of track, in the same run (goal: at most 2x).
 func BenchmarkRecordUpPacket(b *testing.B) {

@@ -135,15 +135,11 @@ func deliverTelemetry(l TelemetryListener, r *Report) {
 // observability reporter arguments. A nil listener drops the reports until
 // SetTelemetryListener sets one.
 func NewBytesTrackStats(reg *Registry, country string, trackID, participantID string, listener TelemetryListener) (*BytesTrackStats, error) {
-	var l any
-	if listener != nil {
-		l = listener
-	}
 	s := &BytesTrackStats{reg: reg}
 	// No user data to give back (reports go to the listener as LiveKit
 	// keys), so the entry's user data field holds the creation time.
 	start := uint64(time.Now().UnixNano())
-	if err := reg.openInto(&s.track, participantID, trackID, country, start, l, true); err != nil {
+	if err := reg.openInto(&s.track, participantID, trackID, country, start, listener, true); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -155,12 +151,9 @@ func (s *BytesTrackStats) SetTelemetryListener(listener TelemetryListener) {
 	if s == nil {
 		return
 	}
-	var l any
-	if listener != nil {
-		l = listener
-	}
-	// The Track is reachable (s is), so its entry is live.
-	s.reg.entries.setListener(s.track.e, l)
+	// The Track is reachable (s is), so its entry is live. A nil listener
+	// converts to a nil any: reports are dropped.
+	s.reg.entries.setListener(s.track.e, listener)
 }
 
 // AddBytes records one message: received (isSend false, UPSTREAM) or sent

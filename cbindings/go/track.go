@@ -148,12 +148,9 @@ func (r *Registry) OpenTrackWithListener(participantID, trackID, country string,
 }
 
 func (r *Registry) open(participantID, trackID, country string, userData uint64, l ReportListener) (*Track, error) {
-	var listener any
-	if l != nil {
-		listener = l
-	}
 	t := new(Track)
-	if err := r.openInto(t, participantID, trackID, country, userData, listener, false); err != nil {
+	// A nil ReportListener converts to a nil any (no listener).
+	if err := r.openInto(t, participantID, trackID, country, userData, l, false); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -14,6 +14,17 @@
 //! padded atomic. The bare cases (one thread, two threads on two adjacent
 //! padded atomics, two on one) tell the machine's own cost of running two
 //! threads apart from anything trackstats adds.
+//!
+//! Group `scaling`: the same measurement at 1, 2, 4, ... threads up to the
+//! machine's cores (only where it has more than two; `TRACKSTATS_BENCH_THREADS`
+//! = `1,4,16` picks the counts). `tracks/N`: N threads on N tracks opened back
+//! to back, against `bare_slots/N`, N threads on N adjacent padded atomics
+//! (goal: at most 1.1x, nothing shared between tracks at any core count);
+//! `sampled/N`: the same tracks in a registry whose sampler thread closes a
+//! window every millisecond (5000 times the default rate), so every window's
+//! first record marks the segment's shared activity word and every tick swaps
+//! the words being recorded; `one_track/N` against `bare_one/N`, N threads on
+//! one track and on one atomic (the cost of a contended line, reported).
 
 mod common;
 
@@ -24,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 use trackstats::ffi::{self, trackstats_result, trackstats_track};
-use trackstats::{Track, TRACKSTATS_WORD_MESSAGE_ONE};
+use trackstats::{Config, Mode, Registry, Track, TRACKSTATS_WORD_MESSAGE_ONE};
 
 /// A typical RTP packet.
 const BYTES: u64 = 1200;
@@ -156,5 +167,75 @@ fn contention(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, record_up, contention);
+/// The thread counts of the `scaling` group: `TRACKSTATS_BENCH_THREADS`
+/// (comma-separated), else 1, 2, 4, ... and the core count itself, or none
+/// on two cores or fewer (the `contention` group covers those). Without
+/// `--bench` (a test run of the bench binary) 1 and 2, so the code runs.
+fn thread_counts() -> Vec<usize> {
+    if let Ok(list) = std::env::var("TRACKSTATS_BENCH_THREADS") {
+        return list.split(',').map(|n| n.trim().parse().expect("TRACKSTATS_BENCH_THREADS: numbers")).collect();
+    }
+    if !common::is_full_run() {
+        return vec![1, 2];
+    }
+    let cores = num_cores();
+    if cores <= 2 {
+        return Vec::new();
+    }
+    let mut counts: Vec<usize> = std::iter::successors(Some(1), |n| Some(n * 2)).take_while(|&n| n <= cores).collect();
+    if counts.last() != Some(&cores) {
+        counts.push(cores);
+    }
+    counts
+}
+
+fn scaling(c: &mut Criterion) {
+    let counts = thread_counts();
+    let Some(&most) = counts.iter().max() else {
+        println!("scaling: {} cores, skipped (the contention group covers two)", num_cores());
+        return;
+    };
+    let reg = common::manual_registry();
+    let tracks = common::open_tracks(&reg, most);
+    let bare: Vec<CachePadded<AtomicU64>> = (0..most).map(|_| CachePadded::new(AtomicU64::new(0))).collect();
+
+    let mut g = c.benchmark_group("scaling");
+    g.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(30);
+    for &n in &counts {
+        let cases: [(&str, Work); 4] = [
+            ("tracks", &|i, k| records(&tracks[i], k)),
+            ("bare_slots", &|i, k| bare_adds(&bare[i], k)),
+            ("one_track", &|_, k| records(&tracks[0], k)),
+            ("bare_one", &|_, k| bare_adds(&bare[0], k)),
+        ];
+        for (name, work) in cases {
+            g.bench_function(BenchmarkId::new(name, n), |b| b.iter_custom(|iters| run_threads(n, iters, work)));
+        }
+    }
+    // Its sampler thread lives only for these cases, so it takes no core
+    // from the others. The sink discards: its cost is not what this measures.
+    let sampled_reg = Registry::new(Config {
+        interval: Duration::from_millis(1),
+        mode: Mode::Thread,
+        sink: Some(Box::new(|reports| {
+            black_box(reports);
+        })),
+    })
+    .expect("sampled registry");
+    let sampled = common::open_tracks(&sampled_reg, most);
+    for &n in &counts {
+        g.bench_function(BenchmarkId::new("sampled", n), |b| {
+            b.iter_custom(|iters| run_threads(n, iters, &|i, k| records(&sampled[i], k)))
+        });
+    }
+    g.finish();
+    drop(sampled);
+    sampled_reg.close().expect("close the sampled registry");
+}
+
+fn num_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+criterion_group!(benches, record_up, contention, scaling);
 criterion_main!(benches);

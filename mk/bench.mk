@@ -24,6 +24,7 @@ BENCH_DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
 
 bench: check-bench-tools
 	@mkdir -p $(BENCH_OUT) && touch $(BENCH_STAMP)
+	@$(PYTHON) scripts/bench_report.py --write-machine $(BENCH_OUT)/machine.json
 ifneq ($(BENCH_DRY_RUN),)
 	@echo "bench: would run bench-rust, then bench-go and bench-cpp where defined, then bench-report"
 else

@@ -57,8 +57,10 @@ def machine():
             mem_gib = f"{kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    commit = run(["git", "rev-parse", "--short", "HEAD"])
-    dirty = run(["git", "status", "--porcelain", "--untracked-files=no"])
+    # A copy of the tree without .git (a lent bench machine) names its commit here.
+    commit = os.environ.get("TRACKSTATS_BENCH_COMMIT") or run(["git", "rev-parse", "--short", "HEAD"])
+    dirty = "" if os.environ.get("TRACKSTATS_BENCH_COMMIT") else run(
+        ["git", "status", "--porcelain", "--untracked-files=no"])
     return {
         "cpu": model or platform.processor() or "unknown",
         "cores": str(os.cpu_count() or "?"),
@@ -69,6 +71,13 @@ def machine():
         "commit": (commit + (" (with uncommitted changes)" if dirty else "")) if commit else "unknown",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def load_machine(results, since):
+    """The machine `make bench` ran on (machine.json, written when it started),
+    else this one: the report may be rendered elsewhere than it was measured."""
+    saved = load_json(results, "machine", since)
+    return saved if saved else machine()
 
 
 def load_criterion(root, since):
@@ -147,7 +156,14 @@ def parse_go(path, since):
             parts = line.split()
             if len(parts) < 4 or not parts[0].startswith("Benchmark") or not parts[1].isdigit():
                 continue
-            name = re.sub(r"-\d+$", "", parts[0])  # the GOMAXPROCS suffix
+            # The GOMAXPROCS suffix goes, except where it is what is varied
+            # (-cpu 1,2,4,...); there it becomes "@N" (N = 1 without one).
+            name = parts[0]
+            if "Parallel" in name:
+                m = re.match(r"^(.*?)(?:-(\d+))?$", name)
+                name = f"{m.group(1)}@{m.group(2) or 1}"
+            else:
+                name = re.sub(r"-\d+$", "", name)
             units = runs.setdefault(name, {})
             for value, unit in zip(parts[2::2], parts[3::2]):
                 try:
@@ -228,7 +244,7 @@ def render(crit, results_dir, since, notes_path, m):
       "median time per iteration over their samples; each group measures its own baseline in the same run, "
       "and ratios are against that baseline. The custom benches (`latency.rs`, `memory.rs`, `jitter.rs`) "
       "print their method in their doc comment and write JSON that this report reads. The anchors are the "
-      "figures quoted in issue 5 for this machine: a bare uncontended `fetch_add` about 2 ns, the same add "
+      "figures quoted in issue 5 for the project's 2-core machine: a bare uncontended `fetch_add` about 2 ns, the same add "
       "from two threads on one line about 7.5 ns, a cgo call about 30 ns, and LiveKit's four atomic adds "
       "per message.")
     w()
@@ -288,6 +304,36 @@ def render(crit, results_dir, since, notes_path, m):
     r.goal("2. same, against two threads on two adjacent bare padded atomics (isolates false sharing)",
            fmt_ratio(fs), "<= 1.1x", verdict(fs, 1.1))
     r.goal("2. two threads on one track vs bare contended add", fmt_ratio(ratio(two1, bare21)), "-", "reported")
+
+    # 2b. scaling past two cores
+    w("## 2b. More threads (goal: N threads on N tracks at most 1.1x N threads on N bare padded atomics)")
+    w()
+    counts = sorted({int(k.rsplit("/", 1)[1]) for k in crit if k.startswith("scaling/")})
+    if counts:
+        w("The same measurement as section 2 at each thread count (`benches/record.rs`, group `scaling`): "
+          "time per record on each thread, wall time from the first thread's start to the last one's end. "
+          "`sampled`: the same tracks in a registry whose sampler thread closes a window every millisecond "
+          "(5000 times the default rate), so the sampler's swaps and the windows' first-record marks run "
+          "among the records. Throughput is all threads' records per second on N tracks.")
+        w()
+        rows = []
+        for n in counts:
+            tr, bs = r.med(f"scaling/tracks/{n}"), r.med(f"scaling/bare_slots/{n}")
+            sp = r.med(f"scaling/sampled/{n}")
+            one, bo = r.med(f"scaling/one_track/{n}"), r.med(f"scaling/bare_one/{n}")
+            q = ratio(tr, bs)
+            rows.append([str(n), ns(tr), ns(bs), fmt_ratio(q), verdict(q, 1.1), fmt_ratio(ratio(sp, bs)),
+                         f"{n / tr * 1e3:,.0f} M/s" if tr else "-", ns(one), ns(bo), fmt_ratio(ratio(one, bo))])
+            if n == counts[-1]:
+                r.goal(f"2b. {n} threads on {n} tracks vs {n} bare padded atomics", fmt_ratio(q), "<= 1.1x",
+                       verdict(q, 1.1))
+        r.table(["threads", "N tracks", "N bare atomics", "ratio", "goal", "sampled vs bare",
+                 "throughput", "one track", "one bare atomic", "ratio"], rows)
+    else:
+        w(f"Not run: this machine has {m['cores']} cores, and section 2 covers two threads. `make bench` runs "
+          "this group on a machine with more (`TRACKSTATS_BENCH_THREADS=1,2,4` picks the counts); the README "
+          "links the figures from a 16-core machine.")
+        w()
 
     # 3. tick
     w("## 3. Sampler tick per open track (goals: at most 5 ns idle, 50 ns active)")
@@ -426,6 +472,8 @@ def render(crit, results_dir, since, notes_path, m):
         w()
         rows = []
         for name, units in go.items():
+            if "@" in name:
+                continue  # the parallel benches: their own table below
             group = name.split("/")[0]
             peers = [k for k in go if k.split("/")[0] == group and "/baseline-" in k]
             base_name = next((k for k in peers if "/baseline-atomic" in k), peers[0] if peers else None)
@@ -435,6 +483,22 @@ def render(crit, results_dir, since, notes_path, m):
             vs = f"{fmt_ratio(ratio(t, base))} of `{base_name.split('/', 1)[1]}`" if base_name else "-"
             rows.append([f"`{name}`", ns(t), vs, extra])
         r.table(["benchmark", "median ns/op", "vs the group's baseline", "other metrics (median)"], rows)
+        procs = sorted({int(k.rsplit("@", 1)[1]) for k in go if k.startswith("BenchmarkRecordParallel/")})
+        if procs:
+            w("`BenchmarkRecordParallel`: GOMAXPROCS goroutines record at once (`b.RunParallel`); ns/op is wall "
+              "time per record over all of them, so it falls as they scale. Each on its own track against each "
+              "on its own padded word, and all on one track against all on one word.")
+            w()
+            rows = []
+            for n in procs:
+                def op(case):
+                    return go.get(f"BenchmarkRecordParallel/{case}@{n}", {}).get("ns/op")
+                own, word = op("trackstats-RecordUp-own-track"), op("baseline-atomic-own-word")
+                one, oneword = op("trackstats-RecordUp-one-track"), op("baseline-atomic-one-word")
+                rows.append([str(n), ns(own), ns(word), fmt_ratio(ratio(own, word)), ns(one), ns(oneword),
+                             fmt_ratio(ratio(one, oneword))])
+            r.table(["GOMAXPROCS", "own tracks", "own atomic words", "ratio", "one track", "one atomic word",
+                     "ratio"], rows)
     cpp = parse_gbench(os.path.join(results_dir, "bench-cpp.txt"), since)
     if cpp:
         any_binding = True
@@ -489,12 +553,19 @@ def main():
     ap.add_argument("--since", help="ignore results older than this file's modification time")
     ap.add_argument("--notes", default="benches/notes.md")
     ap.add_argument("--out", default="BENCHMARKS.md")
+    ap.add_argument("--write-machine", metavar="FILE",
+                    help="only describe this machine into FILE (make bench does, before it measures)")
     a = ap.parse_args()
     since = os.path.getmtime(a.since) if a.since and os.path.exists(a.since) else 0.0
+    if a.write_machine:
+        with open(a.write_machine, "w") as f:
+            json.dump(machine(), f, indent=2)
+        print(f"bench_report: wrote {a.write_machine}")
+        return
     crit = load_criterion(a.criterion, since)
     if not crit and not glob.glob(os.path.join(a.results, "*.json")):
         sys.exit("bench_report: no results found; run `make bench` (or `cargo bench`) first")
-    text = render(crit, a.results, since, a.notes, machine())
+    text = render(crit, a.results, since, a.notes, load_machine(a.results, since))
     with open(a.out, "w") as f:
         f.write(text)
     print(f"bench_report: wrote {a.out} ({len(crit)} criterion results)")

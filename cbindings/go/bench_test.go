@@ -6,6 +6,11 @@ package trackstats
 //	  measured in the same run: a native atomic.AddUint64 on Go memory, one
 //	  cgo call per record (trackstats_record_up), and a model of LiveKit's
 //	  BytesTrackStats.AddBytes (four atomic adds per message).
+//	BenchmarkRecordParallel/*: RecordUp from GOMAXPROCS goroutines at
+//	  once (b.RunParallel; ns/op is wall time per record over all of them),
+//	  each on its own track against each on its own padded atomic word, and
+//	  all on one track against all on one word. Run with -cpu 1,2,4,...
+//	  on a machine with the cores to see how it scales.
 //	BenchmarkRecordUpPacket/*: the sequence-aware record against RecordUp:
 //	  in order, in order read from a table, and a mixed stream (gaps, late
 //	  packets, duplicates) read from a table.
@@ -114,6 +119,58 @@ func BenchmarkRecord(b *testing.B) {
 			m.AddBytes(benchMessage, false)
 		}
 	})
+}
+
+func BenchmarkRecordParallel(b *testing.B) {
+	r := newRegistry(b)
+	procs := runtime.GOMAXPROCS(0)
+	// Opened back to back: adjacent slots, as the Rust scaling bench.
+	tracks := make([]*Track, procs)
+	for i := range tracks {
+		tracks[i] = mustOpen(b, r, "PA_par", "TR_par_"+strconv.Itoa(i), "US", uint64(i))
+	}
+	// 128 bytes apart, so no two goroutines' words share a line or an
+	// adjacent-line prefetch pair.
+	words := make([][16]uint64, procs)
+
+	// each runs body(i) on RunParallel's goroutines, i = 0, 1, ... each its
+	// own (RunParallel starts GOMAXPROCS of them per round).
+	each := func(b *testing.B, body func(i int, pb *testing.PB)) {
+		b.ReportAllocs()
+		var next atomic.Int32
+		b.RunParallel(func(pb *testing.PB) {
+			body(int(next.Add(1)-1)%procs, pb)
+		})
+	}
+	b.Run("trackstats-RecordUp-own-track", func(b *testing.B) {
+		each(b, func(i int, pb *testing.PB) {
+			for t := tracks[i]; pb.Next(); {
+				t.RecordUp(benchMessage)
+			}
+		})
+	})
+	b.Run("baseline-atomic-own-word", func(b *testing.B) {
+		each(b, func(i int, pb *testing.PB) {
+			for w := &words[i][0]; pb.Next(); {
+				atomic.AddUint64(w, wordMessageOne|benchMessage)
+			}
+		})
+	})
+	b.Run("trackstats-RecordUp-one-track", func(b *testing.B) {
+		each(b, func(_ int, pb *testing.PB) {
+			for t := tracks[0]; pb.Next(); {
+				t.RecordUp(benchMessage)
+			}
+		})
+	})
+	b.Run("baseline-atomic-one-word", func(b *testing.B) {
+		each(b, func(_ int, pb *testing.PB) {
+			for w := &words[0][0]; pb.Next(); {
+				atomic.AddUint64(w, wordMessageOne|benchMessage)
+			}
+		})
+	})
+	runtime.KeepAlive(tracks)
 }
 
 // BenchmarkDrain: what taking reports costs Go, per report. Each round, 1000

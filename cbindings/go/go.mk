@@ -32,10 +32,15 @@ test-go: check-go lib
 	  || { echo "error: gofmt would change: $$bad (run gofmt -w $(GO_DIR))"; exit 1; }
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -race -count=1 -timeout 300s ./...
 
-# About 1.5 minutes on 2 cores: 5 runs of each benchmark, 1 s each (the
-# 100k-track ones run once per count). Medians: benchstat $(BENCH_GO_OUT).
+# About 2 minutes on 2 cores: 5 runs of each benchmark, 1 s each (the
+# 100k-track ones run once per count); BenchmarkRecordParallel once more per
+# GOMAXPROCS in 1, 2, 4, ... up to the cores. Medians: benchstat $(BENCH_GO_OUT).
+BENCH_GO_CPUS := $(shell n=$$(nproc 2>/dev/null || echo 1); c=1; l=; \
+	while [ $$c -lt $$n ]; do l="$$l$$c,"; c=$$((c * 2)); done; echo "$$l$$n")
 bench-go: check-go lib
 	@mkdir -p $(dir $(BENCH_GO_OUT))
-	cd $(GO_DIR) && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 5 -benchtime 1s -timeout 600s ./... \
-	  | tee $(CURDIR)/$(BENCH_GO_OUT)
+	cd $(GO_DIR) && set -o pipefail && { \
+	  $(GO_ENV) $(GO) test -run '^$$' -bench . -skip 'Parallel' -benchmem -count 5 -benchtime 1s -timeout 600s ./... && \
+	  $(GO_ENV) $(GO) test -run '^$$' -bench 'Parallel' -cpu $(BENCH_GO_CPUS) -benchmem -count 5 -benchtime 1s -timeout 600s ./...; \
+	} | tee $(CURDIR)/$(BENCH_GO_OUT)
 	@echo "bench-go: results in $(BENCH_GO_OUT); medians: go run golang.org/x/perf/cmd/benchstat@latest $(BENCH_GO_OUT)"

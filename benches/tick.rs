@@ -7,6 +7,8 @@
 //! and the push of every report into the outbox. Recording one message per
 //! track before the tick and draining and dropping the reports after it are
 //! outside the timed part (a consumer pays for those on its own thread).
+//! `active` records up only (one report per track), `active_both` up and
+//! down (two reports per track, the usual case for a subscribed track).
 //!
 //! Baselines in the same group, over the same number of 128-byte padded
 //! words in one array: `bare_scan` loads each word (the floor for visiting a
@@ -44,7 +46,7 @@ fn tick(c: &mut Criterion) {
         let reg = common::manual_registry();
         let tracks = common::open_tracks(&reg, n);
         let words: Vec<CachePadded<AtomicU64>> = (0..n).map(|_| CachePadded::new(AtomicU64::new(0))).collect();
-        let mut out: Vec<Report> = Vec::with_capacity(n);
+        let mut out: Vec<Report> = Vec::with_capacity(2 * n);
         g.throughput(Throughput::Elements(n as u64));
 
         g.bench_with_input(BenchmarkId::new("bare_scan", n), &n, |b, _| {
@@ -78,23 +80,30 @@ fn tick(c: &mut Criterion) {
                 total
             })
         });
-        g.bench_with_input(BenchmarkId::new("active", n), &n, |b, _| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    for t in &tracks {
-                        t.record_up(BYTES);
+        // `active`: one message up per track, as a publisher's track with no
+        // subscriber; `active_both`: one up and one down, two reports a track.
+        for (name, both) in [("active", false), ("active_both", true)] {
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        for t in &tracks {
+                            t.record_up(BYTES);
+                            if both {
+                                t.record_down(BYTES);
+                            }
+                        }
+                        let start = Instant::now();
+                        reg.tick().expect("tick");
+                        total += start.elapsed();
+                        let got = reg.drain(&mut out, usize::MAX);
+                        assert_eq!(got, if both { 2 * n } else { n }, "one report per active track and direction");
+                        out.clear();
                     }
-                    let start = Instant::now();
-                    reg.tick().expect("tick");
-                    total += start.elapsed();
-                    let got = reg.drain(&mut out, usize::MAX);
-                    assert_eq!(got, n, "one report per active track");
-                    out.clear();
-                }
-                total
-            })
-        });
+                    total
+                })
+            });
+        }
     }
     g.finish();
 }

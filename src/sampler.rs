@@ -5,7 +5,7 @@
 //! own and close/release never block: they queue a request and wake it.
 
 use crate::registry::{Core, Sink};
-use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
+use crate::report::{Direction, Report, TrackKey, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
 use crate::seq::SeqStats;
 use crate::slot::{Seen, Slot, OPEN};
 use crate::sync::{lock, Ordering::Relaxed};
@@ -85,29 +85,41 @@ impl Sampler {
         end: u64,
         flags: u32,
     ) {
-        if d[0].is_zero() && d[1].is_zero() && seq.is_zero() {
+        let up = !d[Direction::Up.index()].is_zero() || !seq.is_zero();
+        let down = !d[Direction::Down.index()].is_zero();
+        if !up && !down {
             return;
         }
+        let report = |direction: Direction, key: TrackKey| {
+            let x = d[direction.index()];
+            let seq = if direction == Direction::Up { seq } else { SeqStats::ZERO };
+            let origin = (i, seen.generation());
+            (
+                i,
+                Report {
+                    key,
+                    direction,
+                    bytes: x.bytes,
+                    messages: x.messages,
+                    start_unix_ns: start,
+                    end_unix_ns: end,
+                    flags,
+                    seq,
+                    origin,
+                },
+            )
+        };
+        // One count per report and no more: each clone and drop of a key is a
+        // locked instruction on the key's own line, a large part of an active
+        // track's cost in a pass.
         let key = slot.key();
-        for dir in Direction::ALL {
-            let x = d[dir.index()];
-            let seq = if dir == Direction::Up { seq } else { SeqStats::ZERO };
-            if !x.is_zero() || !seq.is_zero() {
-                self.batch.push((
-                    i,
-                    Report {
-                        key: key.clone(),
-                        direction: dir,
-                        bytes: x.bytes,
-                        messages: x.messages,
-                        start_unix_ns: start,
-                        end_unix_ns: end,
-                        flags,
-                        seq,
-                        origin: (i, seen.generation()),
-                    },
-                ));
+        match (up, down) {
+            (true, true) => {
+                self.batch.push(report(Direction::Up, key.clone()));
+                self.batch.push(report(Direction::Down, key));
             }
+            (true, false) => self.batch.push(report(Direction::Up, key)),
+            _ => self.batch.push(report(Direction::Down, key)),
         }
     }
 

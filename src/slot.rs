@@ -364,8 +364,16 @@ impl Slot {
         let mut out = [Delta::ZERO; 2];
         for dir in Direction::ALL {
             let i = dir.index();
-            // Relaxed: see `record`; an RMW reads the latest value.
-            let mut d = Delta::from_word(self.words[i].swap(0, Relaxed));
+            // A zero word is left alone, saving a locked `xchg` per quiet
+            // direction. Reading 0 puts this load before every add not yet
+            // taken in the word's modification order, so the first of them
+            // returns 0 and marks the slot for a later pass (as in `is_idle`);
+            // an add that happens before this call (its mark read by the pass's
+            // Acquire swap of the bits, or its close or release request by the
+            // inbox) is seen by coherence, so no window is left behind.
+            // Relaxed: see `record`; the swap, an RMW, reads the latest value.
+            let w = self.words[i].load(Relaxed);
+            let mut d = if w == 0 { Delta::ZERO } else { Delta::from_word(self.words[i].swap(0, Relaxed)) };
             if seen.state & SPILLED[i] != 0 {
                 d = d.add(self.take_spill(dir));
             }

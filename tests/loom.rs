@@ -139,6 +139,34 @@ fn marks_race_tick() {
     });
 }
 
+/// A pass leaves a zero word alone (no swap) and takes the other direction
+/// of the same track. A record into the quiet direction races that pass:
+/// taken by it, or left for the next one with the mark its first record
+/// made; never lost, never twice.
+#[test]
+fn quiet_direction_races_tick() {
+    model("quiet_direction_races_tick", || {
+        let reg = manual_registry();
+        let track = Arc::new(reg.open(key(1)).expect("open"));
+        // The up window marks the track, so the first pass visits it.
+        track.record_up(100);
+        let writer = track.clone();
+        let h = thread::spawn(move || {
+            writer.record_down(7);
+            writer.record_down(7);
+        });
+        reg.tick().expect("tick");
+        h.join().expect("writer");
+        reg.tick().expect("the next tick");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        assert_eq!(t.get(1, Direction::Up), (100, 1), "up reported exactly once: {reports:?}");
+        assert_eq!(t.get(1, Direction::Down), (14, 2), "down reported by ticks alone: {reports:?}");
+        assert_window_consistent(&reports, 1, Direction::Down, 7);
+    });
+}
+
 /// A reader of cumulative totals races the sampler moving a window into its
 /// sums (the seqlock in `Slot::take`/`Slot::totals`): the reader's own
 /// records are always counted once, never zero or twice.

@@ -8,7 +8,9 @@
 //! track before the tick and draining and dropping the reports after it are
 //! outside the timed part (a consumer pays for those on its own thread).
 //! `active` records up only (one report per track), `active_both` up and
-//! down (two reports per track, the usual case for a subscribed track).
+//! down (two reports per track, the usual case for a subscribed track),
+//! `active_behind` as `active_both` with the previous tick's reports still
+//! undrained, so that every report merges into a pending one.
 //!
 //! Baselines in the same group, over the same number of 128-byte padded
 //! words in one array: `bare_scan` loads each word (the floor for visiting a
@@ -104,6 +106,32 @@ fn tick(c: &mut Criterion) {
                 })
             });
         }
+        // `active_behind`: as `active_both`, but the consumer has not yet
+        // drained the previous tick's reports, so every report merges into
+        // a pending one (the lagging-consumer path, with its merge index).
+        g.bench_with_input(BenchmarkId::new("active_behind", n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let record_both = || {
+                    for t in &tracks {
+                        t.record_up(BYTES);
+                        t.record_down(BYTES);
+                    }
+                };
+                for _ in 0..iters {
+                    record_both();
+                    reg.tick().expect("tick"); // queued, and left there
+                    record_both();
+                    let start = Instant::now();
+                    reg.tick().expect("tick");
+                    total += start.elapsed();
+                    assert_eq!(reg.drain(&mut out, usize::MAX), 2 * n, "one report per track and direction");
+                    assert!(out.iter().all(Report::is_merged), "every report merged into a pending one");
+                    out.clear();
+                }
+                total
+            })
+        });
     }
     g.finish();
 }

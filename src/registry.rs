@@ -360,8 +360,8 @@ impl Registry {
         }
         let mut s = lock(&self.core.sampler);
         // A panic in the sampler role (a bug) is counted as the thread's are,
-        // then goes on to the caller (the C ABI returns PANIC). The sampler
-        // keeps the reports it made but had not queued yet.
+        // then goes on to the caller (the C ABI returns PANIC). Reports it
+        // made are already queued; marks it had not visited are put back.
         if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&self.core, &mut s))) {
             self.core.health.sampler_panics.fetch_add(1, Relaxed);
             std::panic::resume_unwind(p);

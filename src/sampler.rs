@@ -4,11 +4,12 @@
 //! bookkeeping (starts, final flags, pending merges) needs no atomics of its
 //! own and close/release never block: they queue a request and wake it.
 
+use crate::outbox::Outbox;
 use crate::registry::{Core, Sink};
 use crate::report::{Direction, Report, TrackKey, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
 use crate::seq::SeqStats;
 use crate::slot::{Seen, Slot, OPEN};
-use crate::sync::{lock, Ordering::Relaxed};
+use crate::sync::{lock, MutexGuard, Ordering::Relaxed};
 use crate::word::Delta;
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -25,6 +26,113 @@ pub(crate) enum Request {
 
 /// Reports per sink call and per outbox lock hold.
 const CHUNK: usize = 4096;
+
+/// The outbox as the sampler fills it: each report goes straight into the
+/// queue (a pass over many active tracks is bound by the bytes it stores, so
+/// no staging copy), under a lock taken once per `CHUNK` reports. Never held
+/// while another lock is taken: callers `unlock` before the slab's.
+///
+/// One filler serves one pass (or one batch of requests) and merges only
+/// into reports queued before its first push: a pass visits each slot once,
+/// so nothing it queued itself is a candidate, and while the consumer keeps
+/// up there are none at all, which spares the outbox its merge index. (In a
+/// batch of requests, bytes that race in between a track's close flush and
+/// its late flush give two reports instead of one merged: both exact.)
+struct Filler<'a> {
+    core: &'a Core,
+    held: Option<MutexGuard<'a, Outbox>>,
+    /// The outbox's `end()` at the first push.
+    horizon: Option<u32>,
+    in_hold: usize,
+    emitted: u64,
+    merged: u64,
+}
+
+impl<'a> Filler<'a> {
+    fn new(core: &'a Core) -> Filler<'a> {
+        Filler { core, held: None, horizon: None, in_hold: 0, emitted: 0, merged: 0 }
+    }
+
+    fn push(&mut self, i: u32, r: Report) {
+        let ob = self.held.get_or_insert_with(|| lock(&self.core.outbox));
+        let horizon = *self.horizon.get_or_insert_with(|| ob.end());
+        self.merged += u64::from(ob.push(i, r, horizon));
+        self.emitted += 1;
+        self.in_hold += 1;
+        if self.in_hold >= CHUNK {
+            self.unlock();
+        }
+    }
+
+    /// Lets consumers at what is queued so far.
+    fn unlock(&mut self) {
+        let Some(ob) = self.held.take() else { return };
+        let wake = ob.waiters > 0;
+        drop(ob);
+        self.in_hold = 0;
+        if wake {
+            self.core.outbox_cv.notify_all();
+        }
+    }
+
+    /// Queues the reports of one track's window: one per direction that
+    /// moved. `seq` belongs to the up side (packet records are publisher-side).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        i: u32,
+        slot: &Slot,
+        seen: &Seen,
+        d: [Delta; 2],
+        seq: SeqStats,
+        start: u64,
+        end: u64,
+        flags: u32,
+    ) {
+        let up = !d[Direction::Up.index()].is_zero() || !seq.is_zero();
+        let down = !d[Direction::Down.index()].is_zero();
+        if !up && !down {
+            return;
+        }
+        let report = |direction: Direction, key: TrackKey| {
+            let x = d[direction.index()];
+            let seq = if direction == Direction::Up { seq } else { SeqStats::ZERO };
+            Report {
+                key,
+                direction,
+                bytes: x.bytes,
+                messages: x.messages,
+                start_unix_ns: start,
+                end_unix_ns: end,
+                flags,
+                seq,
+                origin: (i, seen.generation()),
+            }
+        };
+        // One count per report and no more: each clone and drop of a key is a
+        // locked instruction on the key's own line, a large part of an active
+        // track's cost in a pass.
+        let key = slot.key();
+        match (up, down) {
+            (true, true) => {
+                self.push(i, report(Direction::Up, key.clone()));
+                self.push(i, report(Direction::Down, key));
+            }
+            (true, false) => self.push(i, report(Direction::Up, key)),
+            _ => self.push(i, report(Direction::Down, key)),
+        }
+    }
+}
+
+impl Drop for Filler<'_> {
+    /// Also on a panic in the pass: what was queued stays queued.
+    fn drop(&mut self) {
+        self.unlock();
+        let h = &self.core.health;
+        h.reports_emitted.fetch_add(self.emitted, Relaxed);
+        h.reports_merged.fetch_add(self.merged, Relaxed);
+    }
+}
 
 #[cfg(not(loom))]
 thread_local! {
@@ -47,8 +155,6 @@ pub(crate) fn in_sink() -> bool {
 pub(crate) struct Sampler {
     /// End of the last window taken by a pass (Unix ns).
     pub prev_boundary_ns: u64,
-    /// Reports made but not yet in the outbox (kept across a caught panic).
-    batch: Vec<(u32, Report)>,
     pub sink: Option<Sink>,
     delivery: Vec<Report>,
     /// Cumulative [up, down] of released tracks by country, so cumulative
@@ -63,63 +169,11 @@ impl Sampler {
     pub fn new(start_ns: u64, sink: Option<Sink>) -> Sampler {
         Sampler {
             prev_boundary_ns: start_ns,
-            batch: Vec::new(),
             sink,
             delivery: Vec::new(),
             retired: BTreeMap::new(),
             #[cfg(feature = "fault-injection")]
             panic_after: None,
-        }
-    }
-
-    /// `seq` belongs to the up side (packet records are publisher-side).
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &mut self,
-        i: u32,
-        slot: &Slot,
-        seen: &Seen,
-        d: [Delta; 2],
-        seq: SeqStats,
-        start: u64,
-        end: u64,
-        flags: u32,
-    ) {
-        let up = !d[Direction::Up.index()].is_zero() || !seq.is_zero();
-        let down = !d[Direction::Down.index()].is_zero();
-        if !up && !down {
-            return;
-        }
-        let report = |direction: Direction, key: TrackKey| {
-            let x = d[direction.index()];
-            let seq = if direction == Direction::Up { seq } else { SeqStats::ZERO };
-            let origin = (i, seen.generation());
-            (
-                i,
-                Report {
-                    key,
-                    direction,
-                    bytes: x.bytes,
-                    messages: x.messages,
-                    start_unix_ns: start,
-                    end_unix_ns: end,
-                    flags,
-                    seq,
-                    origin,
-                },
-            )
-        };
-        // One count per report and no more: each clone and drop of a key is a
-        // locked instruction on the key's own line, a large part of an active
-        // track's cost in a pass.
-        let key = slot.key();
-        match (up, down) {
-            (true, true) => {
-                self.batch.push(report(Direction::Up, key.clone()));
-                self.batch.push(report(Direction::Down, key));
-            }
-            (true, false) => self.batch.push(report(Direction::Up, key)),
-            _ => self.batch.push(report(Direction::Down, key)),
         }
     }
 
@@ -129,6 +183,7 @@ impl Sampler {
         let prev = self.prev_boundary_ns;
         #[cfg(feature = "fault-injection")]
         let mut fuse = self.panic_after.take();
+        let mut q = Filler::new(core);
         // Only marked slots: a track whose words are untouched since the last
         // pass (and that spilled nothing) has no bit, and nothing to take.
         core.slab.take_active(|i, slot| {
@@ -150,19 +205,15 @@ impl Sampler {
             // this window, which for it is empty in time, not reversed.
             let start = prev.max(slot.floor().load(Relaxed)).min(end_ns);
             let late = if seen.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
-            self.emit(i, slot, &seen, d, seq, start, end_ns, flags | late);
-            // Hand reports over while their slots are still in cache.
-            if self.batch.len() >= CHUNK {
-                self.flush_batch(core);
-            }
+            q.emit(i, slot, &seen, d, seq, start, end_ns, flags | late);
         });
+        drop(q);
         // A pass with fewer marked slots than the fuse leaves it for the next.
         #[cfg(feature = "fault-injection")]
         {
             self.panic_after = fuse;
         }
         self.prev_boundary_ns = end_ns;
-        self.flush_batch(core);
         let took = began.elapsed().as_nanos() as u64;
         core.health.tick_ns_total.fetch_add(took, Relaxed);
         core.health.last_tick_ns.store(took, Relaxed);
@@ -170,50 +221,51 @@ impl Sampler {
     }
 
     /// The close flush: everything up to now, flagged final.
-    fn finalize(&mut self, core: &Core, i: u32, slot: &Slot) {
+    fn finalize(&self, q: &mut Filler, i: u32, slot: &Slot) {
         let Some(seen) = slot.observe() else { return };
         if seen.finalized() {
             return;
         }
-        self.flush_to_now(core, i, slot, &seen, TRACKSTATS_FLAG_FINAL);
+        self.flush_to_now(q, i, slot, &seen, TRACKSTATS_FLAG_FINAL);
         slot.set_finalized();
     }
 
     /// Whatever a finalized track recorded since its close flush, flagged late.
-    fn take_late(&mut self, core: &Core, i: u32, slot: &Slot) {
+    fn take_late(&self, q: &mut Filler, i: u32, slot: &Slot) {
         let Some(seen) = slot.observe() else { return };
         if slot.is_idle(&seen) {
             return;
         }
-        self.flush_to_now(core, i, slot, &seen, TRACKSTATS_FLAG_LATE);
+        self.flush_to_now(q, i, slot, &seen, TRACKSTATS_FLAG_LATE);
     }
 
     /// Takes the slot's windows into one report ending now, and moves its
     /// floor there, so a later report of this track starts where this ended.
-    fn flush_to_now(&mut self, core: &Core, i: u32, slot: &Slot, seen: &Seen, flags: u32) {
+    fn flush_to_now(&self, q: &mut Filler, i: u32, slot: &Slot, seen: &Seen, flags: u32) {
         let d = slot.take(seen);
         let seq = slot.take_seq();
-        let now = core.clock.now_unix_ns();
+        let now = q.core.clock.now_unix_ns();
         let floor = slot.floor();
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
-        self.emit(i, slot, seen, d, seq, start, now, flags);
+        q.emit(i, slot, seen, d, seq, start, now, flags);
         floor.store(now, Relaxed);
     }
 
-    pub fn apply(&mut self, core: &Core, req: Request) {
+    fn apply(&mut self, q: &mut Filler, req: Request) {
+        let core = q.core;
         match req {
-            Request::Close(i) => self.finalize(core, i, core.slab.get(i)),
+            Request::Close(i) => self.finalize(q, i, core.slab.get(i)),
             Request::Release(i) => {
                 let slot = core.slab.get(i);
                 let Some(seen) = slot.observe() else { return };
                 if seen.lifecycle() == OPEN && slot.mark_closed() {
                     core.health.open_tracks.fetch_sub(1, Relaxed);
                 }
-                self.finalize(core, i, slot);
-                self.take_late(core, i, slot);
+                self.finalize(q, i, slot);
+                self.take_late(q, i, slot);
                 // The reports hold their own key; the slot can go, its sums
-                // kept by country.
-                self.flush_batch(core);
+                // kept by country. The outbox is let go before the slab's lock.
+                q.unlock();
                 self.retire(slot);
                 slot.free();
                 core.slab.release(i);
@@ -235,10 +287,10 @@ impl Sampler {
     }
 
     pub fn apply_all(&mut self, core: &Core, reqs: &[Request]) {
+        let mut q = Filler::new(core);
         for &r in reqs {
-            self.apply(core, r);
+            self.apply(&mut q, r);
         }
-        self.flush_batch(core);
     }
 
     /// Registry close: every track not yet flushed gets its final report,
@@ -252,41 +304,14 @@ impl Sampler {
                 live.push(i);
             }
         });
+        let mut q = Filler::new(core);
         for i in live {
             let slot = core.slab.get(i);
             if slot.mark_closed() {
                 core.health.open_tracks.fetch_sub(1, Relaxed);
             }
-            self.finalize(core, i, slot);
-            self.take_late(core, i, slot);
-        }
-        self.flush_batch(core);
-    }
-
-    /// Moves made reports into the outbox, merging per (track, direction).
-    pub fn flush_batch(&mut self, core: &Core) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let (mut emitted, mut merged, mut wake) = (0u64, 0u64, false);
-        // One drain over the whole batch, taken in chunks per lock hold (a
-        // `drain(..chunk)` per chunk would shift the rest each time).
-        let mut rest = self.batch.drain(..);
-        while rest.len() > 0 {
-            let mut ob = lock(&core.outbox);
-            wake |= ob.waiters > 0;
-            for (i, r) in rest.by_ref().take(CHUNK) {
-                emitted += 1;
-                if ob.push(i, r) {
-                    merged += 1;
-                }
-            }
-        }
-        drop(rest);
-        core.health.reports_emitted.fetch_add(emitted, Relaxed);
-        core.health.reports_merged.fetch_add(merged, Relaxed);
-        if wake {
-            core.outbox_cv.notify_all();
+            self.finalize(&mut q, i, slot);
+            self.take_late(&mut q, i, slot);
         }
     }
 

@@ -67,3 +67,23 @@ fn registry_close_flushes_every_open_track() {
     assert!(reports.iter().all(|r| r.is_final() && r.bytes == r.key.user_data() + 1));
     assert_eq!(reg.stats().open_tracks, 0);
 }
+
+/// Pending reports merge per (track, direction), a close's too: bytes
+/// recorded after the close fold into its undrained final report (flagged
+/// late and merged as well) rather than making a second one.
+#[test]
+fn late_bytes_fold_into_a_pending_final_report() {
+    let reg = manual();
+    let t = reg.open(key(1)).unwrap();
+    t.record_up(100);
+    assert!(t.close());
+    reg.flush().unwrap();
+    t.record_up(50);
+    drop(t);
+    reg.flush().unwrap();
+    let r = drain_all(&reg);
+    let flags =
+        trackstats::TRACKSTATS_FLAG_FINAL | trackstats::TRACKSTATS_FLAG_LATE | trackstats::TRACKSTATS_FLAG_MERGED;
+    let got: Vec<_> = r.iter().map(|r| (r.direction, r.bytes, r.messages, r.flags)).collect();
+    assert_eq!(got, [(Direction::Up, 150, 2, flags)]);
+}

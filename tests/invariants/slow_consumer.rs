@@ -73,3 +73,54 @@ fn a_stuck_sink_delays_reports_but_never_loses_them() {
     assert!(reports.iter().any(|r| r.is_merged() && r.end_unix_ns - r.start_unix_ns > 5_000_000));
     ledger_of(&reports).assert_equals(&truth);
 }
+
+/// Passes of more reports than one outbox lock hold (4096) while a consumer
+/// takes small bites and now and then falls behind: it drains between a
+/// pass's chunks (past the pass's merge horizon) and reports merge into ones
+/// it has not taken yet. Nothing is lost or counted twice, and the queue
+/// stays within one report per track and direction.
+#[test]
+fn a_consumer_biting_into_long_passes_gets_everything_once() {
+    const MANY: u64 = 6_000;
+    let reg = Arc::new(threaded(1));
+    let tracks: Vec<_> = (0..MANY).map(|i| reg.open(key(i)).unwrap()).collect();
+    let consumer = {
+        let reg = reg.clone();
+        thread::spawn(move || {
+            let (mut got, mut v, mut rng, mut max_pending) = (Ledger::default(), Vec::new(), Rng(11), 0);
+            loop {
+                v.clear();
+                match reg.wait(&mut v, 97, Duration::from_millis(20)) {
+                    Ok(_) => v.iter().for_each(|r| got.add_report(r)),
+                    Err(trackstats::Error::Closed) => return (got, max_pending),
+                    Err(e) => panic!("wait: {e:?}"),
+                }
+                max_pending = max_pending.max(reg.stats().reports_pending);
+                if rng.next() % 64 == 0 {
+                    thread::sleep(Duration::from_millis(3));
+                }
+            }
+        })
+    };
+    let mut truth = Ledger::default();
+    let mut rng = Rng(5);
+    let until = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < until {
+        for (i, t) in tracks.iter().enumerate() {
+            let n = rng.message_size();
+            let dir = if rng.next() % 2 == 0 { trackstats::Direction::Up } else { trackstats::Direction::Down };
+            match dir {
+                trackstats::Direction::Up => t.record_up(n),
+                trackstats::Direction::Down => t.record_down(n),
+            }
+            truth.add(i as u64, dir, n);
+        }
+    }
+    drop(tracks);
+    reg.close().unwrap();
+    let (got, max_pending) = consumer.join().unwrap();
+    let s = reg.stats();
+    assert!(s.reports_merged > 0 && s.reports_emitted > 4 * 4096, "{s:?}");
+    assert!(max_pending <= 2 * MANY, "{max_pending} reports pending for {MANY} tracks");
+    got.assert_equals(&truth);
+}

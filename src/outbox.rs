@@ -18,8 +18,8 @@ pub(crate) struct Outbox {
     /// Built lazily, only when a push has something to merge with: a pass
     /// merges only with reports queued before it began, so while the
     /// consumer keeps up (the queue is empty when a pass begins) a pass
-    /// never touches this array, whose random-looking line per 8 slots was,
-    /// cold after the drain, the largest cost of an active track's report.
+    /// never touches this array, whose line per 8 slots, cold after the
+    /// consumer's drain, was the largest cost of an active track's report.
     pend: Vec<[u32; 2]>,
     /// How many reports at the front of `queue` are in `pend`.
     indexed: usize,

@@ -15,9 +15,9 @@ package trackstats
 // Go pointer to an out-parameter ever has to escape to the heap.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include -Wall -Wextra
-#cgo linux LDFLAGS: -L${SRCDIR}/../../target/release -l:libtrackstats.a -lm -ldl -lpthread
-#cgo !linux LDFLAGS: ${SRCDIR}/../../target/release/libtrackstats.a -lm -lpthread
+#cgo CFLAGS: -I${SRCDIR}/../../../include -Wall -Wextra
+#cgo linux LDFLAGS: -L${SRCDIR}/../../../target/release -l:libtrackstats.a -lm -ldl -lpthread
+#cgo !linux LDFLAGS: ${SRCDIR}/../../../target/release/libtrackstats.a -lm -lpthread
 #include <malloc.h>
 #include <string.h>
 #include "trackstats.h"

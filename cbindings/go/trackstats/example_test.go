@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	trackstats "github.com/trackstats/trackstats/cbindings/go"
+	trackstats "github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
 func Example() {

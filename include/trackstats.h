@@ -18,21 +18,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// A sampler thread closes windows on absolute deadlines.
-#define TRACKSTATS_MODE_THREAD 0
+// Bits of the window word that hold bytes.
+#define TRACKSTATS_WORD_BYTES_BITS 40
 
-// No thread: the caller closes windows with `trackstats_registry_tick`.
-#define TRACKSTATS_MODE_MANUAL 1
+// What one record adds to the message field: `1 << TRACKSTATS_WORD_BYTES_BITS`.
+#define TRACKSTATS_WORD_MESSAGE_ONE 1099511627776
 
-// The report was produced by the track's close: no more regular reports follow.
-#define TRACKSTATS_FLAG_FINAL 1
+// Mask of the byte field.
+#define TRACKSTATS_WORD_BYTES_MASK 1099511627775
 
-// Bytes recorded after the track was closed (between close and release).
-#define TRACKSTATS_FLAG_LATE 2
+// The top bit of each field: when the old value has one set, spill.
+#define TRACKSTATS_WORD_SPILL_MASK 9223372586610589696ull
 
-// Several windows folded into one report, because the consumer lagged or the
-// sampler missed deadlines; the report spans all of them.
-#define TRACKSTATS_FLAG_MERGED 4
+// The largest record that goes through the window word (16 MiB - 1).
+#define TRACKSTATS_MAX_INLINE_BYTES 16777215
+
+// Records larger than this (1 TiB) are rejected: counted in the registry's
+// `records_rejected` and otherwise ignored. They can only come from a bug
+// such as a negative length cast to unsigned.
+#define TRACKSTATS_MAX_RECORD_BYTES 1099511627776
 
 // The most bytes an id (participant, track or country) may have.
 #define TRACKSTATS_MAX_ID_BYTES 256
@@ -62,25 +66,21 @@
 // Set in the state word once the first packet started the stream.
 #define TRACKSTATS_PACKET_STARTED (1 << 16)
 
-// Bits of the window word that hold bytes.
-#define TRACKSTATS_WORD_BYTES_BITS 40
+// The report was produced by the track's close: no more regular reports follow.
+#define TRACKSTATS_FLAG_FINAL 1
 
-// What one record adds to the message field: `1 << TRACKSTATS_WORD_BYTES_BITS`.
-#define TRACKSTATS_WORD_MESSAGE_ONE 1099511627776
+// Bytes recorded after the track was closed (between close and release).
+#define TRACKSTATS_FLAG_LATE 2
 
-// Mask of the byte field.
-#define TRACKSTATS_WORD_BYTES_MASK 1099511627775
+// Several windows folded into one report, because the consumer lagged or the
+// sampler missed deadlines; the report spans all of them.
+#define TRACKSTATS_FLAG_MERGED 4
 
-// The top bit of each field: when the old value has one set, spill.
-#define TRACKSTATS_WORD_SPILL_MASK 9223372586610589696ull
+// A sampler thread closes windows on absolute deadlines.
+#define TRACKSTATS_MODE_THREAD 0
 
-// The largest record that goes through the window word (16 MiB - 1).
-#define TRACKSTATS_MAX_INLINE_BYTES 16777215
-
-// Records larger than this (1 TiB) are rejected: counted in the registry's
-// `records_rejected` and otherwise ignored. They can only come from a bug
-// such as a negative length cast to unsigned.
-#define TRACKSTATS_MAX_RECORD_BYTES 1099511627776
+// No thread: the caller closes windows with `trackstats_registry_tick`.
+#define TRACKSTATS_MODE_MANUAL 1
 
 // What a fallible call returns. `TRACKSTATS_RESULT_OK` is 0; any other value
 // means nothing was written to the out-parameters. New codes may be added:

@@ -19,7 +19,7 @@ TEST_TARGETS += test-reliability
 test-reliability: test-loom test-faults test-valgrind
 
 test-loom: check-tools
-	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=$(LOOM_PREEMPTIONS) \
+	RUSTFLAGS="--cfg trackstats_loom" LOOM_MAX_PREEMPTIONS=$(LOOM_PREEMPTIONS) \
 	  $(CARGO) test --release --test loom --test seq_loom --target-dir $(TARGET_DIR)/loom -- --nocapture --test-threads=2
 
 test-faults: check-tools

@@ -8,32 +8,37 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod clock;
-pub mod ffi;
-mod outbox;
-mod prometheus;
-mod registry;
-mod report;
-mod sampler;
-mod seq;
-mod slab;
-mod slot;
+// Bottom up: each module uses only modules listed before it (rustfmt.toml
+// keeps this order). The module graph is in README.md, "Layout".
 mod sync;
 mod word;
+mod key;
+mod clock;
+mod seq;
+mod report;
+mod stats;
+mod slot;
+mod slab;
+mod outbox;
+mod sampler;
+mod prometheus;
+mod hub;
+mod track;
+mod registry;
+pub mod ffi;
 
-pub use prometheus::PromOptions;
-pub use registry::{
-    Config, Error, Mode, Registry, Sink, Stats, Totals, Track, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL,
-};
-pub use report::{
-    Direction, KeyError, Report, TrackKey, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED,
-    TRACKSTATS_MAX_ID_BYTES,
-};
+pub use key::{KeyError, TrackKey, TRACKSTATS_MAX_ID_BYTES};
+pub use prometheus::PrometheusOptions;
+pub use registry::{Config, Error, Mode, Registry, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL};
+pub use report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED};
+pub use sampler::Sink;
 pub use seq::{
     SeqStats, TRACKSTATS_PACKET_STARTED, TRACKSTATS_PACKET_WORDS, TRACKSTATS_PACKET_WORD_DUPLICATED,
     TRACKSTATS_PACKET_WORD_FRAMES, TRACKSTATS_PACKET_WORD_LOST, TRACKSTATS_PACKET_WORD_OUT_OF_ORDER,
     TRACKSTATS_PACKET_WORD_RECOVERED, TRACKSTATS_PACKET_WORD_STATE,
 };
+pub use stats::Stats;
+pub use track::{Totals, Track};
 pub use word::{
     Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES, TRACKSTATS_WORD_BYTES_BITS,
     TRACKSTATS_WORD_BYTES_MASK, TRACKSTATS_WORD_MESSAGE_ONE, TRACKSTATS_WORD_SPILL_MASK,

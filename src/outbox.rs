@@ -1,14 +1,152 @@
-//! Reports waiting for the consumer. A lagging consumer makes a track's next
-//! report merge into the one already pending for the same (track, direction),
-//! so pending memory is bounded by tracks, not by time.
+//! Reports waiting for the consumer, with the lock and condvar around them.
+//! A lagging consumer makes a track's next report merge into the one already
+//! pending for the same (track, direction), so pending memory is bounded by
+//! tracks, not by time.
 
 use crate::report::Report;
+use crate::stats::Counters;
+use crate::sync::{lock, Condvar, Mutex, MutexGuard, Ordering::Relaxed};
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
-#[derive(Default)]
+/// Reports per sink call and per outbox lock hold.
+pub(crate) const CHUNK: usize = 4096;
+
+/// The queue between the sampler role and the consumers.
 pub(crate) struct Outbox {
-    queue: VecDeque<Report>,
-    /// Logical index of `queue[0]`; logical indices wrap at 2^32.
+    queue: Mutex<Queue>,
+    /// Signalled when reports arrive (to `waiters` only) and at `close`.
+    cv: Condvar,
+}
+
+impl Outbox {
+    pub fn new() -> Outbox {
+        Outbox { queue: Mutex::new(Queue::default()), cv: Condvar::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.queue).len()
+    }
+
+    /// Moves up to `max` pending reports to `out` without blocking.
+    pub fn drain(&self, out: &mut Vec<Report>, max: usize) -> usize {
+        lock(&self.queue).drain_into(out, max)
+    }
+
+    /// Like `drain`, but waits up to `timeout` for the first report. `Some(0)`
+    /// on timeout, None once closed with nothing left.
+    pub fn wait(&self, out: &mut Vec<Report>, max: usize, timeout: Duration) -> Option<usize> {
+        let deadline = Instant::now() + timeout;
+        let mut q = lock(&self.queue);
+        loop {
+            if !q.is_empty() {
+                return Some(q.drain_into(out, max));
+            }
+            if q.closed {
+                return None;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Some(0);
+            }
+            q.waiters += 1;
+            q = match self.cv.wait_timeout(q, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+            q.waiters -= 1;
+        }
+    }
+
+    /// Marks the outbox closed (the sampler role will push no more) and
+    /// wakes every waiter.
+    pub fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.cv.notify_all();
+    }
+
+    /// Blocks until `close`.
+    pub fn wait_closed(&self) {
+        let mut q = lock(&self.queue);
+        while !q.closed {
+            q.waiters += 1;
+            q = match self.cv.wait(q) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            q.waiters -= 1;
+        }
+    }
+
+    /// A writer for one pass (or one batch of requests), counting what it
+    /// pushes in `counters`.
+    pub fn writer<'a>(&'a self, counters: &'a Counters) -> Writer<'a> {
+        Writer { outbox: self, counters, held: None, horizon: None, in_hold: 0, emitted: 0, merged: 0 }
+    }
+}
+
+/// The outbox as the sampler role fills it: each report goes straight into
+/// the queue (a pass over many active tracks is bound by the bytes it
+/// stores, so no staging copy), under a lock taken once per `CHUNK`
+/// reports. Never held while another lock is taken: callers `unlock` before
+/// the slab's.
+///
+/// One writer serves one pass (or one batch of requests) and merges only
+/// into reports queued before its first push: a pass visits each slot once,
+/// so nothing it queued itself is a candidate, and while the consumer keeps
+/// up there are none at all, which spares the queue its merge index. (In a
+/// batch of requests, bytes that race in between a track's close flush and
+/// its late flush give two reports instead of one merged: both exact.)
+pub(crate) struct Writer<'a> {
+    outbox: &'a Outbox,
+    counters: &'a Counters,
+    held: Option<MutexGuard<'a, Queue>>,
+    /// The queue's `end()` at the first push.
+    horizon: Option<u32>,
+    in_hold: usize,
+    emitted: u64,
+    merged: u64,
+}
+
+impl Writer<'_> {
+    /// Queues `r`, a report of the slot at index `slot`.
+    pub fn push(&mut self, slot: u32, r: Report) {
+        let q = self.held.get_or_insert_with(|| lock(&self.outbox.queue));
+        let horizon = *self.horizon.get_or_insert_with(|| q.end());
+        self.merged += u64::from(q.push(slot, r, horizon));
+        self.emitted += 1;
+        self.in_hold += 1;
+        if self.in_hold >= CHUNK {
+            self.unlock();
+        }
+    }
+
+    /// Lets consumers at what is queued so far.
+    pub fn unlock(&mut self) {
+        let Some(q) = self.held.take() else { return };
+        let wake = q.waiters > 0;
+        drop(q);
+        self.in_hold = 0;
+        if wake {
+            self.outbox.cv.notify_all();
+        }
+    }
+}
+
+impl Drop for Writer<'_> {
+    /// Also on a panic in the pass: what was queued stays queued.
+    fn drop(&mut self) {
+        self.unlock();
+        self.counters.reports_emitted.fetch_add(self.emitted, Relaxed);
+        self.counters.reports_merged.fetch_add(self.merged, Relaxed);
+    }
+}
+
+/// The pending reports, in order.
+#[derive(Default)]
+pub(crate) struct Queue {
+    reports: VecDeque<Report>,
+    /// Logical index of `reports[0]`; logical indices wrap at 2^32.
     base: u32,
     /// Per slot index and direction: the logical index of that track's
     /// latest queued report, for the first `indexed` queued reports. An entry
@@ -21,29 +159,29 @@ pub(crate) struct Outbox {
     /// never touches this array, whose line per 8 slots, cold after the
     /// consumer's drain, was the largest cost of an active track's report.
     pend: Vec<[u32; 2]>,
-    /// How many reports at the front of `queue` are in `pend`.
+    /// How many reports at the front of `reports` are in `pend`.
     indexed: usize,
     /// The registry is closed and nothing more will be pushed by the sampler
     /// thread (late reports from releases may still arrive and be drained).
-    pub closed: bool,
-    /// Consumers parked on `outbox_cv` (counted under the lock), so the
-    /// sampler notifies only when someone waits.
-    pub waiters: usize,
+    closed: bool,
+    /// Consumers parked on `cv` (counted under the lock), so the sampler
+    /// notifies only when someone waits.
+    waiters: usize,
 }
 
-impl Outbox {
+impl Queue {
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.reports.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.reports.is_empty()
     }
 
     /// The logical index the next queued report gets: a `horizon` for
     /// `push` that takes in everything queued so far.
     pub fn end(&self) -> u32 {
-        self.base.wrapping_add(self.queue.len() as u32)
+        self.base.wrapping_add(self.reports.len() as u32)
     }
 
     /// Queues `r` from the slot at index `slot`, merging it into that
@@ -55,7 +193,7 @@ impl Outbox {
         // the front, or none if the consumer has drained past it (horizons
         // never lie ahead of `end()`, so an offset past `len` is a wrap).
         let limit = match horizon.wrapping_sub(self.base) as usize {
-            n if n <= self.queue.len() => n,
+            n if n <= self.reports.len() => n,
             _ => 0,
         };
         if limit > 0 {
@@ -64,7 +202,7 @@ impl Outbox {
             let at = self.pend.get(slot as usize).map_or(u32::MAX, |p| p[r.direction.index()]);
             let off = at.wrapping_sub(self.base) as usize;
             if off < limit {
-                let p = &mut self.queue[off];
+                let p = &mut self.reports[off];
                 // The entry may be stale: merge only into this very track's report.
                 if p.origin == r.origin && p.direction == r.direction {
                     p.merge(&r);
@@ -72,7 +210,7 @@ impl Outbox {
                 }
             }
         }
-        self.queue.push_back(r);
+        self.reports.push_back(r);
         false
     }
 
@@ -80,7 +218,7 @@ impl Outbox {
     /// a track's latest report wins.
     fn index_to(&mut self, limit: usize) {
         for off in self.indexed..limit {
-            let r = &self.queue[off];
+            let r = &self.reports[off];
             let (slot, logical) = (r.origin.0 as usize, self.base.wrapping_add(off as u32));
             if slot >= self.pend.len() {
                 // Amortized growth, to the highest slot index indexed.
@@ -93,8 +231,8 @@ impl Outbox {
 
     /// Moves up to `max` of the oldest reports to `out`.
     pub fn drain_into(&mut self, out: &mut Vec<Report>, max: usize) -> usize {
-        let n = max.min(self.queue.len());
-        out.extend(self.queue.drain(..n));
+        let n = max.min(self.reports.len());
+        out.extend(self.reports.drain(..n));
         self.base = self.base.wrapping_add(n as u32);
         self.indexed = self.indexed.saturating_sub(n);
         n
@@ -104,7 +242,8 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Direction, TrackKey, TRACKSTATS_FLAG_MERGED};
+    use crate::key::TrackKey;
+    use crate::report::{Direction, TRACKSTATS_FLAG_MERGED};
     use crate::seq::SeqStats;
 
     fn report(slot: u32, generation: u32, direction: Direction, bytes: u64) -> Report {
@@ -157,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_pass_merges_only_into_what_was_queued_before_it() {
-        let mut ob = Outbox::default();
+        let mut ob = Queue::default();
         let horizon = ob.end();
         assert!(!ob.push(3, report(3, 1, Direction::Up, 10), horizon));
         // Same pass (same horizon): queued, not merged.
@@ -197,7 +336,7 @@ mod tests {
         for seed in 1..=20u64 {
             let mut rng = Rng(seed * 0x9E37_79B9_7F4A_7C15);
             let start = u32::MAX - 50;
-            let mut ob = Outbox { base: start, ..Outbox::default() };
+            let mut ob = Queue { base: start, ..Queue::default() };
             let mut model = Model { base: start, ..Model::default() };
             let mut generation = [1u32; 16];
             let mut out = Vec::new();

@@ -8,15 +8,16 @@
 //! gathers one under the sampler role so no track is counted twice while it
 //! moves from live to released.
 
-use crate::registry::Stats;
-use crate::report::{Direction, TrackKey};
+use crate::key::TrackKey;
+use crate::report::Direction;
+use crate::stats::Stats;
 use crate::word::Delta;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// What to render.
 #[derive(Clone, Debug, Default)]
-pub struct PromOptions {
+pub struct PrometheusOptions {
     /// Also render `trackstats_track_*` series, one per live track and direction.
     pub per_track: bool,
     /// At most this many per-track series; the rest are summed into one
@@ -100,7 +101,7 @@ impl Out<'_> {
     }
 }
 
-pub(crate) fn render(s: &Snapshot, o: &PromOptions) -> String {
+pub(crate) fn render(s: &Snapshot, o: &PrometheusOptions) -> String {
     let mut out = Out { text: String::new(), node: o.node_id.as_deref() };
     for (name, help, field) in [
         (
@@ -216,7 +217,7 @@ mod tests {
 
     #[test]
     fn renders_counters_by_direction_and_country() {
-        let text = render(&snapshot(), &PromOptions { node_id: Some("n1".into()), ..Default::default() });
+        let text = render(&snapshot(), &PrometheusOptions { node_id: Some("n1".into()), ..Default::default() });
         assert!(text.contains("# TYPE trackstats_bytes_total counter\n"));
         assert!(text.contains("trackstats_bytes_total{node_id=\"n1\",direction=\"incoming\",country=\"DE\"} 100\n"));
         assert!(text.contains("trackstats_messages_total{node_id=\"n1\",direction=\"outgoing\",country=\"\"} 1\n"));
@@ -226,7 +227,7 @@ mod tests {
 
     #[test]
     fn per_track_series_stop_at_the_limit_and_overflow_keeps_the_sum() {
-        let text = render(&snapshot(), &PromOptions { per_track: true, max_track_series: 2, node_id: None });
+        let text = render(&snapshot(), &PrometheusOptions { per_track: true, max_track_series: 2, node_id: None });
         let series: Vec<_> = text.lines().filter(|l| l.starts_with("trackstats_track_bytes_total{")).collect();
         assert_eq!(series.len(), 4, "{series:#?}"); // 2 tracks + overflow per direction
         assert!(text.contains("participant_id=\"PA_\\\"x\\\"\""), "label values are escaped");

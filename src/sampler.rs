@@ -1,19 +1,27 @@
 //! The sampler role: the only code that takes windows out of slots. Whoever
-//! holds `Core::sampler` plays it: the registry's thread, or in manual mode
-//! the caller of `tick`/`flush`. Because one party does every swap, window
-//! bookkeeping (starts, final flags, pending merges) needs no atomics of its
-//! own and close/release never block: they queue a request and wake it.
+//! holds the hub's sampler lock plays it: the registry's thread, or in manual
+//! mode the caller of `tick`/`flush`. Because one party does every swap,
+//! window bookkeeping (starts, final flags, pending merges) needs no atomics
+//! of its own and close/release never block: they queue a `Request` and wake
+//! it.
 
-use crate::outbox::Outbox;
-use crate::registry::{Core, Sink};
-use crate::report::{Direction, Report, TrackKey, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
+use crate::clock::Clock;
+use crate::key::TrackKey;
+use crate::outbox::{Outbox, Writer, CHUNK};
+use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
 use crate::seq::SeqStats;
-use crate::slot::{Seen, Slot, OPEN};
-use crate::sync::{lock, MutexGuard, Ordering::Relaxed};
+use crate::slab::Slab;
+use crate::slot::{Slot, SlotState, OPEN};
+use crate::stats::Counters;
+use crate::sync::Ordering::Relaxed;
 use crate::word::Delta;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Instant;
+
+/// A report sink called on the sampler thread (or, in manual mode, the
+/// thread that ticks) with each batch of reports.
+pub type Sink = Box<dyn FnMut(&[Report]) + Send>;
 
 /// Work for the sampler that hosts hand over without waiting.
 #[derive(Clone, Copy, Debug)]
@@ -24,124 +32,68 @@ pub(crate) enum Request {
     Release(u32),
 }
 
-/// Reports per sink call and per outbox lock hold.
-const CHUNK: usize = 4096;
-
-/// The outbox as the sampler fills it: each report goes straight into the
-/// queue (a pass over many active tracks is bound by the bytes it stores, so
-/// no staging copy), under a lock taken once per `CHUNK` reports. Never held
-/// while another lock is taken: callers `unlock` before the slab's.
-///
-/// One filler serves one pass (or one batch of requests) and merges only
-/// into reports queued before its first push: a pass visits each slot once,
-/// so nothing it queued itself is a candidate, and while the consumer keeps
-/// up there are none at all, which spares the outbox its merge index. (In a
-/// batch of requests, bytes that race in between a track's close flush and
-/// its late flush give two reports instead of one merged: both exact.)
-struct Filler<'a> {
-    core: &'a Core,
-    held: Option<MutexGuard<'a, Outbox>>,
-    /// The outbox's `end()` at the first push.
-    horizon: Option<u32>,
-    in_hold: usize,
-    emitted: u64,
-    merged: u64,
+/// What the sampler role works on: the registry's slots, clock, counters
+/// and outbox. The hub owns one.
+pub(crate) struct Store {
+    pub slab: Slab,
+    pub clock: Clock,
+    pub counters: Counters,
+    pub outbox: Outbox,
 }
 
-impl<'a> Filler<'a> {
-    fn new(core: &'a Core) -> Filler<'a> {
-        Filler { core, held: None, horizon: None, in_hold: 0, emitted: 0, merged: 0 }
-    }
+/// The span and flags of the reports one take of a slot produces.
+#[derive(Clone, Copy)]
+struct Window {
+    start: u64,
+    end: u64,
+    flags: u32,
+}
 
-    fn push(&mut self, i: u32, r: Report) {
-        let ob = self.held.get_or_insert_with(|| lock(&self.core.outbox));
-        let horizon = *self.horizon.get_or_insert_with(|| ob.end());
-        self.merged += u64::from(ob.push(i, r, horizon));
-        self.emitted += 1;
-        self.in_hold += 1;
-        if self.in_hold >= CHUNK {
-            self.unlock();
-        }
+/// Queues the reports of one track's window: one per direction that moved.
+/// `seq` belongs to the up side (packet records are publisher-side).
+fn emit(out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, d: [Delta; 2], seq: SeqStats, w: Window) {
+    let up = !d[Direction::Up.index()].is_zero() || !seq.is_zero();
+    let down = !d[Direction::Down.index()].is_zero();
+    if !up && !down {
+        return;
     }
-
-    /// Lets consumers at what is queued so far.
-    fn unlock(&mut self) {
-        let Some(ob) = self.held.take() else { return };
-        let wake = ob.waiters > 0;
-        drop(ob);
-        self.in_hold = 0;
-        if wake {
-            self.core.outbox_cv.notify_all();
+    let report = |direction: Direction, key: TrackKey| {
+        let x = d[direction.index()];
+        let seq = if direction == Direction::Up { seq } else { SeqStats::ZERO };
+        Report {
+            key,
+            direction,
+            bytes: x.bytes,
+            messages: x.messages,
+            start_unix_ns: w.start,
+            end_unix_ns: w.end,
+            flags: w.flags,
+            seq,
+            origin: (i, state.generation()),
         }
-    }
-
-    /// Queues the reports of one track's window: one per direction that
-    /// moved. `seq` belongs to the up side (packet records are publisher-side).
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &mut self,
-        i: u32,
-        slot: &Slot,
-        seen: &Seen,
-        d: [Delta; 2],
-        seq: SeqStats,
-        start: u64,
-        end: u64,
-        flags: u32,
-    ) {
-        let up = !d[Direction::Up.index()].is_zero() || !seq.is_zero();
-        let down = !d[Direction::Down.index()].is_zero();
-        if !up && !down {
-            return;
+    };
+    // One count per report and no more: each clone and drop of a key is a
+    // locked instruction on the key's own line, a large part of an active
+    // track's cost in a pass.
+    let key = slot.key();
+    match (up, down) {
+        (true, true) => {
+            out.push(i, report(Direction::Up, key.clone()));
+            out.push(i, report(Direction::Down, key));
         }
-        let report = |direction: Direction, key: TrackKey| {
-            let x = d[direction.index()];
-            let seq = if direction == Direction::Up { seq } else { SeqStats::ZERO };
-            Report {
-                key,
-                direction,
-                bytes: x.bytes,
-                messages: x.messages,
-                start_unix_ns: start,
-                end_unix_ns: end,
-                flags,
-                seq,
-                origin: (i, seen.generation()),
-            }
-        };
-        // One count per report and no more: each clone and drop of a key is a
-        // locked instruction on the key's own line, a large part of an active
-        // track's cost in a pass.
-        let key = slot.key();
-        match (up, down) {
-            (true, true) => {
-                self.push(i, report(Direction::Up, key.clone()));
-                self.push(i, report(Direction::Down, key));
-            }
-            (true, false) => self.push(i, report(Direction::Up, key)),
-            _ => self.push(i, report(Direction::Down, key)),
-        }
+        (true, false) => out.push(i, report(Direction::Up, key)),
+        _ => out.push(i, report(Direction::Down, key)),
     }
 }
 
-impl Drop for Filler<'_> {
-    /// Also on a panic in the pass: what was queued stays queued.
-    fn drop(&mut self) {
-        self.unlock();
-        let h = &self.core.health;
-        h.reports_emitted.fetch_add(self.emitted, Relaxed);
-        h.reports_merged.fetch_add(self.merged, Relaxed);
-    }
-}
-
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 thread_local! {
     static IN_SINK: Cell<bool> = const { Cell::new(false) };
 }
 
 // loom's threads share one OS thread: its thread-local is per model thread
 // (and takes a plain expression, not `const { .. }`).
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 loom::thread_local! {
     static IN_SINK: Cell<bool> = Cell::new(false);
 }
@@ -160,7 +112,7 @@ pub(crate) struct Sampler {
     /// Cumulative [up, down] of released tracks by country, so cumulative
     /// exposition (Prometheus) never goes backwards when a track goes away.
     pub retired: BTreeMap<Box<str>, [Delta; 2]>,
-    /// Test hook: panic in the next pass after this many marked slots (issue 6).
+    /// Test hook: panic in the next pass after this many marked slots.
     #[cfg(feature = "fault-injection")]
     pub panic_after: Option<usize>,
 }
@@ -178,15 +130,15 @@ impl Sampler {
     }
 
     /// One window for every live track, ending at `end_ns`.
-    pub fn pass(&mut self, core: &Core, end_ns: u64, flags: u32) {
+    pub fn pass(&mut self, st: &Store, end_ns: u64, flags: u32) {
         let began = Instant::now();
         let prev = self.prev_boundary_ns;
         #[cfg(feature = "fault-injection")]
         let mut fuse = self.panic_after.take();
-        let mut q = Filler::new(core);
+        let mut out = st.outbox.writer(&st.counters);
         // Only marked slots: a track whose words are untouched since the last
         // pass (and that spilled nothing) has no bit, and nothing to take.
-        core.slab.take_active(|i, slot| {
+        st.slab.take_marked(|i, slot| {
             #[cfg(feature = "fault-injection")]
             if let Some(n) = fuse.as_mut() {
                 if *n == 0 {
@@ -194,20 +146,20 @@ impl Sampler {
                 }
                 *n -= 1;
             }
-            let Some(seen) = slot.observe() else { return };
-            if slot.is_idle(&seen) {
+            let Some(state) = slot.observe() else { return };
+            if slot.is_idle(&state) {
                 return;
             }
-            let d = slot.take(&seen);
+            let d = slot.take_windows(&state);
             let seq = slot.take_seq();
             // A track opened (or flushed) after `end_ns` but before this pass
             // ran has its floor past the window's end: its bytes belong to
             // this window, which for it is empty in time, not reversed.
             let start = prev.max(slot.floor().load(Relaxed)).min(end_ns);
-            let late = if seen.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
-            q.emit(i, slot, &seen, d, seq, start, end_ns, flags | late);
+            let late = if state.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
+            emit(&mut out, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
         });
-        drop(q);
+        drop(out);
         // A pass with fewer marked slots than the fuse leaves it for the next.
         #[cfg(feature = "fault-injection")]
         {
@@ -215,61 +167,60 @@ impl Sampler {
         }
         self.prev_boundary_ns = end_ns;
         let took = began.elapsed().as_nanos() as u64;
-        core.health.tick_ns_total.fetch_add(took, Relaxed);
-        core.health.last_tick_ns.store(took, Relaxed);
-        core.health.ticks.fetch_add(1, Relaxed);
+        st.counters.tick_ns_total.fetch_add(took, Relaxed);
+        st.counters.last_tick_ns.store(took, Relaxed);
+        st.counters.ticks.fetch_add(1, Relaxed);
     }
 
     /// The close flush: everything up to now, flagged final.
-    fn finalize(&self, q: &mut Filler, i: u32, slot: &Slot) {
-        let Some(seen) = slot.observe() else { return };
-        if seen.finalized() {
+    fn report_final(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+        let Some(state) = slot.observe() else { return };
+        if state.finalized() {
             return;
         }
-        self.flush_to_now(q, i, slot, &seen, TRACKSTATS_FLAG_FINAL);
+        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_FINAL);
         slot.set_finalized();
     }
 
     /// Whatever a finalized track recorded since its close flush, flagged late.
-    fn take_late(&self, q: &mut Filler, i: u32, slot: &Slot) {
-        let Some(seen) = slot.observe() else { return };
-        if slot.is_idle(&seen) {
+    fn report_late(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+        let Some(state) = slot.observe() else { return };
+        if slot.is_idle(&state) {
             return;
         }
-        self.flush_to_now(q, i, slot, &seen, TRACKSTATS_FLAG_LATE);
+        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_LATE);
     }
 
     /// Takes the slot's windows into one report ending now, and moves its
     /// floor there, so a later report of this track starts where this ended.
-    fn flush_to_now(&self, q: &mut Filler, i: u32, slot: &Slot, seen: &Seen, flags: u32) {
-        let d = slot.take(seen);
+    fn flush_to_now(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32) {
+        let d = slot.take_windows(state);
         let seq = slot.take_seq();
-        let now = q.core.clock.now_unix_ns();
+        let now = st.clock.now_unix_ns();
         let floor = slot.floor();
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
-        q.emit(i, slot, seen, d, seq, start, now, flags);
+        emit(out, i, slot, state, d, seq, Window { start, end: now, flags });
         floor.store(now, Relaxed);
     }
 
-    fn apply(&mut self, q: &mut Filler, req: Request) {
-        let core = q.core;
+    fn apply(&mut self, st: &Store, out: &mut Writer, req: Request) {
         match req {
-            Request::Close(i) => self.finalize(q, i, core.slab.get(i)),
+            Request::Close(i) => self.report_final(st, out, i, st.slab.get(i)),
             Request::Release(i) => {
-                let slot = core.slab.get(i);
-                let Some(seen) = slot.observe() else { return };
-                if seen.lifecycle() == OPEN && slot.mark_closed() {
-                    core.health.open_tracks.fetch_sub(1, Relaxed);
+                let slot = st.slab.get(i);
+                let Some(state) = slot.observe() else { return };
+                if state.lifecycle() == OPEN && slot.mark_closed() {
+                    st.counters.open_tracks.fetch_sub(1, Relaxed);
                 }
-                self.finalize(q, i, slot);
-                self.take_late(q, i, slot);
+                self.report_final(st, out, i, slot);
+                self.report_late(st, out, i, slot);
                 // The reports hold their own key; the slot can go, its sums
                 // kept by country. The outbox is let go before the slab's lock.
-                q.unlock();
+                out.unlock();
                 self.retire(slot);
                 slot.free();
-                core.slab.release(i);
-                core.health.live_slots.fetch_sub(1, Relaxed);
+                st.slab.release(i);
+                st.counters.live_slots.fetch_sub(1, Relaxed);
             }
         }
     }
@@ -286,10 +237,10 @@ impl Sampler {
         }
     }
 
-    pub fn apply_all(&mut self, core: &Core, reqs: &[Request]) {
-        let mut q = Filler::new(core);
+    pub fn apply_all(&mut self, st: &Store, reqs: &[Request]) {
+        let mut out = st.outbox.writer(&st.counters);
         for &r in reqs {
-            self.apply(&mut q, r);
+            self.apply(st, &mut out, r);
         }
     }
 
@@ -297,37 +248,37 @@ impl Sampler {
     /// and tracks closed earlier report what they recorded since (late), so
     /// everything recorded before the close is queued when it returns, even
     /// if the host then frees the registry before releasing its tracks.
-    pub fn finalize_all(&mut self, core: &Core) {
+    pub fn report_final_all(&mut self, st: &Store) {
         let mut live = Vec::new();
-        core.slab.for_each(|i, slot| {
+        st.slab.for_each(|i, slot| {
             if slot.observe().is_some() {
                 live.push(i);
             }
         });
-        let mut q = Filler::new(core);
+        let mut out = st.outbox.writer(&st.counters);
         for i in live {
-            let slot = core.slab.get(i);
+            let slot = st.slab.get(i);
             if slot.mark_closed() {
-                core.health.open_tracks.fetch_sub(1, Relaxed);
+                st.counters.open_tracks.fetch_sub(1, Relaxed);
             }
-            self.finalize(&mut q, i, slot);
-            self.take_late(&mut q, i, slot);
+            self.report_final(st, &mut out, i, slot);
+            self.report_late(st, &mut out, i, slot);
         }
     }
 
     /// Hands pending reports to the callback sink, if there is one.
-    pub fn deliver(&mut self, core: &Core) {
+    pub fn deliver(&mut self, st: &Store) {
         let Some(sink) = self.sink.as_mut() else { return };
         loop {
             self.delivery.clear();
-            if lock(&core.outbox).drain_into(&mut self.delivery, CHUNK) == 0 {
+            if st.outbox.drain(&mut self.delivery, CHUNK) == 0 {
                 return;
             }
             IN_SINK.with(|c| c.set(true));
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(&self.delivery)));
             IN_SINK.with(|c| c.set(false));
             if r.is_err() {
-                core.health.sink_panics.fetch_add(1, Relaxed);
+                st.counters.sink_panics.fetch_add(1, Relaxed);
             }
         }
     }

@@ -146,7 +146,7 @@ pub(crate) struct SeqBlock {
     reported: [AtomicU64; COUNTERS],
 }
 
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 const _: () = {
     assert!(std::mem::size_of::<SeqBlock>() == 128);
     assert!(std::mem::offset_of!(SeqBlock, reported) == 64);
@@ -193,11 +193,11 @@ impl SeqBlock {
         }
     }
 
-    /// Sampler: the counts since the last take. A counter that reads below
+    /// Sampler: the counts since the last `take_window`. A counter that reads below
     /// what was already reported (only possible when several writers overtake
     /// each other's stores) gives 0 and keeps the mark, so a window is never
     /// negative and nothing is reported twice.
-    pub(crate) fn take(&self) -> SeqStats {
+    pub(crate) fn take_window(&self) -> SeqStats {
         let mut d = [0u64; COUNTERS];
         for (k, out) in d.iter_mut().enumerate() {
             // Relaxed: the caller's Acquire fence ordered these loads after
@@ -236,7 +236,7 @@ fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).saturating_add(n), Relaxed);
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(trackstats_loom)))]
 mod tests {
     use super::*;
 
@@ -261,17 +261,17 @@ mod tests {
         b.record(103, false); // 2 lost
         b.record(101, true); // late: out of order, recovers 1, a frame
         b.record(103, true); // duplicate: no frame
-        let t = b.take();
+        let t = b.take_window();
         assert_eq!(t, SeqStats { lost: 2, recovered: 1, out_of_order: 1, duplicated: 1, frames: 2 });
-        assert_eq!(b.take(), SeqStats::ZERO);
+        assert_eq!(b.take_window(), SeqStats::ZERO);
         b.record(102, false); // recovers the second
         b.record(99, false); // out of order, nothing left to recover
-        assert_eq!(b.take(), SeqStats { recovered: 1, out_of_order: 2, ..SeqStats::ZERO });
+        assert_eq!(b.take_window(), SeqStats { recovered: 1, out_of_order: 2, ..SeqStats::ZERO });
         assert_eq!(b.totals(), SeqStats { lost: 2, recovered: 2, out_of_order: 3, duplicated: 1, frames: 2 });
         // A writer's stale store below the mark: no negative window, and
         // totals hold at what was reported.
         b.words[OUT_OF_ORDER].store(1, Relaxed);
-        assert_eq!(b.take(), SeqStats::ZERO);
+        assert_eq!(b.take_window(), SeqStats::ZERO);
         assert_eq!(b.totals().out_of_order, 3);
     }
 }

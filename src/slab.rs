@@ -16,21 +16,21 @@ use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering::*};
 use crossbeam_utils::CachePadded;
 
 /// Slots per segment: 1024 (128 KiB of slots).
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 const SEG_BITS: u32 = 10;
 /// Segments per directory: 1024 (an 8 KiB block of pointers per 1 M slots).
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 const DIR_BITS: u32 = 10;
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 const DIRS: usize = 64;
 /// Under loom every slot's atomics are model objects: two slots per segment
 /// and two segments per directory keep executions small and make the models
 /// cross segment and directory growth.
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 const SEG_BITS: u32 = 1;
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 const DIR_BITS: u32 = 1;
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 const DIRS: usize = 4;
 
 const SEG: usize = 1 << SEG_BITS;
@@ -150,7 +150,7 @@ impl Slab {
     /// writers on the rare paths (a window's first record, a spill).
     pub(crate) fn mark(&self, i: u32) {
         let off = split(i).2;
-        // Release: pairs with the Acquire swap in `take_active`. The pass that
+        // Release: pairs with the Acquire swap in `take_marked`. The pass that
         // takes this bit sees the record (or spill) that set it, so its swap
         // of the window word takes that record: a marked window is never left
         // behind without a bit.
@@ -182,7 +182,7 @@ impl Slab {
     /// taken now or left for the next call, never lost; if `f` panics, the
     /// marks not yet visited (and the one being visited) are put back.
     #[inline]
-    pub(crate) fn take_active(&self, mut f: impl FnMut(u32, &Slot)) {
+    pub(crate) fn take_marked(&self, mut f: impl FnMut(u32, &Slot)) {
         self.for_each_segment(|base, seg| {
             for (w, word) in seg.active.iter().enumerate() {
                 // Relaxed: only a filter; a mark it misses stays set for the next pass.
@@ -233,7 +233,7 @@ impl Drop for Taken<'_> {
 /// A zeroed `T` on the heap; every type given here is valid as all zeros
 /// (atomics at 0, null pointers, FREE slots). Zeroed pages come lazily from
 /// the OS, so a segment's untouched slots cost address space, not memory.
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 fn new_zeroed<T>() -> *mut T {
     let layout = std::alloc::Layout::new::<T>();
     // SAFETY: `layout` has a non-zero size (a directory or a segment), and
@@ -246,24 +246,24 @@ fn new_zeroed<T>() -> *mut T {
 }
 
 /// Under loom the atomics are model objects that must be constructed.
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 fn new_zeroed<T: LoomNew>() -> *mut T {
     Box::into_raw(Box::new(T::loom_new()))
 }
 
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 trait LoomNew {
     fn loom_new() -> Self;
 }
 
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 impl LoomNew for Dir {
     fn loom_new() -> Self {
         std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut()))
     }
 }
 
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 impl LoomNew for Segment {
     fn loom_new() -> Self {
         Segment {
@@ -277,12 +277,12 @@ impl LoomNew for Segment {
 /// `p` came from `new_zeroed::<T>()` and is freed once, with no reference left.
 unsafe fn free<T>(p: *mut T) {
     // SAFETY: per the contract, with the layout it was allocated with.
-    #[cfg(not(loom))]
+    #[cfg(not(trackstats_loom))]
     unsafe {
         std::alloc::dealloc(p as *mut u8, std::alloc::Layout::new::<T>())
     };
     // SAFETY: per the contract (a Box under loom).
-    #[cfg(loom)]
+    #[cfg(trackstats_loom)]
     drop(unsafe { Box::from_raw(p) });
 }
 
@@ -313,7 +313,7 @@ impl Drop for Slab {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(trackstats_loom)))]
 mod tests {
     use super::*;
 
@@ -370,12 +370,12 @@ mod tests {
             slab.mark(i);
         }
         let mut seen = Vec::new();
-        slab.take_active(|i, s| {
+        slab.take_marked(|i, s| {
             assert!(std::ptr::eq(s, slab.get(i)));
             seen.push(i);
         });
         assert_eq!(seen, [0, 63, 64, 1024, 2047, 2048, 2999]);
-        slab.take_active(|i, _| panic!("slot {i} taken twice"));
+        slab.take_marked(|i, _| panic!("slot {i} taken twice"));
     }
 
     #[test]
@@ -388,11 +388,11 @@ mod tests {
             slab.mark(i);
         }
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            slab.take_active(|i, _| assert_ne!(i, 5, "a visitor bug"));
+            slab.take_marked(|i, _| assert_ne!(i, 5, "a visitor bug"));
         }));
         assert!(r.is_err());
         let mut seen = Vec::new();
-        slab.take_active(|i, _| seen.push(i));
+        slab.take_marked(|i, _| seen.push(i));
         assert_eq!(seen, [5, 7, 130], "3 was visited; 5 (panicked) and the rest wait for the next pass");
     }
 

@@ -10,15 +10,15 @@
 //! - `state`: the opener (publish), `close` (lifecycle CAS), spilling writers
 //!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free).
 //! - `sums`, `sums_seq`, `key`, `floor`: only the sampler role (the thread
-//!   holding `Core::sampler`), except `key`/`core`/`floor`, which the opener
-//!   writes before it publishes the slot, and `index`, written once by the
-//!   allocator.
+//!   holding the hub's sampler lock), except `key`/`home`/`floor`, which the
+//!   opener writes before it publishes the slot, and `index`, written once by
+//!   the allocator.
 //!   They are atomics for safety, accessed Relaxed, because one thread owns them
 //!   at a time and the hand-offs are ordered by `state` (Release/Acquire) and
 //!   by the allocator's mutex.
 
-use crate::registry::Core;
-use crate::report::{Direction, TrackKey};
+use crate::key::TrackKey;
+use crate::report::Direction;
 use crate::seq::{SeqBlock, SeqStats};
 use crate::sync::{fence, AtomicPtr, AtomicU128, AtomicU32, AtomicU64, Ordering, Ordering::*};
 use crate::word::{self, Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES};
@@ -33,6 +33,21 @@ const SPILLED: [u64; 2] = [1 << 2, 1 << 3];
 /// Set by the sampler once the close flush has been reported: later bytes are late.
 pub(crate) const FINALIZED: u64 = 1 << 4;
 const GEN_SHIFT: u32 = 32;
+
+/// A slot's way back to its registry, for the two cold paths that need it:
+/// a window's first record marks the slot for the sampler's next pass, and
+/// a record over `TRACKSTATS_MAX_RECORD_BYTES` is counted as rejected. The
+/// registry's hub (`hub::Core`) begins with a `Home` holding both calls, so
+/// this module needs nothing from the modules above it, and the hub finds
+/// itself again from a slot's `home()` for close and release (as a tokio
+/// task's header leads to its cell).
+#[repr(C)]
+pub(crate) struct Home {
+    /// Marks the slot at this index for the next pass (`Slab::mark`).
+    pub mark: unsafe fn(*const Home, u32),
+    /// Counts one rejected record.
+    pub reject: unsafe fn(*const Home),
+}
 
 #[repr(C)]
 pub struct Slot {
@@ -56,17 +71,18 @@ pub struct Slot {
     /// Reports of this track never start before its floor: the open time,
     /// then each close or late flush (Unix ns).
     floor: AtomicU64,
-    /// The registry this slot belongs to; written once, before first publish.
-    core: AtomicPtr<Core>,
+    /// The registry this slot belongs to (see `Home`); written before each
+    /// publish.
+    home: AtomicPtr<Home>,
     /// The key, as `TrackKey::into_raw`, owned by the slot while it is live.
     key: AtomicPtr<u8>,
 }
 
 // The hot line (words + state) and all the rest fit one padded unit.
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 const _: () = assert!(std::mem::size_of::<Slot>() <= 128);
 
-// SAFETY: every field is an atomic; the raw pointers in `core` and `key` are
+// SAFETY: every field is an atomic; the raw pointers in `home` and `key` are
 // only dereferenced under the lifecycle protocol described above.
 unsafe impl Send for Slot {}
 unsafe impl Sync for Slot {}
@@ -81,27 +97,27 @@ impl Default for Slot {
             sums: [[AtomicU64::new(0), AtomicU64::new(0)], [AtomicU64::new(0), AtomicU64::new(0)]],
             sums_seq: AtomicU32::new(0),
             floor: AtomicU64::new(0),
-            core: AtomicPtr::new(std::ptr::null_mut()),
+            home: AtomicPtr::new(std::ptr::null_mut()),
             key: AtomicPtr::new(std::ptr::null_mut()),
             index: AtomicU32::new(0),
         }
     }
 }
 
-/// What a sampler pass sees in one live slot.
-pub(crate) struct Seen {
-    pub state: u64,
+/// The state word of a live slot, as the sampler role read it.
+pub(crate) struct SlotState {
+    bits: u64,
 }
 
-impl Seen {
+impl SlotState {
     pub fn generation(&self) -> u32 {
-        (self.state >> GEN_SHIFT) as u32
+        (self.bits >> GEN_SHIFT) as u32
     }
     pub fn finalized(&self) -> bool {
-        self.state & FINALIZED != 0
+        self.bits & FINALIZED != 0
     }
     pub fn lifecycle(&self) -> u64 {
-        self.state & LIFECYCLE
+        self.bits & LIFECYCLE
     }
 }
 
@@ -112,7 +128,7 @@ impl Slot {
     #[inline(always)]
     pub fn record(&self, dir: Direction, bytes: u64) {
         // Relaxed: the count is the only data a record publishes, and the
-        // sampler takes it with an RMW (`swap` in `take`), which always
+        // sampler takes it with an RMW (`swap` in `take_windows`), which always
         // reads the latest value in this word's modification order.
         self.add(dir, bytes, Relaxed)
     }
@@ -232,8 +248,11 @@ impl Slot {
     /// Marks this slot in its slab's activity bits (see `slab.rs`).
     #[cold]
     fn mark_active(&self) {
-        if let Some(core) = self.core() {
-            core.slab.mark(self.index());
+        let home = self.home();
+        if !home.is_null() {
+            // SAFETY: a non-null `home` is live while this slot is held (see
+            // `home`), and `mark` is the call its hub gave for it.
+            unsafe { ((*home).mark)(home, self.index()) }
         }
     }
 
@@ -252,8 +271,10 @@ impl Slot {
     #[cold]
     fn record_wide(&self, dir: Direction, bytes: u64) {
         if bytes > TRACKSTATS_MAX_RECORD_BYTES {
-            if let Some(core) = self.core() {
-                core.health.records_rejected.fetch_add(1, Relaxed);
+            let home = self.home();
+            if !home.is_null() {
+                // SAFETY: as in `mark_active`.
+                unsafe { ((*home).reject)(home) }
             }
             return;
         }
@@ -280,22 +301,21 @@ impl Slot {
 
     // ---- lifecycle ------------------------------------------------------
 
-    pub(crate) fn core(&self) -> Option<&Core> {
+    /// The registry this slot belongs to, null before its first publish.
+    /// Every holder of the slot (a track handle, the sampler role) keeps
+    /// that registry alive, so a non-null `home` stays valid while held.
+    pub(crate) fn home(&self) -> *const Home {
         // Acquire: pairs with the Release store in `publish`.
-        let p = self.core.load(Acquire);
-        // SAFETY: a non-null `core` was set by `publish` from a live `Arc<Core>`;
-        // every holder of this slot (a track handle, the sampler) keeps a
-        // strong reference to that core, so it outlives this borrow.
-        unsafe { p.as_ref() }
+        self.home.load(Acquire)
     }
 
-    /// The slot's index in its slab.
     /// The floor (see the field); the sampler role's after publish.
     #[inline]
     pub(crate) fn floor(&self) -> &AtomicU64 {
         &self.floor
     }
 
+    /// The slot's index in its slab.
     pub(crate) fn index(&self) -> u32 {
         // Relaxed: written once by the allocator before the slot was first
         // published; every reader got the slot after that publish.
@@ -311,15 +331,15 @@ impl Slot {
 
     /// Makes a free slot live for a new track. The caller owns the slot
     /// exclusively (it just took it from the allocator); `now_ns` is its floor.
-    pub(crate) fn publish(&self, core: *const Core, key: TrackKey, now_ns: u64) {
+    pub(crate) fn publish(&self, home: *const Home, key: TrackKey, now_ns: u64) {
         debug_assert_eq!(self.state.load(Relaxed) & LIFECYCLE, FREE);
-        self.core.store(core as *mut Core, Release);
+        self.home.store(home as *mut Home, Release);
         self.key.store(key.into_raw(), Relaxed);
         // Relaxed: published by the Release store below.
         self.floor.store(now_ns, Relaxed);
         let generation = self.state.load(Relaxed) & !((1 << GEN_SHIFT) - 1);
         // Release: pairs with the Acquire loads in `observe` and `totals`, so
-        // the key, floor and core stores before it are visible to the sampler.
+        // the key, floor and home stores before it are visible to the sampler.
         self.state.store(generation | OPEN, Release);
     }
 
@@ -333,16 +353,16 @@ impl Slot {
 
     /// Sampler only: the state, or None when the slot is free.
     #[inline]
-    pub(crate) fn observe(&self) -> Option<Seen> {
+    pub(crate) fn observe(&self) -> Option<SlotState> {
         // Acquire: pairs with the Release store in `publish`.
         let state = self.state.load(Acquire);
-        (state & LIFECYCLE != FREE).then_some(Seen { state })
+        (state & LIFECYCLE != FREE).then_some(SlotState { bits: state })
     }
 
     /// Sampler only: whether a pass has anything to take from this slot.
     #[inline]
-    pub(crate) fn is_idle(&self, seen: &Seen) -> bool {
-        seen.state & (SPILLED[0] | SPILLED[1]) == 0
+    pub(crate) fn is_idle(&self, state: &SlotState) -> bool {
+        state.bits & (SPILLED[0] | SPILLED[1]) == 0
             && self.words[0].load(Relaxed) == 0
             && self.words[1].load(Relaxed) == 0
     }
@@ -355,7 +375,7 @@ impl Slot {
     /// Sampler only: takes both directions' windows and folds them into the
     /// running sums, inside the seqlock so `totals` never sees a window twice
     /// or not at all.
-    pub(crate) fn take(&self, seen: &Seen) -> [Delta; 2] {
+    pub(crate) fn take_windows(&self, state: &SlotState) -> [Delta; 2] {
         let seq = self.sums_seq.load(Relaxed);
         self.sums_seq.store(seq.wrapping_add(1), Relaxed);
         // Release fence: pairs with the Acquire fence in `totals`. A reader
@@ -374,7 +394,7 @@ impl Slot {
             // Relaxed: see `record`; the swap, an RMW, reads the latest value.
             let w = self.words[i].load(Relaxed);
             let mut d = if w == 0 { Delta::ZERO } else { Delta::from_word(self.words[i].swap(0, Relaxed)) };
-            if seen.state & SPILLED[i] != 0 {
+            if state.bits & SPILLED[i] != 0 {
                 d = d.add(self.take_spill(dir));
             }
             if !d.is_zero() {
@@ -395,17 +415,17 @@ impl Slot {
         Delta::from_wide(self.spill[dir.index()].swap(0, Relaxed))
     }
 
-    /// Sampler only, right after `take`: the sequence counts that go with the
+    /// Sampler only, right after `take_windows`: the sequence counts that go with the
     /// windows it took.
     pub(crate) fn take_seq(&self) -> SeqStats {
         // Acquire fence: pairs with the Release add in `record_packet` (read
-        // by the swap in `take`, sequenced before this fence) and with the
+        // by the swap in `take_windows`, sequenced before this fence) and with the
         // Release `fetch_or` in `add_spill` (read by `take_spill`).
         fence(Acquire);
         // Acquire: pairs with the CAS in `install_seq`.
         let p = self.seq.load(Acquire);
         // SAFETY: as in `seq_block`; the sampler role is the one that frees it.
-        unsafe { p.as_ref() }.map_or(SeqStats::ZERO, SeqBlock::take)
+        unsafe { p.as_ref() }.map_or(SeqStats::ZERO, SeqBlock::take_window)
     }
 
     /// Cumulative sequence counts of the up side: everything reported plus
@@ -458,7 +478,7 @@ impl Slot {
     /// per 2^23 messages on one track) may be missed by a read racing it.
     pub fn totals(&self) -> [Delta; 2] {
         loop {
-            // Acquire: pairs with the Release store that ends `take`.
+            // Acquire: pairs with the Release store that ends `take_windows`.
             let s1 = self.sums_seq.load(Acquire);
             if s1 & 1 == 1 {
                 crate::sync::spin_loop();
@@ -471,7 +491,7 @@ impl Slot {
                 let spilled = Delta::from_wide(self.spill[i].load(Relaxed));
                 *o = sums.add(open).add(spilled);
             }
-            // Acquire fence: pairs with the Release fence in `take`.
+            // Acquire fence: pairs with the Release fence in `take_windows`.
             fence(Acquire);
             if self.sums_seq.load(Relaxed) == s1 {
                 return out;
@@ -488,7 +508,7 @@ impl Slot {
 /// A zeroed block (a fresh stream), or None when memory is exhausted: a
 /// hot-path call must not abort the host.
 fn alloc_seq_block() -> Option<*mut SeqBlock> {
-    #[cfg(not(loom))]
+    #[cfg(not(trackstats_loom))]
     {
         let layout = std::alloc::Layout::new::<SeqBlock>();
         // SAFETY: the layout has a non-zero size; all-zero bytes are a valid
@@ -496,7 +516,7 @@ fn alloc_seq_block() -> Option<*mut SeqBlock> {
         let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut SeqBlock;
         (!p.is_null()).then_some(p)
     }
-    #[cfg(loom)]
+    #[cfg(trackstats_loom)]
     Some(Box::into_raw(Box::default()))
 }
 
@@ -504,16 +524,16 @@ fn alloc_seq_block() -> Option<*mut SeqBlock> {
 /// `p` came from `alloc_seq_block`, is freed once, and is not used after.
 unsafe fn free_seq_block(p: *mut SeqBlock) {
     // SAFETY: per the contract, with the layout it was allocated with.
-    #[cfg(not(loom))]
+    #[cfg(not(trackstats_loom))]
     unsafe {
         std::alloc::dealloc(p as *mut u8, std::alloc::Layout::new::<SeqBlock>())
     };
     // SAFETY: per the contract (a Box under loom).
-    #[cfg(loom)]
+    #[cfg(trackstats_loom)]
     drop(unsafe { Box::from_raw(p) });
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(trackstats_loom)))]
 mod tests {
     use super::*;
 
@@ -545,7 +565,7 @@ mod tests {
         s.spill_word(Direction::Up);
         s.record(Direction::Down, 7);
         let seen = s.observe().unwrap();
-        let t = s.take(&seen);
+        let t = s.take_windows(&seen);
         assert_eq!(t[0], Delta { bytes: 50 + TRACKSTATS_MAX_INLINE_BYTES + 1, messages: 6 });
         assert_eq!(t[1], Delta { bytes: 7, messages: 1 });
         assert_eq!(s.totals()[0], t[0]);
@@ -560,7 +580,7 @@ mod tests {
         s.record(Direction::Up, 1);
         assert_eq!(s.words[0].load(Relaxed), 0, "the writer moved the word");
         assert_ne!(s.raw_state() & SPILLED[0], 0);
-        let t = s.take(&s.observe().unwrap());
+        let t = s.take_windows(&s.observe().unwrap());
         assert_eq!(t[0], Delta { bytes: (1 << 39) + 1, messages: 1 });
         s.free();
     }

@@ -1,14 +1,14 @@
 //! The concurrency primitives the core is written against, in one place, so
-//! that `RUSTFLAGS="--cfg loom"` swaps every atomic and lock for loom's
+//! that `RUSTFLAGS="--cfg trackstats_loom"` swaps every atomic and lock for loom's
 //! model-checked versions (the way crossbeam does it).
 
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 pub(crate) use std::sync::{
     atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
     Condvar, Mutex, MutexGuard,
 };
 
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 pub(crate) use loom::sync::{
     atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
     Condvar, Mutex, MutexGuard,
@@ -16,30 +16,30 @@ pub(crate) use loom::sync::{
 
 /// The sampler thread: a loom thread under the model, so the models run the
 /// real `run_sampler` loop against the real request queue.
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 pub(crate) use std::thread;
 
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 pub(crate) use loom::thread;
 
 /// A busy-wait hint; loom's yields to the other model threads, so a spin on
 /// a value another thread must change cannot loop forever in a model.
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 pub(crate) use std::hint::spin_loop;
 
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 pub(crate) use loom::hint::spin_loop;
 
-#[cfg(not(loom))]
+#[cfg(not(trackstats_loom))]
 pub(crate) use portable_atomic::AtomicU128;
 
 /// loom has no 128-bit atomic; a mutex gives the model the same
 /// linearizable semantics (the real one is a lock-free `cmpxchg16b`).
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 #[derive(Debug, Default)]
 pub(crate) struct AtomicU128(loom::sync::Mutex<u128>);
 
-#[cfg(loom)]
+#[cfg(trackstats_loom)]
 impl AtomicU128 {
     pub(crate) fn new(v: u128) -> Self {
         Self(loom::sync::Mutex::new(v))

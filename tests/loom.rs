@@ -1,12 +1,12 @@
 //! loom models of the record / tick / close / release / registry-close
-//! protocol, run against the real code: `RUSTFLAGS="--cfg loom"` swaps every
+//! protocol, run against the real code: `RUSTFLAGS="--cfg trackstats_loom"` swaps every
 //! atomic, mutex, condvar and the sampler thread in `src/sync.rs` for loom's,
 //! so each model below drives the real `Slot`, `Slab`, sampler role, outbox
 //! and (in thread mode) the real `run_sampler` loop, and loom runs it under
 //! every interleaving up to the preemption bound.
 //!
 //! Run: `make test-loom`, or
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom --target-dir target/loom -- --nocapture`.
+//! `RUSTFLAGS="--cfg trackstats_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom --target-dir target/loom -- --nocapture`.
 //!
 //! What every model asserts, after all its threads are joined and every
 //! report is drained: per track and direction, reported bytes and messages
@@ -24,7 +24,7 @@
 //! Not modelled: time. Registries use the longest interval, so a threaded
 //! registry's sampler never reaches a deadline inside a model and windows
 //! are closed by `tick` (manual mode) instead.
-#![cfg(loom)]
+#![cfg(trackstats_loom)]
 
 mod loom_support;
 use loom_support::{manual_registry, model};

@@ -1,8 +1,8 @@
 //! loom models of the packet record (issue 7) against the real code, as in
-//! tests/loom.rs: `RUSTFLAGS="--cfg loom"` swaps the crate's atomics for
+//! tests/loom.rs: `RUSTFLAGS="--cfg trackstats_loom"` swaps the crate's atomics for
 //! loom's, whose loads may return stale values the way weak hardware does.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! Run: `RUSTFLAGS="--cfg trackstats_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --test seq_loom --target-dir target/loom -- --nocapture`.
 //!
 //! What they check: a packet's sequence counts are never reported in a
@@ -11,7 +11,7 @@
 //! the lazily installed block is seen whole by the sampler, and two writers
 //! racing on one track (and on the block's installation) keep bytes and
 //! messages exact with sequence counts inside the documented bounds.
-#![cfg(loom)]
+#![cfg(trackstats_loom)]
 
 mod loom_support;
 use loom_support::{manual_registry, model};

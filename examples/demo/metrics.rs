@@ -7,14 +7,14 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-use trackstats::{PromOptions, Registry};
+use trackstats::{PrometheusOptions, Registry};
 
 /// Binds `addr` and answers scrapes on a background thread until the
 /// process exits.
 pub fn serve(reg: Arc<Registry>, addr: &str) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     println!("serving /metrics on http://{}/metrics", listener.local_addr()?);
-    let opts = PromOptions { per_track: true, max_track_series: 200, node_id: Some("demo".into()) };
+    let opts = PrometheusOptions { per_track: true, max_track_series: 200, node_id: Some("demo".into()) };
     thread::spawn(move || {
         for conn in listener.incoming().flatten() {
             let _ = answer(conn, &reg, &opts);
@@ -23,7 +23,7 @@ pub fn serve(reg: Arc<Registry>, addr: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn answer(mut conn: TcpStream, reg: &Registry, opts: &PromOptions) -> std::io::Result<()> {
+fn answer(mut conn: TcpStream, reg: &Registry, opts: &PrometheusOptions) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(2)))?;
     let mut req = Vec::new();
     let mut buf = [0u8; 1024];

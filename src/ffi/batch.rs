@@ -82,12 +82,12 @@ pub struct trackstats_batch {
 }
 
 impl trackstats_batch {
-    /// Empties the batch, lets `take` add up to `capacity` reports, and
+    /// Empties the batch, lets `drain` add up to `capacity` reports, and
     /// rebuilds the C view over them.
-    pub(crate) fn fill(&mut self, take: impl FnOnce(&mut Vec<Report>, usize)) {
+    pub(crate) fn fill(&mut self, drain: impl FnOnce(&mut Vec<Report>, usize)) {
         self.view.clear();
         self.reports.clear();
-        take(&mut self.reports, self.capacity);
+        drain(&mut self.reports, self.capacity);
         self.view.extend(self.reports.iter().map(trackstats_report::from));
     }
 }

@@ -2,7 +2,7 @@
 //! returns an owned string freed with `trackstats_string_free`.
 
 use super::{arg, bytes, guard, guard_void, trackstats_registry, trackstats_result};
-use crate::prometheus::PromOptions;
+use crate::prometheus::PrometheusOptions;
 use std::ffi::CString;
 use std::os::raw::c_char;
 
@@ -39,7 +39,7 @@ pub extern "C" fn trackstats_registry_prometheus(
     guard(|| {
         let r = arg!(registry);
         let out = arg!(mut out);
-        let mut o = PromOptions::default();
+        let mut o = PrometheusOptions::default();
         // SAFETY: NULL or valid for the call, per the contract.
         if let Some(c) = unsafe { options.as_ref() } {
             o.per_track = c.per_track;

@@ -3,8 +3,10 @@
 //! `_stats`, `_drain`, `_wait`, and `trackstats_track_open`.
 
 use super::{arg, guard, guard_void, trackstats_batch, trackstats_report, trackstats_result};
-use crate::registry::{Config, Error, Mode, Registry, Stats};
+use crate::registry::{Config, Error, Mode, Registry};
 use crate::report::Report;
+use crate::sampler::Sink;
+use crate::stats::Stats;
 use std::os::raw::c_void;
 use std::time::Duration;
 
@@ -140,7 +142,7 @@ pub extern "C" fn trackstats_registry_new(
             mode,
             sink: c.sink.map(|f| {
                 let mut sink = CSink { f, ctx: c.sink_ctx, view: Vec::new() };
-                Box::new(move |r: &[Report]| sink.call(r)) as crate::registry::Sink
+                Box::new(move |r: &[Report]| sink.call(r)) as Sink
             }),
         };
         match Registry::new(cfg) {

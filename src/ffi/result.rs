@@ -1,7 +1,7 @@
 //! Result codes, their names, and the library version.
 
+use crate::key::KeyError;
 use crate::registry::Error;
-use crate::report::KeyError;
 use std::os::raw::c_char;
 
 /// What a fallible call returns. `TRACKSTATS_RESULT_OK` is 0; any other value

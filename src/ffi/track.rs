@@ -7,9 +7,12 @@
 //! a track on another node has no stats object so bytes are not counted twice.
 
 use super::{arg, bytes, guard, guard_void, trackstats_registry, trackstats_result};
-use crate::registry::{close_slot, release_slot};
-use crate::report::{Direction, TrackKey};
+use crate::hub::Core;
+use crate::key::TrackKey;
+use crate::registry::Error;
+use crate::report::Direction;
 use crate::slot::Slot;
+use crate::track::Track;
 use std::os::raw::c_char;
 
 /// One track's stats handle. Opaque; its address is stable until release.
@@ -33,6 +36,14 @@ pub struct trackstats_totals {
     pub up_packets_out_of_order: u64,
     pub up_packets_duplicated: u64,
     pub up_frames: u64,
+}
+
+impl Track {
+    /// This track's C handle, borrowed: valid while the Track lives. Lets a
+    /// Rust host hand the track to C code that records or reads totals.
+    pub fn as_ptr(&self) -> *mut trackstats_track {
+        self.slot_ptr().cast()
+    }
 }
 
 #[inline(always)]
@@ -73,7 +84,7 @@ pub extern "C" fn trackstats_track_open(
         };
         let key = match TrackKey::from_bytes(p, t, c, user_data) {
             Ok(k) => k,
-            Err(e) => return crate::registry::Error::Key(e).into(),
+            Err(e) => return Error::Key(e).into(),
         };
         match r.inner.open(key) {
             Ok(track) => {
@@ -134,7 +145,7 @@ pub extern "C" fn trackstats_record_up_packet(track: *mut trackstats_track, byte
 pub extern "C" fn trackstats_track_close(track: *mut trackstats_track) -> trackstats_result {
     guard(|| {
         if let Some(s) = slot(track) {
-            close_slot(s);
+            Core::close_track(s);
         }
         trackstats_result::Ok
     })
@@ -152,7 +163,7 @@ pub extern "C" fn trackstats_track_release(track: *mut trackstats_track) {
         if !track.is_null() {
             // SAFETY: a live handle from `trackstats_track_open`, released once
             // (the caller's contract).
-            unsafe { release_slot(track as *const Slot) };
+            unsafe { Core::release_track(track as *const Slot) };
         }
     })
 }

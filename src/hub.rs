@@ -1,0 +1,292 @@
+//! The hub: one registry's parts wired together. It owns the `Store` (slots,
+//! clock, counters, outbox), the sampler role behind its lock, and the inbox
+//! of close and release requests; it runs the sampler thread's loop, shuts
+//! the registry down, and closes and releases tracks for the public API and
+//! the C ABI above it. A slot reaches its hub through `Home`, the hub's
+//! first field.
+
+use crate::clock::Clock;
+use crate::key::TrackKey;
+use crate::outbox::Outbox;
+use crate::prometheus::Snapshot;
+use crate::report::{Direction, TRACKSTATS_FLAG_MERGED};
+use crate::sampler::{Request, Sampler, Sink, Store};
+use crate::slab::Slab;
+use crate::slot::{Home, Slot};
+use crate::stats::{Counters, Stats};
+use crate::sync::{lock, AtomicBool, Condvar, Mutex, Ordering::*};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Close and release requests on their way to the sampler role.
+pub(crate) struct Inbox {
+    pub requests: Vec<Request>,
+    /// Someone (the thread, or in manual mode the ticker) will process
+    /// queued requests. Once false, submitters process their own.
+    pub accepting: bool,
+    pub shutdown: bool,
+    /// The sampler thread is parked on `inbox_cv` (set and cleared under the
+    /// lock), so `submit` makes the futex call only when someone sleeps:
+    /// churn would otherwise pay a system call per close and per release.
+    pub sampler_waiting: bool,
+}
+
+#[repr(C)]
+pub(crate) struct Core {
+    /// First (and `repr(C)`), so a slot's `home()` is the core's address.
+    home: Home,
+    pub store: Store,
+    pub interval_ns: u64,
+    pub inbox: Mutex<Inbox>,
+    pub inbox_cv: Condvar,
+    /// The sampler role: whoever holds this lock takes windows.
+    pub sampler: Mutex<Sampler>,
+    pub closed: AtomicBool,
+}
+
+const _: () = assert!(std::mem::offset_of!(Core, home) == 0);
+
+/// `Home::mark` of every core.
+///
+/// # Safety
+/// `home` is a live core's `home` (a slot's `home()` while the slot is held).
+unsafe fn mark(home: *const Home, index: u32) {
+    // SAFETY: per the contract.
+    unsafe { Core::from_home(home) }.store.slab.mark(index);
+}
+
+/// `Home::reject` of every core.
+///
+/// # Safety
+/// As `mark`.
+unsafe fn reject(home: *const Home) {
+    // SAFETY: per the contract.
+    unsafe { Core::from_home(home) }.store.counters.records_rejected.fetch_add(1, Relaxed);
+}
+
+impl Core {
+    pub(crate) fn new(interval_ns: u64, sink: Option<Sink>) -> Arc<Core> {
+        let clock = Clock::new();
+        let start = clock.origin_unix_ns();
+        Arc::new(Core {
+            home: Home { mark, reject },
+            store: Store { slab: Slab::new(), clock, counters: Counters::default(), outbox: Outbox::new() },
+            interval_ns,
+            inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
+            inbox_cv: Condvar::new(),
+            sampler: Mutex::new(Sampler::new(start, sink)),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The core a slot's `home()` points to.
+    ///
+    /// # Safety
+    /// `home` is non-null, came from `Core::open` (so it is a core's
+    /// address, with the core's provenance), and the core is alive for `'a`.
+    unsafe fn from_home<'a>(home: *const Home) -> &'a Core {
+        // SAFETY: per the contract; `home` is the first field of a
+        // `repr(C)` `Core`, so its address is the core's.
+        unsafe { &*home.cast::<Core>() }
+    }
+
+    /// The live core of a held slot, None for a slot never published.
+    fn of(slot: &Slot) -> Option<&Core> {
+        let home = slot.home();
+        // SAFETY: a non-null `home` was set by `open` from a core whose
+        // strong count the slot's holder keeps (see `Slot::home`).
+        (!home.is_null()).then(|| unsafe { Core::from_home(home) })
+    }
+
+    /// Takes a free slot and makes it live for `key`. The slot holds one
+    /// strong count of the core, given back by `release_track`. None when every
+    /// slot index is in use.
+    pub(crate) fn open(self: &Arc<Core>, key: TrackKey) -> Option<&Slot> {
+        let st = &self.store;
+        let i = st.slab.alloc()?;
+        let slot = st.slab.get(i);
+        st.counters.open_tracks.fetch_add(1, Relaxed);
+        st.counters.live_slots.fetch_add(1, Relaxed);
+        // The track's strong reference to the core, given back in `release_track`;
+        // the pointer keeps the whole core's provenance for `from_home`.
+        let home = Arc::into_raw(self.clone()).cast::<Home>();
+        slot.publish(home, key, st.clock.now_unix_ns());
+        Some(slot)
+    }
+
+    /// Closes the track in a held slot (shared by `Track::close` and the C
+    /// ABI). False if it was closed already.
+    pub(crate) fn close_track(slot: &Slot) -> bool {
+        if !slot.mark_closed() {
+            return false;
+        }
+        let core = Core::of(slot).expect("a live slot names its core");
+        core.store.counters.open_tracks.fetch_sub(1, Relaxed);
+        core.submit(Request::Close(core.store.slab.index_of(slot)));
+        true
+    }
+
+    /// Releases a track handle: queues the slot's last flush and gives back
+    /// the handle's reference to the core.
+    ///
+    /// # Safety
+    /// `p` is a live track handle (from `Track::into_raw` or a `Track`), and
+    /// it is not used again by anyone after this call.
+    pub(crate) unsafe fn release_track(p: *const Slot) {
+        // SAFETY: the caller guarantees `p` is live.
+        let slot = unsafe { &*p };
+        let home = slot.home();
+        if home.is_null() {
+            return;
+        }
+        // SAFETY: `home` was set by `open`, and this handle's count keeps
+        // the core alive until the decrement below.
+        let core = unsafe { Core::from_home(home) };
+        core.submit(Request::Release(core.store.slab.index_of(slot)));
+        // SAFETY: `open` gave this handle one strong count via `Arc::into_raw`
+        // (`home` is that pointer); this gives it back exactly once. A queued
+        // request is processed by the sampler thread or the registry's
+        // close, both holding their own reference.
+        unsafe { Arc::decrement_strong_count(home.cast::<Core>()) };
+    }
+
+    /// Hands a request to the sampler role without waiting for it, or, once
+    /// nobody will process the queue (registry closed), processes it here.
+    fn submit(&self, req: Request) {
+        let mut inbox = lock(&self.inbox);
+        if inbox.accepting {
+            inbox.requests.push(req);
+            let wake = inbox.sampler_waiting;
+            drop(inbox);
+            if wake {
+                self.inbox_cv.notify_one();
+            }
+            return;
+        }
+        drop(inbox);
+        let mut s = lock(&self.sampler);
+        s.apply_all(&self.store, &[req]);
+    }
+
+    /// The requests queued so far, for the holder of the sampler role.
+    pub(crate) fn take_requests(&self) -> Vec<Request> {
+        std::mem::take(&mut lock(&self.inbox).requests)
+    }
+
+    /// Sampler role, holding `s`: processes queued requests until none are
+    /// left, then stops accepting and drops the sink (never called again).
+    pub(crate) fn shut_down(&self, s: &mut Sampler) {
+        loop {
+            let reqs = self.take_requests();
+            s.apply_all(&self.store, &reqs);
+            s.report_final_all(&self.store);
+            s.deliver(&self.store);
+            let mut inbox = lock(&self.inbox);
+            if inbox.requests.is_empty() {
+                inbox.accepting = false;
+                break;
+            }
+        }
+        s.sink = None;
+        self.store.outbox.close();
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.store.counters.snapshot(self.store.outbox.len() as u64)
+    }
+
+    /// What the Prometheus exposition shows, gathered under the sampler
+    /// role, so a track moving from live to released is counted once.
+    pub(crate) fn prometheus_snapshot(&self, per_track: bool) -> Snapshot {
+        let mut snap = Snapshot::default();
+        {
+            let s = lock(&self.sampler);
+            for (country, d) in &s.retired {
+                for dir in Direction::ALL {
+                    snap.add(country, dir, d[dir.index()]);
+                }
+            }
+            self.store.slab.for_each(|_, slot| {
+                if slot.observe().is_none() {
+                    return;
+                }
+                let key = slot.key();
+                let t = slot.totals();
+                for dir in Direction::ALL {
+                    snap.add(key.country(), dir, t[dir.index()]);
+                }
+                if per_track {
+                    snap.tracks.push((key, t));
+                }
+            });
+        }
+        let c = &self.store.counters;
+        snap.stats = self.stats();
+        snap.tick_seconds_sum = c.tick_ns_total.load(Relaxed) as f64 / 1e9;
+        snap.last_tick_seconds = c.last_tick_ns.load(Relaxed) as f64 / 1e9;
+        snap
+    }
+}
+
+/// The sampler thread: windows on absolute deadlines `origin + k * interval`;
+/// between them it sleeps, waking early only for close/release requests.
+pub(crate) fn run_sampler(core: Arc<Core>) {
+    let clock = &core.store.clock;
+    let mut next = 1u64; // index of the next deadline
+    loop {
+        let shutdown = {
+            let mut inbox = lock(&core.inbox);
+            loop {
+                if inbox.shutdown || !inbox.requests.is_empty() {
+                    break;
+                }
+                let deadline = clock.instant_after_origin(next * core.interval_ns);
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                inbox.sampler_waiting = true;
+                inbox = match core.inbox_cv.wait_timeout(inbox, deadline - now) {
+                    Ok((g, _)) => g,
+                    Err(p) => p.into_inner().0,
+                };
+                inbox.sampler_waiting = false;
+            }
+            inbox.shutdown
+        };
+        let mut s = lock(&core.sampler);
+        // Taken only while holding the sampler role: a `flush` on another
+        // thread also takes requests, and two holders must apply them in the
+        // order they were queued (a close applied after its slot's release
+        // would hit the next track in that slot).
+        let reqs = core.take_requests();
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.apply_all(&core.store, &reqs);
+            let k = clock.elapsed_ns(Instant::now()) / core.interval_ns;
+            if k >= next {
+                // Missed deadlines fold into this window: one report spanning
+                // all of them, flagged merged, and counted.
+                let missed = k - next;
+                core.store.counters.late_ticks.fetch_add(missed, Relaxed);
+                let flags = if missed > 0 { TRACKSTATS_FLAG_MERGED } else { 0 };
+                s.pass(&core.store, clock.origin_unix_ns() + k * core.interval_ns, flags);
+                next = k + 1;
+            }
+            if shutdown {
+                core.shut_down(&mut s);
+            } else {
+                s.deliver(&core.store);
+            }
+        }));
+        if step.is_err() {
+            core.store.counters.sampler_panics.fetch_add(1, Relaxed);
+            if shutdown {
+                // Never leave the registry half closed.
+                core.shut_down(&mut s);
+            }
+        }
+        if shutdown {
+            return;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The registry's counters: `Counters`, the atomics every layer bumps, and
+//! `Stats`, a snapshot of them as `Registry::stats` returns it.
+
+use crate::sync::{AtomicU64, Ordering::Relaxed};
+
+/// Registry counters, as `trackstats_registry_stats` reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Opened and not yet closed.
+    pub open_tracks: u64,
+    /// Slots held: open tracks plus closed ones not yet released.
+    pub live_slots: u64,
+    pub reports_emitted: u64,
+    /// Reports folded into a pending one because the consumer lagged.
+    pub reports_merged: u64,
+    pub reports_pending: u64,
+    pub ticks: u64,
+    /// Deadlines the sampler missed (their windows merged into the next).
+    pub late_ticks: u64,
+    pub records_rejected: u64,
+    pub sampler_panics: u64,
+    pub sink_panics: u64,
+}
+
+/// The live counters behind `Stats`. Each is a statistic only, read and
+/// written Relaxed: no other data is published through them.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub open_tracks: AtomicU64,
+    pub live_slots: AtomicU64,
+    pub reports_emitted: AtomicU64,
+    pub reports_merged: AtomicU64,
+    pub ticks: AtomicU64,
+    pub late_ticks: AtomicU64,
+    pub records_rejected: AtomicU64,
+    pub sampler_panics: AtomicU64,
+    pub sink_panics: AtomicU64,
+    /// Time spent in window passes, in total and in the latest one.
+    pub tick_ns_total: AtomicU64,
+    pub last_tick_ns: AtomicU64,
+}
+
+impl Counters {
+    /// A snapshot; `reports_pending` is the outbox's, which the caller knows.
+    pub fn snapshot(&self, reports_pending: u64) -> Stats {
+        Stats {
+            open_tracks: self.open_tracks.load(Relaxed),
+            live_slots: self.live_slots.load(Relaxed),
+            reports_emitted: self.reports_emitted.load(Relaxed),
+            reports_merged: self.reports_merged.load(Relaxed),
+            reports_pending,
+            ticks: self.ticks.load(Relaxed),
+            late_ticks: self.late_ticks.load(Relaxed),
+            records_rejected: self.records_rejected.load(Relaxed),
+            sampler_panics: self.sampler_panics.load(Relaxed),
+            sink_panics: self.sink_panics.load(Relaxed),
+        }
+    }
+}

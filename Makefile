@@ -55,6 +55,7 @@ include cbindings/c/c.mk
 -include mk/reliability.mk
 -include mk/bench.mk
 -include mk/prometheus.mk
+-include mk/pion.mk
 
 test: $(TEST_TARGETS)
 	@echo "make test: all suites passed"

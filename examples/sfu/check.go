@@ -150,15 +150,16 @@ func endCheck(out io.Writer, e expectation, got map[key]*sums, scraped totals) b
 		fmt.Fprintf(out, "  reported but not expected: %s  MISMATCH\n", strings.Join(extra, "; "))
 		ok = false
 	}
+	// The rows hold the reports to the peers; this holds /metrics to the
+	// reports.
 	metricsOK := scraped.inBytes == sumUp.inBytes && scraped.inMessages == sumUp.inMessages &&
-		scraped.outBytes == sumDown.outBytes && scraped.outMessages == sumDown.outMessages &&
-		scraped == e.metrics
+		scraped.outBytes == sumDown.outBytes && scraped.outMessages == sumDown.outMessages
 	verdict := "ok"
 	if !metricsOK {
 		verdict = "MISMATCH"
 		ok = false
 	}
-	fmt.Fprintf(out, "  /metrics  incoming bytes %s msgs %s, outgoing bytes %s msgs %s (reports and peers)  %s\n",
+	fmt.Fprintf(out, "  /metrics  incoming bytes %s msgs %s, outgoing bytes %s msgs %s (= the reports' sums)  %s\n",
 		pair(scraped.inBytes, sumUp.inBytes), pair(scraped.inMessages, sumUp.inMessages),
 		pair(scraped.outBytes, sumDown.outBytes), pair(scraped.outMessages, sumDown.outMessages), verdict)
 	if ok {

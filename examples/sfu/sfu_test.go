@@ -50,34 +50,43 @@ func TestEndCheckCatchesDifferences(t *testing.T) {
 	if !endCheck(&out, exp, good(), metrics) {
 		t.Fatalf("the matching run failed:\n%s", out.String())
 	}
-	breaks := map[string]func(map[key]*sums, *totals){
-		"a byte more up": func(g map[key]*sums, m *totals) {
+	// Each break, and the line that must show it.
+	breaks := []struct {
+		name, shows string
+		brk         func(map[key]*sums, *totals)
+	}{
+		{"a byte more up", "bytes 9,000≠9,001", func(g map[key]*sums, m *totals) {
 			g[key{"pub-1", "pub-1/cam", "FR", trackstats.Up}].bytes++
 			m.inBytes++
-		},
-		"a message less down": func(g map[key]*sums, m *totals) {
+		}},
+		{"a message less down", "msgs 4≠3", func(g map[key]*sums, m *totals) {
 			g[key{"sub-1", "pub-1/chat", "DE", trackstats.Down}].messages--
 			m.outMessages--
-		},
-		"one loss fewer": func(g map[key]*sums, _ *totals) { g[key{"pub-1", "pub-1/cam", "FR", trackstats.Up}].lost-- },
-		"a missing report": func(g map[key]*sums, m *totals) {
+		}},
+		{"one loss fewer", "lost 3≠2", func(g map[key]*sums, _ *totals) {
+			g[key{"pub-1", "pub-1/cam", "FR", trackstats.Up}].lost--
+		}},
+		{"a missing report", "packets 10≠0", func(g map[key]*sums, m *totals) {
 			delete(g, key{"sub-1", "pub-1/cam", "DE", trackstats.Down})
 			m.outBytes -= 9000
 			m.outMessages -= 10
-		},
-		"a relay counted": func(g map[key]*sums, m *totals) {
+		}},
+		{"a relay counted", "reported but not expected: relay-1 pub-1/cam DOWNSTREAM", func(g map[key]*sums, m *totals) {
 			g[key{"relay-1", "pub-1/cam", "", trackstats.Down}] = &sums{bytes: 9000, messages: 10}
 			m.outBytes += 9000
 			m.outMessages += 10
-		},
-		"metrics off": func(_ map[key]*sums, m *totals) { m.outBytes++ },
+		}},
+		{"metrics off", "outgoing bytes 9,101≠9,100", func(_ map[key]*sums, m *totals) { m.outBytes++ }},
 	}
-	for name, brk := range breaks {
+	for _, b := range breaks {
 		g, m := good(), metrics
-		brk(g, &m)
+		b.brk(g, &m)
 		out.Reset()
 		if endCheck(&out, exp, g, m) {
-			t.Errorf("%s: the end check passed:\n%s", name, out.String())
+			t.Errorf("%s: the end check passed:\n%s", b.name, out.String())
+		}
+		if !strings.Contains(out.String(), b.shows) || !strings.Contains(out.String(), "MISMATCH") {
+			t.Errorf("%s: no %q MISMATCH in:\n%s", b.name, b.shows, out.String())
 		}
 	}
 }

@@ -91,7 +91,8 @@ func expected(pubs []*publisher, subs []*subscriber) expectation {
 // endCheck prints the check and reports whether everything matched.
 func endCheck(out io.Writer, e expectation, got map[key]*sums, scraped totals) bool {
 	fmt.Fprintln(out, "── end check: each peer's own count = trackstats' reports ──")
-	fmt.Fprintln(out, "  media bytes: RTP header + payload + padding as SRTP protects and unprotects them; data bytes: message payloads")
+	fmt.Fprintln(out, "  media bytes: RTP header + payload + padding, as SRTP protects and unprotects them; data bytes: message payloads")
+	fmt.Fprintln(out, "  a publisher's lost = packets it skipped + pairs it swapped; recovered = out of order = pairs swapped")
 	ok := true
 	seen := map[key]bool{}
 	relays := map[string]bool{}
@@ -107,8 +108,8 @@ func endCheck(out io.Writer, e expectation, got map[key]*sums, scraped totals) b
 		}
 		if r.relay {
 			relays[r.k.participant] = true
-			fmt.Fprintf(out, "  %-8s %-10s %-3s %-10s received %s %s, %s: not counted (relay)\n",
-				r.k.participant, r.k.track, country, streamType(r.k.dir), grouped(r.peer.packets), unit, human(float64(r.peer.bytes)))
+			fmt.Fprintf(out, "  %-8s %-10s %-3s %-10s received %s %s, %s bytes: not counted (relay), no report\n",
+				r.k.participant, r.k.track, country, streamType(r.k.dir), grouped(r.peer.packets), unit, grouped(r.peer.bytes))
 			continue
 		}
 		g := got[r.k]
@@ -168,10 +169,10 @@ func endCheck(out io.Writer, e expectation, got map[key]*sums, scraped totals) b
 	return ok
 }
 
-// pair is "a" when a == b, else "a≠b".
+// pair is the peer's figure a beside trackstats' b: "a=b" or "a≠b".
 func pair(a, b uint64) string {
 	if a == b {
-		return grouped(a)
+		return grouped(a) + "=" + grouped(b)
 	}
 	return grouped(a) + "≠" + grouped(b)
 }

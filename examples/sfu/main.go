@@ -135,7 +135,7 @@ func run(cfg config) (err error) {
 	if !ready {
 		return errors.New("the peers did not all connect")
 	}
-	fmt.Fprintf(cfg.out, "trackstats pion SFU: %d publishers -> %d subscribers + %d relays, WebRTC on 127.0.0.1 "+
+	fmt.Fprintf(cfg.out, "trackstats pion SFU: %d publishers, %d subscribers, %d relay subscribers; WebRTC on 127.0.0.1 "+
 		"(ICE, DTLS, SRTP, SCTP), %v windows, %v; metrics at %s\n\n",
 		cfg.publishers, cfg.subscribers, cfg.relays, cfg.interval, cfg.duration, metricsURL)
 

@@ -172,17 +172,18 @@ func newSubscriber(ctx context.Context, s *sfu, id, country string, relay bool) 
 	sub := &subscriber{id: id, country: country, relay: relay, pc: pc, media: map[string]*counts{}, data: map[string]*counts{}}
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { sub.readMedia(t) })
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		label := dc.Label()
-		sub.mu.Lock()
-		sub.data[label] = &counts{}
-		sub.mu.Unlock()
+		c := &counts{}
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
 			sub.mu.Lock()
-			c := sub.data[label]
 			c.packets++
 			c.bytes += uint64(len(m.Data))
 			sub.mu.Unlock()
 		})
+		// Listed once it counts: the demo waits for every channel before
+		// the publishers start.
+		sub.mu.Lock()
+		sub.data[dc.Label()] = c
+		sub.mu.Unlock()
 	})
 	offer, err := s.subscribe(ctx, id, country, relay)
 	if err != nil {

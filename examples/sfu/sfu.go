@@ -314,7 +314,10 @@ func (s *sfu) close() error {
 		}
 	}
 	for _, pt := range published {
-		errs = append(errs, pt.dataUp.Close())
+		pt.mu.Lock()
+		up := pt.dataUp
+		pt.mu.Unlock()
+		errs = append(errs, up.Close())
 	}
 	return errors.Join(errs...)
 }

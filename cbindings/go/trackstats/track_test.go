@@ -149,19 +149,7 @@ func TestLargeRecordsSpillAndReject(t *testing.T) {
 	}
 	tk.RecordDown(MaxInlineBytes + 1) // too big for the word: the C path
 	tk.RecordDown(MaxRecordBytes + 1) // absurd: rejected, counted
-	want := Totals{UpBytes: n * MaxInlineBytes, UpMessages: n, DownBytes: MaxInlineBytes + 1, DownMessages: 1}
-	if got := tk.Totals(); got != want {
-		t.Fatalf("Totals = %+v, want %+v", got, want)
-	}
-	if err := r.Tick(); err != nil {
-		t.Fatal(err)
-	}
-	got := sums{}
-	got.addReports(drainAll(t, r))
-	compareSums(t, got, sums{
-		{1, uint64(Up)}:   {want.UpBytes, want.UpMessages},
-		{1, uint64(Down)}: {want.DownBytes, want.DownMessages},
-	})
+	checkTotalsAndReports(t, r, tk, 1, Totals{UpBytes: n * MaxInlineBytes, UpMessages: n, DownBytes: MaxInlineBytes + 1, DownMessages: 1})
 	if st, _ := r.Stats(); st.RecordsRejected != 1 {
 		t.Errorf("RecordsRejected = %d, want 1", st.RecordsRejected)
 	}

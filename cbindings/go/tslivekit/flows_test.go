@@ -395,3 +395,32 @@ func TestDroppedObjectsAreReleased(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// An object stopped and let go of at once (LiveKit drops a closed
+// DataDownTrack) still delivers its final stats, then is released.
+func TestStoppedObjectDroppedAtOnceStillDeliversItsFinalStats(t *testing.T) {
+	r := manualRegistry(t)
+	l := &recorder{}
+	func() {
+		s := NewBytesTrackStats("DE", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(r))
+		s.AddBytes(10, true)
+		s.Stop()
+	}()
+	runtime.GC()
+	runtime.GC()
+	flushDrain(t, r)
+	checkSums(t, sums(l.take()), map[statsKey]total{
+		statsKeyForData("DE", livekit.StreamType_DOWNSTREAM, "PA_x", "DTR_x"): {10, 1},
+	})
+	for i := 0; ; i++ {
+		runtime.GC()
+		flushDrain(t, r)
+		if st, _ := r.Stats(); st.LiveSlots == 0 {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("the stopped object's track was not released")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

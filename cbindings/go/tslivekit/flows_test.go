@@ -150,7 +150,8 @@ func TestStatsAreExactRacingWindows(t *testing.T) {
 // window is an hour, and Wait returns once the listener has had them.
 func TestStopGivesOneFinalStatPerSide(t *testing.T) {
 	r := liveRegistry(t, time.Hour)
-	l := &recorder{}
+	// A slow listener: Wait must wait for it to return.
+	l := &recorder{onStats: func(statsKey) { time.Sleep(20 * time.Millisecond) }}
 	s := NewBytesTrackStats("BR", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(r))
 	s.AddBytes(300, false)
 	s.AddBytes(100, true)

@@ -7,10 +7,11 @@ package tslivekit
 //	  main package's BenchmarkRecord compares RecordUp with LiveKit's four
 //	  atomic adds).
 //	BenchmarkObjects100k/*: Go memory and goroutines held by 100k open
-//	  objects against 100k bare Tracks, each measured in a fresh process
-//	  (the main package's BenchmarkTracks100k compares a Track with a
-//	  goroutine and a ticker per track, and measures the library's C bytes,
-//	  which are the same for both here).
+//	  objects, against 100k bare Tracks and 100k objects of LiveKit's
+//	  design (counters and a goroutine with a 5 s ticker each), each
+//	  measured in a fresh process. The library's C bytes per track (the
+//	  main package's BenchmarkTracks100k measures them) are the same for
+//	  both trackstats kinds and not counted here.
 
 import (
 	"encoding/json"
@@ -20,7 +21,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
@@ -84,6 +87,14 @@ func TestMemProbe(t *testing.T) {
 	}
 	objs := make([]*BytesTrackStats, benchObjects)
 	tracks := make([]*trackstats.Track, benchObjects)
+	tickers := make([]*tickerObject, benchObjects)
+	defer func() {
+		for _, o := range tickers {
+			if o != nil {
+				close(o.done)
+			}
+		}
+	}()
 	listener := nopListener{}
 	before := goMemory()
 	for i := range objs {
@@ -94,6 +105,8 @@ func TestMemProbe(t *testing.T) {
 			if tracks[i], err = r.OpenTrackWithListener(pIDs[i], tIDs[i], "US", 0, Adapt(listener, statsKeyForData)); err != nil {
 				t.Fatal(err)
 			}
+		case "goroutine-ticker":
+			tickers[i] = newTickerObject()
 		default:
 			t.Fatalf("unknown kind %q", kind)
 		}
@@ -106,8 +119,35 @@ func TestMemProbe(t *testing.T) {
 	fmt.Printf("memprobe %s\n", out)
 	runtime.KeepAlive(objs)
 	runtime.KeepAlive(tracks)
+	runtime.KeepAlive(tickers)
 	runtime.KeepAlive(pIDs)
 	runtime.KeepAlive(tIDs)
+}
+
+// tickerObject is what LiveKit's BytesTrackStats holds per object: the
+// window and total counters of both sides, and a goroutine with a 5 s
+// ticker that stops when done closes (its report is not modelled: only
+// the memory is measured).
+type tickerObject struct {
+	send, recv, totalSend, totalRecv                         atomic.Uint64
+	sendMessages, recvMessages, totalSendMsgs, totalRecvMsgs atomic.Uint32
+	done                                                     chan struct{}
+}
+
+func newTickerObject() *tickerObject {
+	o := &tickerObject{done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-o.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return o
 }
 
 type memSnapshot struct {
@@ -127,6 +167,7 @@ func BenchmarkObjects100k(b *testing.B) {
 	for _, v := range []struct{ name, kind string }{
 		{"tslivekit-BytesTrackStats", "object"},
 		{"baseline-trackstats-Track-with-Adapt", "track"},
+		{"baseline-goroutine-ticker-per-object", "goroutine-ticker"},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			var p map[string]float64

@@ -7,77 +7,83 @@ import (
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
-// binding is one key of a stats object: its track and the state of its
-// stats. The object holds it (cur, last); the registry reaches it only
-// through its relay.
-type binding struct {
-	track *trackstats.Track
-	owner *BytesTrackStats
-	relay *relay
-	// loss is the track's net loss for the stats (the delivering goroutine's).
+// relay is one key's trackstats.ReportListener: it turns the reports of
+// the key's track into LiveKit stats, and holds what the end of the key
+// needs. The registry holds it until the track is released.
+//
+// It reaches its stats object weakly: LiveKit's listener may reach the
+// object (the signal stats are their own listener), and a strong path from
+// the registry to the object would keep its track, and so the object,
+// alive forever. From the end of the key until its final stats are out, it
+// pins the object, so that an object dropped right after Stop still
+// delivers them.
+type relay struct {
+	owner weak.Pointer[BytesTrackStats]
+	// loss is the key's net loss for the stats (the delivering goroutine's).
 	loss NetLoss
-	// ended and limit are set under owner.mu by endLocked: limit is the
-	// track's totals at the end, what the listener gets for this key.
-	ended bool
-	limit [2]counts
-	// done is closed once the binding has ended and the listener has had
-	// limit (Wait).
+
+	mu       sync.Mutex
+	pin      *BytesTrackStats
+	ended    bool
+	reset    bool // ended by Reset, or Reset after Stop: the excess goes back
+	dropLate bool // DropAfterStop
+	finished bool // ended, and the listener has had limit
+	// limit is the track's totals at the end, what the listener gets for
+	// this key (in reset and drop modes); delivered is what it has had.
+	limit     [2]counts
+	delivered [2]counts
+	// done is made by the first waiter and closed when finished.
 	done chan struct{}
 }
 
-// relay is a binding's trackstats.ReportListener, the one thing of the
-// binding the registry holds (until the track is released). It reaches the
-// binding weakly: LiveKit's listener may reach the stats object (the signal
-// stats are their own listener), and a strong path from the registry to the
-// track would keep the track, and so the whole object, alive forever. From
-// the end until the final stats are out, it pins the binding, so that an
-// object dropped right after Stop still delivers them.
-type relay struct {
-	b weak.Pointer[binding]
-
-	mu        sync.Mutex
-	pin       *binding
-	ended     bool
-	reset     bool // ended by Reset, or Reset after Stop: the excess goes back
-	dropLate  bool // DropAfterStop
-	closed    bool // done is closed
-	limit     [2]counts
-	delivered [2]counts
-}
-
-func (rl *relay) bind(b *binding) { rl.b = weak.Make(b) }
-
-// end starts the end of b: from now on the listener gets at most b.limit
-// for this key (in reset and drop modes), and done closes once it has had
-// it.
-func (rl *relay) end(b *binding, reset bool) {
+// end starts the end of the key (under the owner's mutex): from now on
+// the listener gets at most limit (in reset and drop modes), and the key
+// is finished once it has had it.
+func (rl *relay) end(owner *BytesTrackStats, limit [2]counts, reset bool) {
 	rl.mu.Lock()
-	rl.ended, rl.reset, rl.limit = true, reset, b.limit
-	finished := rl.finishLocked()
-	if !finished && !rl.closed {
-		rl.pin = b
-	}
-	rl.mu.Unlock()
-	if finished {
-		close(b.done)
+	defer rl.mu.Unlock()
+	rl.ended, rl.reset, rl.limit = true, reset, limit
+	if !rl.finishLocked() {
+		rl.pin = owner
 	}
 }
 
 // redirect sends what the ended track counts past its limit back to the
-// object (Reset after Stop).
-func (rl *relay) redirect() {
+// owner (Reset after Stop), and returns the limit.
+func (rl *relay) redirect() [2]counts {
 	rl.mu.Lock()
+	defer rl.mu.Unlock()
 	rl.reset = true
-	rl.mu.Unlock()
+	return rl.limit
 }
 
-// finishLocked reports whether done must close now: the binding has ended,
-// the listener has had the limit, and done is still open.
+// doneChan is closed once the key is finished.
+func (rl *relay) doneChan() <-chan struct{} {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if rl.done == nil {
+		rl.done = make(chan struct{})
+		if rl.finished {
+			close(rl.done)
+		}
+	}
+	return rl.done
+}
+
+// finishLocked finishes the key if it has ended and the listener has had
+// the limit: it unpins the owner and wakes the waiters. It reports whether
+// the key is finished.
 func (rl *relay) finishLocked() bool {
-	if !rl.ended || rl.closed || !rl.delivered[0].covers(rl.limit[0]) || !rl.delivered[1].covers(rl.limit[1]) {
+	if rl.finished {
+		return true
+	}
+	if !rl.ended || !rl.delivered[0].covers(rl.limit[0]) || !rl.delivered[1].covers(rl.limit[1]) {
 		return false
 	}
-	rl.closed, rl.pin = true, nil
+	rl.finished, rl.pin = true, nil
+	if rl.done != nil {
+		close(rl.done)
+	}
 	return true
 }
 
@@ -88,9 +94,9 @@ func (rl *relay) OnReport(r trackstats.Report) {
 	dir := r.Direction & 1
 	got := counts{r.Bytes, r.Messages}
 	rl.mu.Lock()
-	b := rl.pin
-	if b == nil {
-		b = rl.b.Value()
+	o := rl.pin
+	if o == nil {
+		o = rl.owner.Value()
 	}
 	// In reset and drop modes the listener gets the limit and no more; a
 	// report only of sequence counts goes with its window until then.
@@ -101,22 +107,25 @@ func (rl *relay) OnReport(r trackstats.Report) {
 	}
 	deliver := !give.zero() || (got.zero() && !(clip && rl.delivered[dir].covers(rl.limit[dir])))
 	rl.delivered[dir] = rl.delivered[dir].plus(give)
-	finished := rl.finishLocked()
 	back := rl.reset
+	// Finishing waits for this report to reach the listener: a waiter must
+	// not return before it.
+	finishing := rl.ended && !rl.finished && rl.delivered[0].covers(rl.limit[0]) && rl.delivered[1].covers(rl.limit[1])
 	rl.mu.Unlock()
 
-	if b == nil {
-		// The object was dropped without Stop: nobody is left to tell.
-		return
+	if o != nil {
+		if deliver && o.out != nil {
+			r.Bytes, r.Messages = give.bytes, give.messages
+			o.out.send(&r, ToAnalyticsStat(&r, &rl.loss))
+		}
+		if excess := got.sub(give); back && !excess.zero() {
+			o.addUnbound(dir, excess)
+		}
 	}
-	if deliver && b.owner.out != nil {
-		r.Bytes, r.Messages = give.bytes, give.messages
-		b.owner.out.send(&r, ToAnalyticsStat(&r, &b.loss))
-	}
-	if excess := got.sub(give); back && !excess.zero() {
-		b.owner.addUnbound(dir, excess)
-	}
-	if finished {
-		close(b.done)
+	// Else the object was dropped without Stop: nobody is left to tell.
+	if finishing {
+		rl.mu.Lock()
+		rl.finishLocked()
+		rl.mu.Unlock()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
@@ -27,26 +28,28 @@ type TrafficTotals struct {
 // *BytesTrackStats is a no-op for every method (the relay case).
 //
 // Its key is bound once (NewBytesTrackStats, or Bind after
-// NewUnboundBytesTrackStats). Each binding is one trackstats track; until
-// the first binding, and between Reset and the next Bind, messages are
-// counted in the object and handed to the next binding's track when it
-// opens, so every message is reported once, under the key bound after it
-// (LiveKit's signal stats do the same with their counters).
+// NewUnboundBytesTrackStats). Each key is one trackstats track; until the
+// first Bind, and between Reset and the next Bind, messages are counted in
+// the object and handed to the next key's track when it opens, so every
+// message is reported once, under the key bound after it (LiveKit's signal
+// stats do the same with their counters).
 type BytesTrackStats struct {
-	// cur is the bound key's binding: nil while unbound. After Stop it
-	// stays, so that bytes added later reach the stopped track (reported
-	// late, or dropped by the listener side with DropAfterStop).
-	cur atomic.Pointer[binding]
+	// cur is the bound key's track: nil while unbound. After Stop it stays,
+	// so that bytes added later reach the stopped track (reported late, or
+	// dropped by its relay with DropAfterStop).
+	cur atomic.Pointer[trackstats.Track]
 	// failed is err != nil, read without mu on the unbound path.
 	failed atomic.Bool
 
 	mu sync.Mutex
 	// pending is what was added while unbound, per direction.
 	pending [2]counts
-	// base is what the ended bindings counted, for GetTrafficTotals.
+	// base is what the ended keys counted, for GetTrafficTotals.
 	base [2]counts
-	// last is the latest binding, which Wait waits for.
-	last    *binding
+	// rl is the latest key's relay, which Wait waits for; ended says that
+	// key has ended (Stop or Reset).
+	rl      *relay
+	ended   bool
 	stopped bool
 	err     error
 
@@ -139,11 +142,11 @@ func (s *BytesTrackStats) AddBytes(bytes uint64, isSend bool) {
 	if s == nil {
 		return
 	}
-	if b := s.cur.Load(); b != nil {
+	if t := s.cur.Load(); t != nil {
 		if isSend {
-			b.track.RecordDown(bytes)
+			t.RecordDown(bytes)
 		} else {
-			b.track.RecordUp(bytes)
+			t.RecordUp(bytes)
 		}
 		return
 	}
@@ -163,8 +166,8 @@ func (s *BytesTrackStats) AddDataPacket(bytes uint64, seq uint16, endOfFrame boo
 	if s == nil {
 		return
 	}
-	if b := s.cur.Load(); b != nil {
-		b.track.RecordUpPacket(bytes, seq, endOfFrame)
+	if t := s.cur.Load(); t != nil {
+		t.RecordUpPacket(bytes, seq, endOfFrame)
 		return
 	}
 	s.addUnbound(trackstats.Up, counts{bytes, 1})
@@ -179,8 +182,8 @@ func (s *BytesTrackStats) addUnbound(dir trackstats.Direction, c counts) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b := s.cur.Load(); b != nil {
-		b.track.RecordBatch(dir, c.messages, c.bytes)
+	if t := s.cur.Load(); t != nil {
+		t.RecordBatch(dir, c.messages, c.bytes)
 	} else if s.err == nil {
 		s.pending[dir] = s.pending[dir].plus(c)
 	}
@@ -200,36 +203,36 @@ func (s *BytesTrackStats) Bind(country string, trackID livekit.TrackID, pID live
 	if s.err != nil || s.cur.Load() != nil {
 		return
 	}
-	rl := &relay{dropLate: s.dropLate}
+	rl := &relay{owner: weak.Make(s), dropLate: s.dropLate}
 	tk, err := s.reg.OpenTrackWithListener(string(pID), string(trackID), country, 0, rl)
 	if err != nil {
 		s.failLocked(err)
 		return
 	}
-	b := &binding{track: tk, owner: s, relay: rl, done: make(chan struct{})}
-	rl.bind(b)
 	for dir, p := range s.pending {
 		tk.RecordBatch(trackstats.Direction(dir), p.messages, p.bytes)
 	}
 	s.pending = [2]counts{}
-	s.last = b
-	s.cur.Store(b)
+	s.rl, s.ended = rl, false
+	s.cur.Store(tk)
 	if s.stopped {
-		s.endLocked(b, false)
+		s.endLocked(tk, false)
 	}
 }
 
-// endLocked ends b: it reads b's totals, then closes its track. The totals
-// are the stats the listener gets for b's key before Wait returns (the
-// final stats, flagged final in the library, come within milliseconds);
-// what the track counts after them goes back to the object (reset: to the
-// next key), or is reported late or dropped (Stop, see DropAfterStop).
-func (s *BytesTrackStats) endLocked(b *binding, reset bool) {
-	t := b.track.Totals()
-	b.limit = [2]counts{{t.UpBytes, t.UpMessages}, {t.DownBytes, t.DownMessages}}
-	b.ended = true
-	_ = b.track.Close() // a closed registry: nothing more to flush
-	b.relay.end(b, reset)
+// endLocked ends the bound key, whose track is t: it reads t's totals, then
+// closes t. The totals are the stats the listener gets for the key before
+// Wait returns (the final stats, flagged final in the library, come within
+// milliseconds); what t counts after them goes back to the object (reset:
+// to the next key), or is reported late or dropped (Stop, see
+// DropAfterStop). It returns the totals.
+func (s *BytesTrackStats) endLocked(t *trackstats.Track, reset bool) [2]counts {
+	tot := t.Totals()
+	limit := [2]counts{{tot.UpBytes, tot.UpMessages}, {tot.DownBytes, tot.DownMessages}}
+	s.ended = true
+	_ = t.Close() // a closed registry: nothing more to flush
+	s.rl.end(s, limit, reset)
+	return limit
 }
 
 // Stop ends the object, as LiveKit's Stop: it returns at once, and the
@@ -246,8 +249,8 @@ func (s *BytesTrackStats) Stop() {
 		return
 	}
 	s.stopped = true
-	if b := s.cur.Load(); b != nil && !b.ended {
-		s.endLocked(b, false)
+	if t := s.cur.Load(); t != nil && !s.ended {
+		s.endLocked(t, false)
 	}
 }
 
@@ -263,20 +266,21 @@ func (s *BytesTrackStats) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = false
-	b := s.cur.Load()
-	if b == nil {
+	t := s.cur.Load()
+	if t == nil {
 		return
 	}
 	s.cur.Store(nil)
-	if b.ended {
+	var limit [2]counts
+	if s.ended {
 		// Stopped first: what the stopped track counts from now on goes to
 		// the next key too.
-		b.relay.redirect()
+		limit = s.rl.redirect()
 	} else {
-		s.endLocked(b, true)
+		limit = s.endLocked(t, true)
 	}
 	for dir := range s.base {
-		s.base[dir] = s.base[dir].plus(b.limit[dir])
+		s.base[dir] = s.base[dir].plus(limit[dir])
 	}
 }
 
@@ -292,13 +296,13 @@ func (s *BytesTrackStats) Wait() {
 		return
 	}
 	s.mu.Lock()
-	b, reg := s.last, s.reg
+	rl, reg := s.rl, s.reg
 	s.mu.Unlock()
-	if b == nil {
+	if rl == nil {
 		return
 	}
 	select {
-	case <-b.done:
+	case <-rl.doneChan():
 	case <-reg.Done():
 	}
 }
@@ -313,8 +317,8 @@ func (s *BytesTrackStats) GetTrafficTotals() *TrafficTotals {
 	}
 	s.mu.Lock()
 	up, down := s.base[trackstats.Up].plus(s.pending[trackstats.Up]), s.base[trackstats.Down].plus(s.pending[trackstats.Down])
-	if b := s.cur.Load(); b != nil {
-		t := b.track.Totals()
+	if tk := s.cur.Load(); tk != nil {
+		t := tk.Totals()
 		up = up.plus(counts{t.UpBytes, t.UpMessages})
 		down = down.plus(counts{t.DownBytes, t.DownMessages})
 	}

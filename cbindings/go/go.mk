@@ -44,3 +44,6 @@ bench-go: check-go lib
 	  $(GO_ENV) $(GO) test -run '^$$' -bench 'Parallel' -cpu $(BENCH_GO_CPUS) -benchmem -count 5 -benchtime 1s -timeout 600s ./...; \
 	} | tee $(CURDIR)/$(BENCH_GO_OUT)
 	@echo "bench-go: results in $(BENCH_GO_OUT); medians: go run golang.org/x/perf/cmd/benchstat@latest $(BENCH_GO_OUT)"
+
+# Integration modules under cbindings/go bring their own fragments.
+-include $(GO_DIR)/tslivekit/tslivekit.mk

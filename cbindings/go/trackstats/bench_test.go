@@ -43,8 +43,9 @@ type liveKitModel struct {
 	sendMessages, recvMessages           atomic.Uint32
 	totalSendBytes, totalRecvBytes       atomic.Uint64
 	totalSendMessages, totalRecvMessages atomic.Uint32
-	listener                             TelemetryListener
-	done                                 chan struct{}
+	// onStats stands for the telemetry listener's OnTrackStats.
+	onStats func(participantID, trackID string, up bool, bytes uint64, messages uint32)
+	done    chan struct{}
 }
 
 func (s *liveKitModel) AddBytes(bytes uint64, isSend bool) {
@@ -62,13 +63,11 @@ func (s *liveKitModel) AddBytes(bytes uint64, isSend bool) {
 }
 
 func (s *liveKitModel) report() {
-	if recv := s.recv.Swap(0); recv > 0 && s.listener != nil {
-		s.listener.OnTrackStats(StatsKeyForData(s.country, StreamTypeUpstream, s.participantID, s.trackID),
-			&TrackStat{Bytes: recv, Messages: uint64(s.recvMessages.Swap(0))})
+	if recv := s.recv.Swap(0); recv > 0 {
+		s.onStats(s.participantID, s.trackID, true, recv, s.recvMessages.Swap(0))
 	}
-	if send := s.send.Swap(0); send > 0 && s.listener != nil {
-		s.listener.OnTrackStats(StatsKeyForData(s.country, StreamTypeDownstream, s.participantID, s.trackID),
-			&TrackStat{Bytes: send, Messages: uint64(s.sendMessages.Swap(0))})
+	if send := s.send.Swap(0); send > 0 {
+		s.onStats(s.participantID, s.trackID, false, send, s.sendMessages.Swap(0))
 	}
 }
 
@@ -336,9 +335,7 @@ func makeIDs() benchIDs {
 	return ids
 }
 
-type nopListener struct{}
-
-func (nopListener) OnTrackStats(StatsKey, *TrackStat) {}
+func nopStats(string, string, bool, uint64, uint32) {}
 
 // TestMemProbe opens 100k tracks of one design and prints what they hold.
 // It only runs in the child process that BenchmarkTracks100k starts.
@@ -348,17 +345,12 @@ func TestMemProbe(t *testing.T) {
 		t.Skip("run by BenchmarkTracks100k in a child process")
 	}
 	ids := makeIDs()
-	var listener TelemetryListener = nopListener{}
 	var r *Registry
-	switch variant {
-	case "track":
+	if variant == "track" {
 		r = newRegistry(t)
-	case "bytes-track-stats":
-		r = newRegistry(t, WithDispatcher())
 	}
 	// The caller's slices of handles exist before the first snapshot too.
 	ts := make([]*Track, benchTracks)
-	ss := make([]*BytesTrackStats, benchTracks)
 	objs := make([]*liveKitModel, benchTracks)
 	var wg sync.WaitGroup
 	before := snapshot()
@@ -367,18 +359,10 @@ func TestMemProbe(t *testing.T) {
 		for j := range ts {
 			ts[j] = mustOpen(t, r, ids.participant[j], ids.track[j], "US", uint64(j))
 		}
-	case "bytes-track-stats":
-		for j := range ss {
-			s, err := NewBytesTrackStats(r, "US", ids.track[j], ids.participant[j], listener)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ss[j] = s
-		}
 	case "goroutine-ticker":
 		for j := range objs {
 			m := &liveKitModel{country: "US", trackID: ids.track[j], participantID: ids.participant[j],
-				listener: listener, done: make(chan struct{})}
+				onStats: nopStats, done: make(chan struct{})}
 			wg.Add(1)
 			go m.worker(&wg)
 			objs[j] = m
@@ -399,7 +383,6 @@ func TestMemProbe(t *testing.T) {
 	// between the snapshots and understate every variant alike.
 	runtime.KeepAlive(ids)
 	runtime.KeepAlive(ts)
-	runtime.KeepAlive(ss)
 	runtime.KeepAlive(objs)
 }
 
@@ -430,7 +413,6 @@ func runMemProbe(b *testing.B, variant string) memProbe {
 func BenchmarkTracks100k(b *testing.B) {
 	for _, v := range []struct{ name, variant string }{
 		{"trackstats-Track", "track"},
-		{"trackstats-BytesTrackStats", "bytes-track-stats"},
 		{"baseline-goroutine-ticker-per-track", "goroutine-ticker"},
 	} {
 		b.Run(v.name, func(b *testing.B) {

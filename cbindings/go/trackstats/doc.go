@@ -23,8 +23,9 @@
 // Registry.MetricsHandler render the registry's cumulative counters in the
 // Prometheus text format.
 //
-// BytesTrackStats has the method set of LiveKit's BytesTrackStats, so a
-// LiveKit-style SFU switches by changing its constructor.
+// Integrations with other ecosystems are their own modules: LiveKit's
+// BytesTrackStats is replaced by the tslivekit module (cbindings/go/tslivekit),
+// built on OpenTrackWithListener.
 //
 // The package links target/release/libtrackstats.a from the repository
 // (run `make lib` first); see README.md for using it from another module.

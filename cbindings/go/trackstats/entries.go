@@ -27,19 +27,17 @@ type ReportListener interface {
 // recorded has been reported.
 type entry struct {
 	h *cTrack
-	// userData is OpenTrack's user data, given back in every report. A
-	// BytesTrackStats, which has none, keeps its creation time here.
+	// userData is OpenTrack's user data, given back in every report.
 	userData uint64
 	// owed is the track's recorded messages minus its reported messages
 	// (mod 2^64): the drainer subtracts each report, the release adds the
 	// final total. Once released and 0, no report can name this id again
 	// (reports are exactly once), so the entry can be reused.
 	owed uint64
-	// listener is where reports go: nil (Drain or the report channel), a
-	// ReportListener, or, when telemetry is set, a TelemetryListener (nil
-	// then drops the reports, as LiveKit's null listener). Guarded by
-	// entries.mu, so SetTelemetryListener can swap it.
-	listener any
+	// listener is where reports go: nil (Drain or the report channel) or
+	// the track's ReportListener. Set before the entry is live, read under
+	// entries.mu.
+	listener ReportListener
 
 	idx uint32 // index in the slab
 	// state packs the generation, which grows at each reuse of the index
@@ -59,8 +57,6 @@ const (
 	entryReleased
 	// entryLive: the entry holds a track (lookup finds it).
 	entryLive
-	// entryTelemetry: listener is a TelemetryListener (a BytesTrackStats).
-	entryTelemetry
 
 	entryGenShift = 8
 )
@@ -96,9 +92,8 @@ type entries struct {
 	orphan uint64   // reports whose id had no entry: a bug if ever non-zero
 }
 
-// add takes an entry for a new track, with its user data and listener set
-// (telemetry: l is a TelemetryListener, possibly nil).
-func (es *entries) add(userData uint64, l any, telemetry bool) *entry {
+// add takes an entry for a new track, with its user data and listener set.
+func (es *entries) add(userData uint64, l ReportListener) *entry {
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	var idx uint32
@@ -114,9 +109,6 @@ func (es *entries) add(userData uint64, l any, telemetry bool) *entry {
 	}
 	e := es.at(idx)
 	state := (e.gen()+1)<<entryGenShift | entryLive
-	if telemetry {
-		state |= entryTelemetry
-	}
 	// Reset every field: the entry may hold a previous track's values.
 	*e = entry{idx: idx, userData: userData, listener: l}
 	e.state.Store(state)
@@ -170,28 +162,14 @@ func (es *entries) released(e *entry, messages uint64) {
 	es.mu.Unlock()
 }
 
-// setListener replaces a live entry's listener (SetTelemetryListener).
-func (es *entries) setListener(e *entry, l any) {
-	es.mu.Lock()
-	e.listener = l
-	es.mu.Unlock()
-}
-
 // routedReport is a report bound for a listener, taken under entries.mu and
 // delivered outside it.
 type routedReport struct {
 	Report
-	to        any
-	telemetry bool
+	to ReportListener
 }
 
-func (x *routedReport) deliver() {
-	if x.telemetry {
-		deliverTelemetry(x.to.(TelemetryListener), &x.Report)
-		return
-	}
-	x.to.(ReportListener).OnReport(x.Report)
-}
+func (x *routedReport) deliver() { x.to.OnReport(x.Report) }
 
 // convert turns a batch of C reports into Go reports, appending plain ones to
 // plain and listener ones to routed. One lock per batch.
@@ -210,17 +188,15 @@ func (es *entries) convert(batch []cReport, plain []Report, routed []routedRepor
 		}
 		r.UserData = e.userData
 		e.owed -= r.Messages
-		l, telemetry := e.listener, e.has(entryTelemetry)
+		l := e.listener
 		if e.has(entryReleased) && e.owed == 0 {
 			es.drop(e)
 		}
-		switch {
-		case l != nil:
-			routed = append(routed, routedReport{Report: r, to: l, telemetry: telemetry})
-		case !telemetry:
+		if l != nil {
+			routed = append(routed, routedReport{Report: r, to: l})
+		} else {
 			plain = append(plain, r)
 		}
-		// A telemetry entry without a listener drops the report.
 	}
 	return plain, routed
 }

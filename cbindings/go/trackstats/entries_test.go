@@ -12,7 +12,7 @@ func TestEntriesReuseUnderANewID(t *testing.T) {
 	const n = entryChunk + 3 // two chunks
 	all := make([]*entry, n)
 	for i := range all {
-		all[i] = es.add(uint64(i), nil, false)
+		all[i] = es.add(uint64(i), nil)
 	}
 	old := all[entryChunk+1]
 	oldID := old.id()
@@ -20,7 +20,7 @@ func TestEntriesReuseUnderANewID(t *testing.T) {
 	if es.len() != n-1 || es.lookup(oldID) != nil {
 		t.Fatalf("after release: %d entries, lookup(old) = %p", es.len(), es.lookup(oldID))
 	}
-	reused := es.add(99, nopReportListener{}, false)
+	reused := es.add(99, nopReportListener{})
 	if reused != old {
 		t.Fatalf("the freed entry was not reused")
 	}

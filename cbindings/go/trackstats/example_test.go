@@ -40,14 +40,15 @@ func Example() {
 	// PA_alice TR_camera DE user=7 down: 1200 bytes in 1 messages
 }
 
+// printListener prints each report of the tracks it is given.
 type printListener struct{}
 
-func (printListener) OnTrackStats(key trackstats.StatsKey, stat *trackstats.TrackStat) {
-	fmt.Printf("%s %v %s %s: %d bytes, %d messages\n",
-		key.Country, key.StreamType, key.ParticipantID, key.TrackID, stat.Bytes, stat.Messages)
+func (printListener) OnReport(r trackstats.Report) {
+	fmt.Printf("%s %s %v: %d bytes, %d messages, final %v\n",
+		r.ParticipantID, r.TrackID, r.Direction, r.Bytes, r.Messages, r.Flags&trackstats.FlagFinal != 0)
 }
 
-func ExampleNewBytesTrackStats() {
+func ExampleRegistry_OpenTrackWithListener() {
 	// A server uses trackstats.WithDispatcher(): one goroutine calls every
 	// listener. Here Drain calls them, to keep the output in order.
 	reg, err := trackstats.NewRegistry(trackstats.WithManualTicking())
@@ -56,23 +57,19 @@ func ExampleNewBytesTrackStats() {
 	}
 	defer reg.Close()
 
-	// Was: rtc.NewBytesTrackStats(country, trackID, pID, ...)
-	stats, err := trackstats.NewBytesTrackStats(reg, "FR", "TR_data", "PA_bob", printListener{})
+	track, err := reg.OpenTrackWithListener("PA_bob", "TR_data", "FR", 0, printListener{})
 	if err != nil {
 		panic(err)
 	}
-	stats.AddBytes(300, false) // received: UPSTREAM
-	stats.AddBytes(100, true)  // sent: DOWNSTREAM
-	stats.Stop()               // final stats within milliseconds
+	track.RecordUp(300)
+	_ = track.Close() // final reports within milliseconds (here: at Flush)
 
 	_ = reg.Flush()
-	_, _ = reg.Drain(nil)
-	t := stats.GetTrafficTotals()
-	fmt.Printf("totals: recv %d/%d, send %d/%d\n", t.RecvBytes, t.RecvMessages, t.SendBytes, t.SendMessages)
-	// Unordered output:
-	// FR UPSTREAM PA_bob TR_data: 300 bytes, 1 messages
-	// FR DOWNSTREAM PA_bob TR_data: 100 bytes, 1 messages
-	// totals: recv 300/1, send 100/1
+	rest, _ := reg.Drain(nil)
+	fmt.Println("left for Drain:", len(rest))
+	// Output:
+	// PA_bob TR_data up: 300 bytes, 1 messages, final true
+	// left for Drain: 0
 }
 
 func ExampleTrack_RecordUpPacket() {

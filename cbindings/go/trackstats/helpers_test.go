@@ -91,6 +91,25 @@ func collectDropped(t testing.TB, r *Registry) {
 	}
 }
 
+// checkTotalsAndReports checks a track's Totals against want, then ends the
+// window (a manual registry) and checks that the reports of user data ud
+// add up to the same.
+func checkTotalsAndReports(t *testing.T, r *Registry, tk *Track, ud uint64, want Totals) {
+	t.Helper()
+	if got := tk.Totals(); got != want {
+		t.Fatalf("Totals = %+v, want %+v", got, want)
+	}
+	if err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	got := sums{}
+	got.addReports(drainAll(t, r))
+	compareSums(t, got, sums{
+		{ud, uint64(Up)}:   {want.UpBytes, want.UpMessages},
+		{ud, uint64(Down)}: {want.DownBytes, want.DownMessages},
+	})
+}
+
 func drainAll(t testing.TB, r *Registry) []Report {
 	t.Helper()
 	rs, err := r.Drain(nil)

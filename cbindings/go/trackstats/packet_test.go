@@ -363,19 +363,12 @@ func TestRecordUpPacketConcurrentWritersStayBounded(t *testing.T) {
 func TestRecordUpPacketAllocatesNothing(t *testing.T) {
 	r := newRegistry(t, WithManualTicking())
 	tk := mustOpen(t, r, "p", "t", "", 1)
-	s, err := NewBytesTrackStats(r, "", "t2", "p", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var none *Track
-	var noStats *BytesTrackStats
 	var seq uint16
 	cases := map[string]func(){
 		"RecordUpPacket":        func() { seq++; tk.RecordUpPacket(1200, seq, seq%2 == 0) },
 		"RecordUpPacket(large)": func() { seq++; tk.RecordUpPacket(MaxInlineBytes+1, seq, false) },
 		"nil RecordUpPacket":    func() { none.RecordUpPacket(1200, seq, true) },
-		"AddDataPacket":         func() { seq++; s.AddDataPacket(1200, seq, true) },
-		"nil AddDataPacket":     func() { noStats.AddDataPacket(1200, seq, true) },
 	}
 	for name, f := range cases {
 		if a := testing.AllocsPerRun(1000, f); a != 0 {

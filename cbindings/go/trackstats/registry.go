@@ -27,8 +27,8 @@ const feederWaitMS = 1000
 //     report on Reports();
 //   - WithDispatcher: that goroutine only calls track listeners.
 //
-// Whatever the way, a report of a track opened with a listener (such as a
-// BytesTrackStats) goes to its listener and nowhere else. No registry starts
+// Whatever the way, a report of a track opened with a listener
+// (OpenTrackWithListener) goes to its listener and nowhere else. No registry starts
 // a goroutine per track.
 //
 // Close the registry when done: it final-flushes every track. Bytes recorded
@@ -68,6 +68,8 @@ type Registry struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// done is closed when Close has delivered the last report (Done).
+	done chan struct{}
 }
 
 type config struct {
@@ -102,8 +104,8 @@ func WithReportChannel(buffer int) Option {
 }
 
 // WithDispatcher delivers every report to its track's listener from one
-// goroutine; such a registry only opens tracks with a listener (the
-// LiveKit-shaped BytesTrackStats has one).
+// goroutine; such a registry only opens tracks with a listener
+// (OpenTrackWithListener).
 func WithDispatcher() Option { return func(c *config) { c.dispatcher = true } }
 
 // NewRegistry creates a registry.
@@ -130,6 +132,7 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 		batch:        b,
 		push:         cfg.channel || cfg.dispatcher,
 		dispatchOnly: cfg.dispatcher && !cfg.channel,
+		done:         make(chan struct{}),
 	}
 	r.releaseFn = r.release
 	if r.push {
@@ -156,6 +159,13 @@ func freeUnreachable(rh regHandles) {
 	cBatchFree(rh.b)
 	cRegistryFree(rh.h)
 }
+
+// Done is closed once Close has returned: every report the registry will
+// ever deliver has been delivered (to its listener or the report channel,
+// or, in pull mode, kept for Drain). A host waiting for a track's reports
+// selects on it too, so that it does not wait for reports of bytes recorded
+// after the registry closed, which are never delivered.
+func (r *Registry) Done() <-chan struct{} { return r.done }
 
 // Reports is the channel of a WithReportChannel registry (nil otherwise).
 // Close closes it after the last report.
@@ -223,6 +233,7 @@ func (r *Registry) Close() error {
 			cBatchFree(b)
 		}
 		cRegistryFree(h)
+		close(r.done)
 	})
 	return r.closeErr
 }

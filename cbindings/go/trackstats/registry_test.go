@@ -186,14 +186,41 @@ func TestExactlyOnceRacingClose(t *testing.T) {
 // final, late or merged) has bytes == S * messages, because a record's bytes
 // and its count are one atomic add.
 func TestWindowConsistency(t *testing.T) {
-	const size = 1000
+	checkWindowConsistency(t, 4, 30_000, func(tracks []*Track, g, i int, mine sums) {
+		k := (i + g) % len(tracks)
+		if i%4 == 0 {
+			tracks[k].RecordDown(windowRecordSize)
+			mine.add(uint64(k+1), Down, windowRecordSize, 1)
+		} else {
+			tracks[k].RecordUp(windowRecordSize)
+			mine.add(uint64(k+1), Up, windowRecordSize, 1)
+		}
+		if g == 0 && i == 30_000 {
+			_ = tracks[0].Close() // final and late reports too
+		}
+	})
+}
+
+// windowRecordSize is the size of every message checkWindowConsistency's
+// records carry.
+const windowRecordSize = 1000
+
+// checkWindowConsistency runs record(tracks, g, i, mine) on goroutines g =
+// 0..goroutines-1 for 300 ms and at least i = 0..minRecords, over two
+// tracks (user data 1 and 2) of a registry ending 1 ms windows under a
+// lagging consumer; record counts what it recorded into mine, in messages
+// of windowRecordSize bytes. Every report must have bytes ==
+// windowRecordSize * messages (no window splits what one add recorded), and
+// the reports must add up to what was recorded.
+func checkWindowConsistency(t *testing.T, goroutines, minRecords int, record func(tracks []*Track, g, i int, mine sums)) {
+	t.Helper()
 	r, err := NewRegistry(WithInterval(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := startConsumer(t, r, func(rep Report) bool { return rep.Bytes == size*rep.Messages })
+	c := startConsumer(t, r, func(rep Report) bool { return rep.Bytes == windowRecordSize*rep.Messages })
 	tracks := []*Track{mustOpen(t, r, "p", "a", "", 1), mustOpen(t, r, "p", "b", "", 2)}
-	want := make([]sums, 4)
+	want := make([]sums, goroutines)
 	until := time.Now().Add(300 * time.Millisecond)
 	var wg sync.WaitGroup
 	for g := range want {
@@ -202,18 +229,8 @@ func TestWindowConsistency(t *testing.T) {
 		go func(mine sums, g int) {
 			defer wg.Done()
 			// For a fixed time, so that many 1 ms windows end while recording.
-			for i := 0; time.Now().Before(until) || i <= 30_000; i++ {
-				k := (i + g) % len(tracks)
-				if i%4 == 0 {
-					tracks[k].RecordDown(size)
-					mine.add(uint64(k+1), Down, size, 1)
-				} else {
-					tracks[k].RecordUp(size)
-					mine.add(uint64(k+1), Up, size, 1)
-				}
-				if g == 0 && i == 30_000 {
-					_ = tracks[0].Close() // final and late reports too
-				}
+			for i := 0; time.Now().Before(until) || i <= minRecords; i++ {
+				record(tracks, g, i, mine)
 			}
 		}(want[g], g)
 	}
@@ -227,7 +244,7 @@ func TestWindowConsistency(t *testing.T) {
 	}
 	compareSums(t, c.got, all)
 	for _, b := range c.bad {
-		t.Errorf("window split a record: %d bytes for %d messages of %d (%+v)", b.Bytes, b.Messages, size, b)
+		t.Errorf("a window split a record: %d bytes for %d messages of %d (%+v)", b.Bytes, b.Messages, windowRecordSize, b)
 	}
 	if c.reports < 20 {
 		t.Errorf("only %d reports: the windows did not race the records", c.reports)

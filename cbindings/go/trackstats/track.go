@@ -59,6 +59,40 @@ func (t *Track) RecordDown(n uint64) {
 	runtime.KeepAlive(t)
 }
 
+// MaxBatchMessages is the most messages one add of RecordBatch carries.
+// With at most this many messages and MaxInlineBytes bytes per add, the
+// window word keeps the headroom the rule is built on: a field half full
+// spills, and filling the other half takes more than 2^15 adds stalled
+// between their add and their spill, as for single records.
+const MaxBatchMessages = 255
+
+// RecordBatch records messages messages of bytes bytes in all on side dir,
+// counted elsewhere first: a host that counted a connection's traffic
+// before it knew the track's key hands it over once the key is known. A
+// batch of at most MaxBatchMessages messages and MaxInlineBytes bytes is one
+// atomic add, so it lands whole in one window (invariant 2 for the batch);
+// a larger one is split into such adds, which a window's end may separate.
+// Either way every byte and message is reported exactly once. Zero messages
+// with zero bytes do nothing; bytes with no message count bytes only. Never
+// blocks, never allocates; an unknown direction or a nil Track does nothing.
+func (t *Track) RecordBatch(dir Direction, messages, bytes uint64) {
+	if t == nil || dir > Down {
+		return
+	}
+	for messages > 0 || bytes > 0 {
+		m, n := min(messages, MaxBatchMessages), min(bytes, MaxInlineBytes)
+		messages, bytes = messages-m, bytes-n
+		// The window-word rule of include/trackstats.h with m messages in
+		// one add: each field of the increment is within the limits above.
+		inc := m*wordMessageOne | n
+		if old := atomic.AddUint64(&t.words[dir], inc) - inc; needsSlowPath(old) {
+			t.slowPath(dir, old)
+		}
+	}
+	// As in RecordUp: the words are C memory that the Track's finalizer frees.
+	runtime.KeepAlive(t)
+}
+
 // slow is the records the word does not take, kept out of line so the fast
 // path stays small: a nil Track does nothing; a record too large for the
 // word goes to C whole.
@@ -148,39 +182,26 @@ func (r *Registry) OpenTrackWithListener(participantID, trackID, country string,
 }
 
 func (r *Registry) open(participantID, trackID, country string, userData uint64, l ReportListener) (*Track, error) {
-	t := new(Track)
-	// A nil ReportListener converts to a nil any (no listener).
-	if err := r.openInto(t, participantID, trackID, country, userData, l, false); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// openInto opens a track into t, a new Track at the start of its allocation
-// (a BytesTrackStats's first field: the finalizer then runs when that
-// object is unreachable). The entry gets userData and listener (see
-// entry.listener for telemetry).
-func (r *Registry) openInto(t *Track, participantID, trackID, country string, userData uint64, listener any, telemetry bool) error {
 	if r == nil {
-		return ErrRegistryClosed
+		return nil, ErrRegistryClosed
 	}
-	e := r.entries.add(userData, listener, telemetry)
+	e := r.entries.add(userData, l)
 	r.mu.RLock()
 	if r.h == nil {
 		r.mu.RUnlock()
 		r.entries.remove(e)
-		return ErrRegistryClosed
+		return nil, ErrRegistryClosed
 	}
 	h, words, code := cOpen(r.h, participantID, trackID, country, e.id())
 	r.mu.RUnlock()
 	if code != resultOK {
 		r.entries.remove(e)
-		return ResultError(code)
+		return nil, ResultError(code)
 	}
 	// Before the Track exists: the finalizer reads it (the runtime orders
 	// the finalizer after this goroutine's writes).
 	e.h = h
-	t.words, t.e = words, e
+	t := &Track{words: words, e: e}
 	// A finalizer rather than runtime.AddCleanup: the runtime's record of
 	// one is 56 B against about 80 B for a cleanup (its record plus the
 	// boxed argument and the adapter closure it allocates), a fifth of what
@@ -189,5 +210,5 @@ func (r *Registry) openInto(t *Track, participantID, trackID, country string, us
 	// caveats (cycles, resurrection) do not apply; one function per
 	// registry (releaseFn), so registering allocates nothing.
 	runtime.SetFinalizer(t, r.releaseFn)
-	return nil
+	return t, nil
 }

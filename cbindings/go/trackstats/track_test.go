@@ -106,17 +106,6 @@ func TestNilTrackIsANoOp(t *testing.T) {
 	if got := tk.Totals(); got != (Totals{}) {
 		t.Errorf("nil Totals = %+v", got)
 	}
-	var s *BytesTrackStats
-	s.AddBytes(10, true)
-	s.AddBytes(10, false)
-	s.SetTelemetryListener(nil)
-	s.Stop()
-	if tt := s.GetTrafficTotals(); tt.SendBytes != 0 || tt.RecvMessages != 0 {
-		t.Errorf("nil GetTrafficTotals = %+v", tt)
-	}
-	if s.Track() != nil {
-		t.Error("nil BytesTrackStats has a Track")
-	}
 }
 
 func TestCloseIsIdempotentAndLateBytesAreReported(t *testing.T) {
@@ -160,19 +149,7 @@ func TestLargeRecordsSpillAndReject(t *testing.T) {
 	}
 	tk.RecordDown(MaxInlineBytes + 1) // too big for the word: the C path
 	tk.RecordDown(MaxRecordBytes + 1) // absurd: rejected, counted
-	want := Totals{UpBytes: n * MaxInlineBytes, UpMessages: n, DownBytes: MaxInlineBytes + 1, DownMessages: 1}
-	if got := tk.Totals(); got != want {
-		t.Fatalf("Totals = %+v, want %+v", got, want)
-	}
-	if err := r.Tick(); err != nil {
-		t.Fatal(err)
-	}
-	got := sums{}
-	got.addReports(drainAll(t, r))
-	compareSums(t, got, sums{
-		{1, uint64(Up)}:   {want.UpBytes, want.UpMessages},
-		{1, uint64(Down)}: {want.DownBytes, want.DownMessages},
-	})
+	checkTotalsAndReports(t, r, tk, 1, Totals{UpBytes: n * MaxInlineBytes, UpMessages: n, DownBytes: MaxInlineBytes + 1, DownMessages: 1})
 	if st, _ := r.Stats(); st.RecordsRejected != 1 {
 		t.Errorf("RecordsRejected = %d, want 1", st.RecordsRejected)
 	}
@@ -181,17 +158,11 @@ func TestLargeRecordsSpillAndReject(t *testing.T) {
 func TestRecordAllocatesNothing(t *testing.T) {
 	r := newRegistry(t, WithManualTicking())
 	tk := mustOpen(t, r, "p", "t", "", 1)
-	s, err := NewBytesTrackStats(r, "", "t2", "p", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var none *Track
 	cases := map[string]func(){
 		"RecordUp":        func() { tk.RecordUp(1200) },
 		"RecordDown":      func() { tk.RecordDown(1200) },
 		"nil RecordUp":    func() { none.RecordUp(1200) },
-		"AddBytes(send)":  func() { s.AddBytes(1200, true) },
-		"AddBytes(recv)":  func() { s.AddBytes(1200, false) },
 		"RecordUp(large)": func() { tk.RecordUp(MaxInlineBytes + 1) },
 	}
 	for name, f := range cases {

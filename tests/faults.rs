@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use trackstats::{Config, Mode, Registry, Report, TrackKey};
+
+use trackstats::{Config, Mode, Registry, Report, TrackKey, MAX_INTERVAL};
 
 /// Exported functions that do not run under `guard`, and why they cannot
 /// panic. A new exported function must use `guard`/`guard_void` or be
@@ -168,8 +168,7 @@ fn a_panicking_rust_sink_is_caught_counted_and_called_again() {
         }
         g.lock().unwrap().extend_from_slice(rs);
     });
-    let reg = Registry::new(Config { interval: Duration::from_secs(3600), mode: Mode::Manual, sink: Some(sink) })
-        .expect("registry");
+    let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(sink) }).expect("registry");
     let t = reg.open(key(1)).expect("open");
     t.record_up(10);
     reg.tick().expect("the sink's panic does not reach the caller");
@@ -185,7 +184,7 @@ fn a_panicking_rust_sink_is_caught_counted_and_called_again() {
 mod injected {
     use super::*;
     use std::ptr::{null, null_mut};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
     use trackstats::ffi::{self, trackstats_registry, trackstats_result as R, trackstats_track};
 
     fn registry(mode: u32, interval_ms: u64) -> *mut trackstats_registry {
@@ -282,7 +281,7 @@ mod injected {
 
     #[test]
     fn a_panic_in_a_manual_tick_returns_panic_and_loses_nothing() {
-        let reg = registry(ffi::TRACKSTATS_MODE_MANUAL, 3_600_000);
+        let reg = registry(ffi::TRACKSTATS_MODE_MANUAL, trackstats::TRACKSTATS_INTERVAL_MAX_MS);
         let tracks: Vec<_> = (1..=3).map(|u| open(reg, u)).collect();
         for &t in &tracks {
             ffi::trackstats_record_up(t, 10);

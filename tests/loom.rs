@@ -195,7 +195,7 @@ fn spill_races_tick() {
     model("spill_races_tick", || {
         let mut cfg = ffi::trackstats_config_default();
         cfg.mode = ffi::TRACKSTATS_MODE_MANUAL;
-        cfg.interval_ms = 3_600_000;
+        cfg.interval_ms = trackstats::TRACKSTATS_INTERVAL_MAX_MS;
         let mut reg = std::ptr::null_mut();
         assert_eq!(ffi::trackstats_registry_new(&cfg, &mut reg), ffi::trackstats_result::Ok);
         let (p, t) = ("PA", "TR");

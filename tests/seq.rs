@@ -1,4 +1,4 @@
-//! Data-track sequence stats (issue 7) against a straightforward reference
+//! Data-track sequence stats against a straightforward reference
 //! model of LiveKit's rule: table-driven cases with hand-computed answers,
 //! randomized comparisons over long generated sequences (per window, through
 //! the Rust API and through the C ABI's inline packet-word rule), and a

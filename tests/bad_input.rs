@@ -7,6 +7,8 @@
 //! Tests that could deadlock run under a timeout, so a deadlock fails them
 //! instead of hanging the suite.
 
+mod c_abi;
+
 use std::os::raw::{c_char, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::SeqCst};
@@ -42,13 +44,7 @@ fn open_ids(reg: *mut trackstats_registry, p: &[u8], t: &[u8], c: &[u8]) -> (tra
     (rc, out)
 }
 
-fn open(reg: *mut trackstats_registry, user_data: u64) -> *mut trackstats_track {
-    let t = format!("TR_{user_data}");
-    let mut out = null_mut();
-    let rc = trackstats_track_open(reg, c"PA".as_ptr(), 2, t.as_ptr().cast(), t.len(), null(), 0, user_data, &mut out);
-    assert_eq!(rc, R::Ok);
-    out
-}
+use c_abi::open_numbered as open;
 
 fn stats(reg: *mut trackstats_registry) -> trackstats_stats {
     let mut s = trackstats_stats::default();

@@ -12,6 +12,8 @@
 //! panic (the hot path and constants). The header's thread-safety statement
 //! for every function is checked here too.
 
+mod c_abi;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -189,12 +191,7 @@ mod injected {
 
     fn registry(mode: u32, interval_ms: u64) -> *mut trackstats_registry {
         quiet_expected_panics();
-        let mut cfg = ffi::trackstats_config_default();
-        cfg.mode = mode;
-        cfg.interval_ms = interval_ms;
-        let mut reg = null_mut();
-        assert_eq!(ffi::trackstats_registry_new(&cfg, &mut reg), R::Ok);
-        reg
+        c_abi::registry(mode, interval_ms)
     }
 
     fn inject(reg: *mut trackstats_registry, after_slots: usize) {
@@ -202,14 +199,7 @@ mod injected {
         unsafe { &*reg }.inject_sampler_panic(after_slots);
     }
 
-    fn open(reg: *mut trackstats_registry, user: u64) -> *mut trackstats_track {
-        let t = format!("TR_{user}");
-        let mut out = null_mut();
-        let rc =
-            ffi::trackstats_track_open(reg, c"PA".as_ptr(), 2, t.as_ptr().cast(), t.len(), null(), 0, user, &mut out);
-        assert_eq!(rc, R::Ok);
-        out
-    }
+    use crate::c_abi::open_numbered as open;
 
     fn stats(reg: *mut trackstats_registry) -> ffi::trackstats_stats {
         let mut s = ffi::trackstats_stats::default();

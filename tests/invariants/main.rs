@@ -3,6 +3,8 @@
 //! machines.
 
 mod common;
+#[path = "../c_abi/mod.rs"]
+mod c_abi;
 
 mod exactly_once; // 1
 mod window_consistency; // 2

@@ -1,5 +1,19 @@
 # trackstats: `make demo` runs the simulated SFU, `make test` runs everything.
-# Each binding adds its own targets from cbindings/<lang>/<lang>.mk.
+#
+# Where each target is defined:
+#   all lib header demo clean            this file
+#   test test-rust test-header test-lint this file (each fragment adds its
+#                                        suites to `make test`)
+#   test-c                               cbindings/c/c.mk
+#   test-cpp test-cpp-* bench-cpp        cbindings/cpp/cpp.mk
+#   install                              cbindings/cpp/cpp.mk
+#   test-go bench-go                     cbindings/go/go.mk
+#   test-tslivekit bench-tslivekit       cbindings/go/tslivekit/tslivekit.mk
+#   demo-sfu test-pion bench-pion        mk/pion.mk
+#   test-reliability test-loom
+#   test-faults test-valgrind            mk/reliability.mk
+#   test-prometheus                      mk/prometheus.mk
+#   bench bench-rust bench-report        mk/bench.mk
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -10,9 +24,9 @@ HEADER := include/trackstats.h
 DEMO_ARGS ?=
 PREFIX ?= /usr/local
 
-# Targets the bindings add themselves to.
+# Targets the fragments add themselves to.
 TEST_TARGETS := test-rust test-header test-lint
-.PHONY: all lib demo test test-rust test-header test-lint header check-tools clean bench
+.PHONY: all lib demo test test-rust test-header test-lint header check-tools clean
 
 all: lib
 
@@ -27,8 +41,10 @@ lib: check-tools
 
 $(STATICLIB): lib
 
+# The demo is its own package (examples/demo/Cargo.toml): building it
+# compiles trackstats and the demo, none of the test or bench dependencies.
 demo: check-tools
-	$(CARGO) run --release --example demo -- $(DEMO_ARGS)
+	$(CARGO) run --release -p trackstats-demo -- $(DEMO_ARGS)
 
 header:
 	TRACKSTATS_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --release --lib
@@ -42,20 +58,20 @@ test-header: check-tools
 	@echo "header: no drift"
 
 test-rust: check-tools
-	$(CARGO) test --release --lib --tests --examples
+	$(CARGO) test --release --workspace --lib --bins --tests
 	$(CARGO) bench --no-run
 
 test-lint: check-tools
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 include cbindings/c/c.mk
--include cbindings/cpp/cpp.mk
--include cbindings/go/go.mk
--include mk/reliability.mk
--include mk/bench.mk
--include mk/prometheus.mk
--include mk/pion.mk
+include cbindings/cpp/cpp.mk
+include cbindings/go/go.mk
+include mk/reliability.mk
+include mk/bench.mk
+include mk/prometheus.mk
+include mk/pion.mk
 
 test: $(TEST_TARGETS)
 	@echo "make test: all suites passed"

@@ -1,4 +1,4 @@
-//! The packet record against the plain record it builds on (issue 7; goal:
+//! The packet record against the plain record it builds on (goal:
 //! `record_up_packet` at most 2x `record_up`), measured in one group and one
 //! run, so the ratio compares like with like.
 //!

@@ -1,4 +1,4 @@
-# Benchmarks (issue 5).
+# Benchmarks.
 #   make bench         every Rust bench (criterion: record, tick, churn; custom:
 #                      latency, memory, jitter; and any other bench target),
 #                      then bench-go and bench-cpp where the bindings define

@@ -1,4 +1,4 @@
-# Reliability suites (issue 6; docs/reliability.md): loom models of the
+# Reliability suites (docs/reliability.md): loom models of the
 # record/tick/close/release/registry-close protocol, sampler fault injection,
 # and valgrind memcheck. The randomized C ABI sequences (tests/abi_sequences.rs)
 # and the bad-input tests (tests/bad_input.rs) run in test-rust.

@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO = os.path.join(ROOT, "target", "release", "examples", "demo")
+DEMO = os.path.join(ROOT, "target", "release", "demo")
 DEADLINE_S = 90
 
 
@@ -55,7 +55,7 @@ def query(port, expr):
 def main():
     prom = find_prometheus()
     if not os.path.exists(DEMO):
-        sys.exit(f"error: {DEMO} is missing: run `cargo build --release --example demo`")
+        sys.exit(f"error: {DEMO} is missing: run `cargo build --release -p trackstats-demo`")
     tmp = tempfile.mkdtemp(prefix="trackstats-prom-")
     procs = []
     try:

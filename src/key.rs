@@ -23,9 +23,8 @@ pub enum KeyError {
 /// reports. One allocation holds everything:
 /// `[count: u32][lengths: 3 x u16][user_data: u64][participant id][track id]
 /// [country]`, reference counted like an `Arc` but with a 4-byte count and
-/// no weak count: 18 header bytes instead of `Arc<[u8]>`'s 30, which keeps a
-/// typical key (ids of 15, 15 and 2 bytes) in a 64-byte malloc chunk rather
-/// than an 80-byte one. Clones (one per report) cost a count.
+/// no weak count, so the header is 18 bytes (benches/notes.md has what that
+/// saves per key). Clones (one per report) cost a count.
 pub struct TrackKey(NonNull<u8>);
 
 // SAFETY: the block is immutable after `new` but for its count, which is
@@ -241,8 +240,7 @@ mod tests {
 
     #[test]
     fn a_key_is_its_ids_plus_18_bytes_and_counts_across_threads() {
-        // A typical LiveKit key: 15 + 15 + 2 id bytes in a 50-byte block (a
-        // 64-byte malloc chunk; `Arc<[u8]>` needed 62, an 80-byte chunk).
+        // A typical LiveKit key: 15 + 15 + 2 id bytes in a 50-byte block.
         let k = TrackKey::new("PA_abcdefghijkl", "TR_abcdefghijkl", "US", 7).unwrap();
         assert_eq!(TrackKey::layout(k.fixed().len() - FIXED_HEADER).size(), 50);
         std::thread::scope(|s| {

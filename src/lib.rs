@@ -29,7 +29,10 @@ pub mod ffi;
 
 pub use key::{KeyError, TrackKey, TRACKSTATS_MAX_ID_BYTES};
 pub use prometheus::PrometheusOptions;
-pub use registry::{Config, Error, Mode, Registry, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL};
+pub use registry::{
+    Config, Error, Mode, Registry, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL, TRACKSTATS_INTERVAL_DEFAULT_MS,
+    TRACKSTATS_INTERVAL_MAX_MS, TRACKSTATS_INTERVAL_MIN_MS,
+};
 pub use report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED};
 pub use sampler::Sink;
 pub use seq::{

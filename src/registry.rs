@@ -14,11 +14,19 @@ use crate::track::Track;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The shortest and longest window a registry accepts.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
-pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
-/// The default window, as LiveKit's ticker.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// The shortest window a registry accepts, in milliseconds.
+pub const TRACKSTATS_INTERVAL_MIN_MS: u64 = 1;
+/// The longest window a registry accepts, in milliseconds (one hour).
+pub const TRACKSTATS_INTERVAL_MAX_MS: u64 = 3_600_000;
+/// The default window, in milliseconds: 5 s, as LiveKit's ticker.
+pub const TRACKSTATS_INTERVAL_DEFAULT_MS: u64 = 5_000;
+
+/// `TRACKSTATS_INTERVAL_MIN_MS` as a `Duration`.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(TRACKSTATS_INTERVAL_MIN_MS);
+/// `TRACKSTATS_INTERVAL_MAX_MS` as a `Duration`.
+pub const MAX_INTERVAL: Duration = Duration::from_millis(TRACKSTATS_INTERVAL_MAX_MS);
+/// `TRACKSTATS_INTERVAL_DEFAULT_MS` as a `Duration`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(TRACKSTATS_INTERVAL_DEFAULT_MS);
 
 /// How windows are closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

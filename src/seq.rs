@@ -133,8 +133,8 @@ pub(crate) const fn step(highest: u16, seq: u16) -> Step {
 /// One track's sequence state: the writer's cache line, then the sampler's.
 /// `align(64)` keeps the block off other data's lines, so writers of two
 /// tracks never share one. (128 would also keep x86_64's adjacent-line
-/// prefetcher apart, but glibc's aligned allocation then costs ~330 B of
-/// memory per block instead of ~260 B; see docs/seq.md.)
+/// prefetcher apart, but costs more memory per block in glibc's aligned
+/// allocation; docs/seq.md has the figures.)
 #[repr(C, align(64))]
 #[derive(Default)]
 pub(crate) struct SeqBlock {

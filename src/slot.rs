@@ -333,7 +333,9 @@ impl Slot {
     /// exclusively (it just took it from the allocator); `now_ns` is its floor.
     pub(crate) fn publish(&self, home: *const Home, key: TrackKey, now_ns: u64) {
         debug_assert_eq!(self.state.load(Relaxed) & LIFECYCLE, FREE);
+        // Release: pairs with the Acquire load in `home`.
         self.home.store(home as *mut Home, Release);
+        // Relaxed: published by the Release store of `state` below.
         self.key.store(key.into_raw(), Relaxed);
         // Relaxed: published by the Release store below.
         self.floor.store(now_ns, Relaxed);
@@ -345,7 +347,11 @@ impl Slot {
 
     /// OPEN -> CLOSED. Returns false if the track was already closed (a no-op).
     pub(crate) fn mark_closed(&self) -> bool {
-        // AcqRel: the CAS orders against the sampler's flag updates on the same word.
+        // AcqRel on success: the Acquire half pairs with the Release store in
+        // `publish` (the closer goes on to use the slot's home and index); the
+        // Release half pairs with the Acquire load in `observe`, so a pass
+        // that sees CLOSED also sees what the closer did before. Acquire on
+        // failure: as the Acquire half, for the caller's no-op.
         self.state
             .fetch_update(AcqRel, Acquire, |s| (s & LIFECYCLE == OPEN).then_some((s & !LIFECYCLE) | CLOSED))
             .is_ok()
@@ -367,8 +373,11 @@ impl Slot {
             && self.words[1].load(Relaxed) == 0
     }
 
+    /// Sampler only: the close flush has been reported; later bytes are late.
     pub(crate) fn set_finalized(&self) {
-        // Release: sampler-owned flag; ordered with later passes by program order.
+        // Release: pairs with the Acquire load in `observe`. The flag is the
+        // sampler role's own; a later holder of the role on another thread is
+        // also ordered after this by the hub's sampler lock.
         self.state.fetch_or(FINALIZED, Release);
     }
 
@@ -467,9 +476,9 @@ impl Slot {
             s[1].store(0, Relaxed);
         }
         let next_gen = ((self.state.load(Relaxed) >> GEN_SHIFT).wrapping_add(1)) << GEN_SHIFT;
-        // Release: the next opener takes this slot through the allocator mutex,
-        // which already orders it; Release keeps the sums reset visible to any
-        // late `observe` as well.
+        // Release: pairs with the Acquire load in `observe`, so a late
+        // observer that sees FREE also sees the sums reset. The next opener
+        // is already ordered after this by the allocator's mutex.
         self.state.store(next_gen | FREE, Release);
     }
 

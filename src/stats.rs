@@ -3,22 +3,32 @@
 
 use crate::sync::{AtomicU64, Ordering::Relaxed};
 
-/// Registry counters, as `trackstats_registry_stats` reports them.
+/// A registry's counters at one moment: what `trackstats_registry_stats`
+/// (C) and `Registry::stats` (Rust) return.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Opened and not yet closed.
+    /// Tracks opened and not yet closed.
     pub open_tracks: u64,
     /// Slots held: open tracks plus closed ones not yet released.
     pub live_slots: u64,
+    /// Reports produced so far (merged ones included).
     pub reports_emitted: u64,
-    /// Reports folded into a pending one because the consumer lagged.
+    /// Reports folded into a pending one of the same track and direction
+    /// because the consumer lagged.
     pub reports_merged: u64,
+    /// Reports waiting for `drain`/`wait` (or for the sink's next call).
     pub reports_pending: u64,
+    /// Window passes done.
     pub ticks: u64,
-    /// Deadlines the sampler missed (their windows merged into the next).
+    /// Window deadlines the sampler missed (their windows merged into the
+    /// next one).
     pub late_ticks: u64,
+    /// Records over `TRACKSTATS_MAX_RECORD_BYTES`, ignored.
     pub records_rejected: u64,
+    /// Panics caught in the sampler role (a bug in trackstats).
     pub sampler_panics: u64,
+    /// Panics caught in the sink (a bug in the host's sink).
     pub sink_panics: u64,
 }
 

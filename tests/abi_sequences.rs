@@ -14,6 +14,8 @@
 //! making progress for a minute (a deadlock) aborts the run with the case
 //! printed. `TRACKSTATS_SEQUENCES` sets the number of cases (default 2000).
 
+mod c_abi;
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -275,18 +277,7 @@ fn open(ctx: &Ctx, participant: &str, sizes: [u64; 2]) -> Result<Held, String> {
     ctx.sizes.lock().unwrap().insert(user, sizes);
     let track_id = format!("TR_{user}");
     let country = if user % 2 == 0 { "DE" } else { "" };
-    let mut ptr = std::ptr::null_mut();
-    let rc = ffi::trackstats_track_open(
-        ctx.reg(),
-        participant.as_ptr().cast(),
-        participant.len(),
-        track_id.as_ptr().cast(),
-        track_id.len(),
-        if country.is_empty() { std::ptr::null() } else { country.as_ptr().cast() },
-        country.len(),
-        user,
-        &mut ptr,
-    );
+    let (rc, ptr) = c_abi::try_open(ctx.reg(), participant, &track_id, country, user);
     ctx.call(1);
     if rc != trackstats_result::Ok || ptr.is_null() {
         return Err(format!("open returned {rc:?}"));

@@ -7,6 +7,8 @@
 //! Tests that could deadlock run under a timeout, so a deadlock fails them
 //! instead of hanging the suite.
 
+mod c_abi;
+
 use std::os::raw::{c_char, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::SeqCst};
@@ -14,8 +16,8 @@ use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 use trackstats::ffi::*;
 use trackstats::{
-    TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED, TRACKSTATS_MAX_ID_BYTES,
-    TRACKSTATS_MAX_RECORD_BYTES, TRACKSTATS_WORD_SPILL_MASK,
+    TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED, TRACKSTATS_INTERVAL_MAX_MS,
+    TRACKSTATS_INTERVAL_MIN_MS, TRACKSTATS_MAX_ID_BYTES, TRACKSTATS_MAX_RECORD_BYTES, TRACKSTATS_WORD_SPILL_MASK,
 };
 
 use trackstats_result as R;
@@ -32,7 +34,7 @@ fn registry(mode: u32, interval_ms: u64, sink: trackstats_sink_fn, ctx: *mut c_v
 }
 
 fn manual() -> *mut trackstats_registry {
-    registry(TRACKSTATS_MODE_MANUAL, 3_600_000, None, null_mut())
+    registry(TRACKSTATS_MODE_MANUAL, TRACKSTATS_INTERVAL_MAX_MS, None, null_mut())
 }
 
 fn open_ids(reg: *mut trackstats_registry, p: &[u8], t: &[u8], c: &[u8]) -> (trackstats_result, *mut trackstats_track) {
@@ -42,13 +44,7 @@ fn open_ids(reg: *mut trackstats_registry, p: &[u8], t: &[u8], c: &[u8]) -> (tra
     (rc, out)
 }
 
-fn open(reg: *mut trackstats_registry, user_data: u64) -> *mut trackstats_track {
-    let t = format!("TR_{user_data}");
-    let mut out = null_mut();
-    let rc = trackstats_track_open(reg, c"PA".as_ptr(), 2, t.as_ptr().cast(), t.len(), null(), 0, user_data, &mut out);
-    assert_eq!(rc, R::Ok);
-    out
-}
+use c_abi::open_numbered as open;
 
 fn stats(reg: *mut trackstats_registry) -> trackstats_stats {
     let mut s = trackstats_stats::default();
@@ -312,7 +308,7 @@ fn ids_longer_than_the_maximum_are_refused() {
 
 #[test]
 fn zero_and_absurd_intervals_are_refused() {
-    for interval_ms in [0, 3_600_001, u64::MAX] {
+    for interval_ms in [0, TRACKSTATS_INTERVAL_MAX_MS + 1, u64::MAX] {
         for mode in [TRACKSTATS_MODE_THREAD, TRACKSTATS_MODE_MANUAL] {
             let cfg = trackstats_config { interval_ms, mode, sink: None, sink_ctx: null_mut() };
             let mut out = SENTINEL as *mut trackstats_registry;
@@ -320,7 +316,7 @@ fn zero_and_absurd_intervals_are_refused() {
             assert_eq!(out as usize, SENTINEL);
         }
     }
-    for interval_ms in [1, 3_600_000] {
+    for interval_ms in [TRACKSTATS_INTERVAL_MIN_MS, TRACKSTATS_INTERVAL_MAX_MS] {
         trackstats_registry_free(registry(TRACKSTATS_MODE_THREAD, interval_ms, None, null_mut()));
     }
 }
@@ -466,7 +462,7 @@ fn ctx_of(c: &Collector) -> *mut c_void {
 fn free_with_tracks_still_open_keeps_them_working() {
     // Owned, not leaked: this test also runs under valgrind (make test-valgrind).
     let c = Box::<Collector>::default();
-    let reg = registry(TRACKSTATS_MODE_MANUAL, 3_600_000, Some(collect), ctx_of(&c));
+    let reg = registry(TRACKSTATS_MODE_MANUAL, TRACKSTATS_INTERVAL_MAX_MS, Some(collect), ctx_of(&c));
     let (open_track, closed_track) = (open(reg, 1), open(reg, 2));
     trackstats_record_up(open_track, 100);
     trackstats_record_up(closed_track, 10);
@@ -629,7 +625,12 @@ fn reentrant(close_inside: bool) -> &'static Reentrant {
 fn a_manual_sink_calling_back_gets_reentrant_or_works() {
     let r = reentrant(true);
     let codes = within(Duration::from_secs(20), "manual registry with a re-entrant sink", move || {
-        let reg = registry(TRACKSTATS_MODE_MANUAL, 3_600_000, Some(call_back), r as *const Reentrant as *mut c_void);
+        let reg = registry(
+            TRACKSTATS_MODE_MANUAL,
+            TRACKSTATS_INTERVAL_MAX_MS,
+            Some(call_back),
+            r as *const Reentrant as *mut c_void,
+        );
         r.inner.registry.store(reg, SeqCst);
         let t = open(reg, 1);
         trackstats_record_up(t, 10);
@@ -718,7 +719,7 @@ unsafe extern "C" fn slow_releasing(ctx: *mut c_void, reports: *const trackstats
 fn a_second_close_returns_only_after_the_first_finished() {
     let c: &'static Collector = Box::leak(Box::default());
     within(Duration::from_secs(20), "two closes at once", move || {
-        let reg = Send_(registry(TRACKSTATS_MODE_MANUAL, 3_600_000, Some(slow_releasing), ctx_of(c)));
+        let reg = Send_(registry(TRACKSTATS_MODE_MANUAL, TRACKSTATS_INTERVAL_MAX_MS, Some(slow_releasing), ctx_of(c)));
         let (t1, t2) = (open(reg.0, 1), open(reg.0, 2));
         trackstats_record_up(t1, 1);
         trackstats_record_up(t2, 2);

@@ -12,11 +12,13 @@
 //! panic (the hot path and constants). The header's thread-safety statement
 //! for every function is checked here too.
 
+mod c_abi;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use trackstats::{Config, Mode, Registry, Report, TrackKey};
+
+use trackstats::{Config, Mode, Registry, Report, TrackKey, MAX_INTERVAL};
 
 /// Exported functions that do not run under `guard`, and why they cannot
 /// panic. A new exported function must use `guard`/`guard_void` or be
@@ -168,8 +170,7 @@ fn a_panicking_rust_sink_is_caught_counted_and_called_again() {
         }
         g.lock().unwrap().extend_from_slice(rs);
     });
-    let reg = Registry::new(Config { interval: Duration::from_secs(3600), mode: Mode::Manual, sink: Some(sink) })
-        .expect("registry");
+    let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(sink) }).expect("registry");
     let t = reg.open(key(1)).expect("open");
     t.record_up(10);
     reg.tick().expect("the sink's panic does not reach the caller");
@@ -185,17 +186,12 @@ fn a_panicking_rust_sink_is_caught_counted_and_called_again() {
 mod injected {
     use super::*;
     use std::ptr::{null, null_mut};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
     use trackstats::ffi::{self, trackstats_registry, trackstats_result as R, trackstats_track};
 
     fn registry(mode: u32, interval_ms: u64) -> *mut trackstats_registry {
         quiet_expected_panics();
-        let mut cfg = ffi::trackstats_config_default();
-        cfg.mode = mode;
-        cfg.interval_ms = interval_ms;
-        let mut reg = null_mut();
-        assert_eq!(ffi::trackstats_registry_new(&cfg, &mut reg), R::Ok);
-        reg
+        c_abi::registry(mode, interval_ms)
     }
 
     fn inject(reg: *mut trackstats_registry, after_slots: usize) {
@@ -203,14 +199,7 @@ mod injected {
         unsafe { &*reg }.inject_sampler_panic(after_slots);
     }
 
-    fn open(reg: *mut trackstats_registry, user: u64) -> *mut trackstats_track {
-        let t = format!("TR_{user}");
-        let mut out = null_mut();
-        let rc =
-            ffi::trackstats_track_open(reg, c"PA".as_ptr(), 2, t.as_ptr().cast(), t.len(), null(), 0, user, &mut out);
-        assert_eq!(rc, R::Ok);
-        out
-    }
+    use crate::c_abi::open_numbered as open;
 
     fn stats(reg: *mut trackstats_registry) -> ffi::trackstats_stats {
         let mut s = ffi::trackstats_stats::default();
@@ -282,7 +271,7 @@ mod injected {
 
     #[test]
     fn a_panic_in_a_manual_tick_returns_panic_and_loses_nothing() {
-        let reg = registry(ffi::TRACKSTATS_MODE_MANUAL, 3_600_000);
+        let reg = registry(ffi::TRACKSTATS_MODE_MANUAL, trackstats::TRACKSTATS_INTERVAL_MAX_MS);
         let tracks: Vec<_> = (1..=3).map(|u| open(reg, u)).collect();
         for &t in &tracks {
             ffi::trackstats_record_up(t, 10);

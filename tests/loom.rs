@@ -26,6 +26,7 @@
 //! are closed by `tick` (manual mode) instead.
 #![cfg(trackstats_loom)]
 
+mod c_abi;
 mod loom_support;
 use loom_support::{manual_registry, model};
 
@@ -193,25 +194,8 @@ fn totals_race_tick() {
 #[test]
 fn spill_races_tick() {
     model("spill_races_tick", || {
-        let mut cfg = ffi::trackstats_config_default();
-        cfg.mode = ffi::TRACKSTATS_MODE_MANUAL;
-        cfg.interval_ms = 3_600_000;
-        let mut reg = std::ptr::null_mut();
-        assert_eq!(ffi::trackstats_registry_new(&cfg, &mut reg), ffi::trackstats_result::Ok);
-        let (p, t) = ("PA", "TR");
-        let mut track = std::ptr::null_mut();
-        let rc = ffi::trackstats_track_open(
-            reg,
-            p.as_ptr().cast(),
-            p.len(),
-            t.as_ptr().cast(),
-            t.len(),
-            std::ptr::null(),
-            0,
-            1,
-            &mut track,
-        );
-        assert_eq!(rc, ffi::trackstats_result::Ok);
+        let reg = c_abi::registry(ffi::TRACKSTATS_MODE_MANUAL, trackstats::TRACKSTATS_INTERVAL_MAX_MS);
+        let track = c_abi::open(reg, "PA", "TR", "", 1);
         // Raw pointers are not Send; the handle is thread-safe by contract.
         let handle = track as usize;
         let wide = TRACKSTATS_MAX_INLINE_BYTES + 1;
@@ -367,6 +351,11 @@ impl SinkProbe {
         })
     }
 
+    /// A registry with the longest interval whose sink is this probe.
+    fn registry(self: &Arc<Self>, mode: Mode) -> Registry {
+        Registry::new(Config { interval: MAX_INTERVAL, mode, sink: Some(self.sink()) }).expect("registry")
+    }
+
     fn sink(self: &Arc<Self>) -> trackstats::Sink {
         let probe = self.clone();
         Box::new(move |rs: &[Report]| {
@@ -385,10 +374,7 @@ impl SinkProbe {
 fn concurrent_registry_closes() {
     model("concurrent_registry_closes", || {
         let probe = SinkProbe::new();
-        let reg = Arc::new(
-            Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(probe.sink()) })
-                .expect("registry"),
-        );
+        let reg = Arc::new(probe.registry(Mode::Manual));
         let track = reg.open(key(1)).expect("open");
         track.record_up(8);
         let (r2, p2) = (reg.clone(), probe.clone());
@@ -405,26 +391,30 @@ fn concurrent_registry_closes() {
     });
 }
 
-/// The registry is freed while another thread still records on and then
-/// releases a track that was closed before: the handle stays valid, what was
-/// recorded before the free (including late bytes after the track's close)
-/// reaches the sink exactly once, and the sink is never called after the
-/// free returned.
-#[test]
-fn registry_free_races_release() {
-    model("registry_free_races_release", || {
+/// The registry is freed while another thread records on and then releases
+/// one of its tracks: the handle stays valid, what was recorded before the
+/// free reaches the sink exactly once, and the sink is never called after
+/// the free returned.
+fn free_races_release(name: &'static str, mode: Mode) {
+    model(name, move || {
         let probe = SinkProbe::new();
-        let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(probe.sink()) })
-            .expect("registry");
+        let reg = probe.registry(mode);
         let track = reg.open(key(1)).expect("open");
         track.record_up(10);
-        track.close();
-        reg.flush().expect("flush");
-        track.record_up(10); // late, before the free
+        let mut before_free = 10;
+        if mode == Mode::Manual {
+            // Closed and flushed before, so the bytes after are late.
+            track.close();
+            reg.flush().expect("flush");
+            track.record_up(10); // late, before the free
+            before_free += 10;
+        }
         let h = thread::spawn(move || {
             track.record_up(10);
-            let t = track.totals();
-            assert_eq!((t.up.bytes, t.up.messages), (30, 3), "the handle works after any free");
+            if mode == Mode::Manual {
+                let t = track.totals();
+                assert_eq!((t.up.bytes, t.up.messages), (30, 3), "the handle works after any free");
+            }
             drop(track);
         });
         drop(reg);
@@ -435,32 +425,21 @@ fn registry_free_races_release() {
         let (bytes, messages) = Tally::of(&reports).get(1, Direction::Up);
         // Bytes recorded before the free reach the sink; the other thread's
         // may come after it (no consumer is left for those).
-        assert!((bytes == 20 || bytes == 30) && bytes == 10 * messages, "{reports:?}");
+        assert!((bytes == before_free || bytes == before_free + 10) && bytes == 10 * messages, "{reports:?}");
     });
 }
 
-/// As above with a real sampler thread: freeing the registry joins it while
-/// another thread releases its track.
+/// Manual mode: the track was closed (and late bytes recorded) before the free.
+#[test]
+fn registry_free_races_release() {
+    free_races_release("registry_free_races_release", Mode::Manual);
+}
+
+/// With a real sampler thread: freeing the registry joins it while another
+/// thread releases its track.
 #[test]
 fn thread_mode_free_races_release() {
-    model("thread_mode_free_races_release", || {
-        let probe = SinkProbe::new();
-        let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: Some(probe.sink()) })
-            .expect("registry");
-        let track = reg.open(key(1)).expect("open");
-        track.record_up(10);
-        let h = thread::spawn(move || {
-            track.record_up(10);
-            drop(track);
-        });
-        drop(reg);
-        probe.finished.store(true, SeqCst);
-        h.join().expect("releaser");
-        assert!(!probe.called_after_finish.load(SeqCst), "the sink was called after the registry was freed");
-        let reports = probe.reports.lock().unwrap();
-        let (bytes, messages) = Tally::of(&reports).get(1, Direction::Up);
-        assert!((bytes == 10 || bytes == 20) && bytes == 10 * messages, "{reports:?}");
-    });
+    free_races_release("thread_mode_free_races_release", Mode::Thread);
 }
 
 /// The sink of a threaded registry closes the registry from inside a call

@@ -11,6 +11,8 @@
 //! counted again. Summed over all nodes, UPSTREAM must equal what the
 //! publisher sent, exactly once, and DOWNSTREAM what the subscribers received.
 
+mod c_abi;
+
 use std::ptr::null_mut;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread;
@@ -26,28 +28,12 @@ struct Node {
 unsafe impl Send for Node {}
 
 fn node() -> Node {
-    let mut cfg = trackstats_config_default();
-    cfg.interval_ms = 5; // windows race the forwarding
-    let mut reg = null_mut();
-    assert_eq!(trackstats_registry_new(&cfg, &mut reg), trackstats_result::Ok);
-    Node { reg }
+    // 5 ms windows race the forwarding.
+    Node { reg: c_abi::registry(TRACKSTATS_MODE_THREAD, 5) }
 }
 
 fn open(n: &Node, participant: &str, track: &str, country: &str) -> Track {
-    let mut t = null_mut();
-    let r = trackstats_track_open(
-        n.reg,
-        participant.as_ptr().cast(),
-        participant.len(),
-        track.as_ptr().cast(),
-        track.len(),
-        country.as_ptr().cast(),
-        country.len(),
-        0,
-        &mut t,
-    );
-    assert_eq!(r, trackstats_result::Ok);
-    Track(t)
+    Track(c_abi::open(n.reg, participant, track, country, 0))
 }
 
 /// A track handle; NULL is a relay copy.

@@ -1,8 +1,10 @@
-//! Data-track sequence stats (issue 7) against a straightforward reference
+//! Data-track sequence stats against a straightforward reference
 //! model of LiveKit's rule: table-driven cases with hand-computed answers,
 //! randomized comparisons over long generated sequences (per window, through
 //! the Rust API and through the C ABI's inline packet-word rule), and a
 //! multi-writer run checking the documented bounds.
+
+mod c_abi;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -12,10 +14,11 @@ use std::time::Duration;
 use trackstats::ffi::{self, trackstats_result};
 use trackstats::{
     Config, Direction, Mode, Registry, Report, SeqStats, TrackKey, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE,
-    TRACKSTATS_FLAG_MERGED, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES, TRACKSTATS_PACKET_STARTED,
-    TRACKSTATS_PACKET_WORDS, TRACKSTATS_PACKET_WORD_DUPLICATED, TRACKSTATS_PACKET_WORD_FRAMES,
-    TRACKSTATS_PACKET_WORD_LOST, TRACKSTATS_PACKET_WORD_OUT_OF_ORDER, TRACKSTATS_PACKET_WORD_RECOVERED,
-    TRACKSTATS_PACKET_WORD_STATE, TRACKSTATS_WORD_MESSAGE_ONE, TRACKSTATS_WORD_SPILL_MASK,
+    TRACKSTATS_FLAG_MERGED, TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES,
+    TRACKSTATS_PACKET_STARTED, TRACKSTATS_PACKET_WORDS, TRACKSTATS_PACKET_WORD_DUPLICATED,
+    TRACKSTATS_PACKET_WORD_FRAMES, TRACKSTATS_PACKET_WORD_LOST, TRACKSTATS_PACKET_WORD_OUT_OF_ORDER,
+    TRACKSTATS_PACKET_WORD_RECOVERED, TRACKSTATS_PACKET_WORD_STATE, TRACKSTATS_WORD_MESSAGE_ONE,
+    TRACKSTATS_WORD_SPILL_MASK,
 };
 
 // ---- the reference model ---------------------------------------------------
@@ -690,31 +693,14 @@ struct CRegistry {
 
 impl CRegistry {
     fn new() -> CRegistry {
-        let mut cfg = ffi::trackstats_config_default();
-        cfg.mode = ffi::TRACKSTATS_MODE_MANUAL;
-        let mut reg = std::ptr::null_mut();
-        assert_eq!(ffi::trackstats_registry_new(&cfg, &mut reg), trackstats_result::Ok);
+        let reg = c_abi::registry(ffi::TRACKSTATS_MODE_MANUAL, TRACKSTATS_INTERVAL_DEFAULT_MS);
         let mut batch = std::ptr::null_mut();
         assert_eq!(ffi::trackstats_batch_new(1024, &mut batch), trackstats_result::Ok);
         CRegistry { reg, batch }
     }
 
     fn open(&self, id: &str) -> *mut ffi::trackstats_track {
-        let mut t = std::ptr::null_mut();
-        let p = "PA_c";
-        let rc = ffi::trackstats_track_open(
-            self.reg,
-            p.as_ptr().cast(),
-            p.len(),
-            id.as_ptr().cast(),
-            id.len(),
-            std::ptr::null(),
-            0,
-            0,
-            &mut t,
-        );
-        assert_eq!(rc, trackstats_result::Ok);
-        t
+        c_abi::open(self.reg, "PA_c", id, "", 0)
     }
 
     /// Ticks, then drains everything as C sees it.

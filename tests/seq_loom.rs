@@ -1,4 +1,4 @@
-//! loom models of the packet record (issue 7) against the real code, as in
+//! loom models of the packet record against the real code, as in
 //! tests/loom.rs: `RUSTFLAGS="--cfg trackstats_loom"` swaps the crate's atomics for
 //! loom's, whose loads may return stale values the way weak hardware does.
 //!

@@ -74,8 +74,14 @@ static void *write_messages(void *arg) {
 
 int main(void) {
     printf("trackstats %s\n", trackstats_version());
+    /* The header this was compiled with is the library's own version. */
+    char compiled[64];
+    snprintf(compiled, sizeof compiled, "%d.%d.%d", TRACKSTATS_VERSION_MAJOR, TRACKSTATS_VERSION_MINOR,
+             TRACKSTATS_VERSION_PATCH);
+    CHECK(strcmp(compiled, trackstats_version()) == 0, "header version %s, library %s", compiled, trackstats_version());
 
     trackstats_config cfg = trackstats_config_default();
+    CHECK(cfg.interval_ms == TRACKSTATS_INTERVAL_DEFAULT_MS, "default interval");
     cfg.interval_ms = 10; /* short windows so the run crosses many */
     trackstats_registry *reg = NULL;
     OK(trackstats_registry_new(&cfg, &reg));

@@ -15,12 +15,18 @@ INSTALL_INCLUDE = $(DESTDIR)$(INSTALL_PREFIX)/include
 TEST_TARGETS += test-cpp
 .PHONY: test-cpp test-cpp-unit test-cpp-asan test-cpp-install install bench-cpp check-cpp-tools
 
+# cmake, ninja, a C++ compiler and GoogleTest; what is missing is installed
+# (scripts/apt_install.sh).
+CPP_HAVE_GTEST = test -f /usr/include/gtest/gtest.h \
+	|| test -n "$$(find /usr/lib /usr/local/lib -name 'GTestConfig.cmake' 2>/dev/null | head -n1)"
+
 check-cpp-tools:
-	@for t in cmake ninja c++; do \
-	  command -v $$t >/dev/null 2>&1 || { echo "error: '$$t' is required for the C++ binding (Debian: apt-get install cmake ninja-build g++)"; exit 1; }; \
-	done
-	@test -f /usr/include/gtest/gtest.h || test -n "$$(find /usr/lib /usr/local/lib -name 'GTestConfig.cmake' 2>/dev/null | head -n1)" \
-	  || { echo "error: GoogleTest is required for test-cpp (Debian: apt-get install libgtest-dev)"; exit 1; }
+	@missing=; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
+	command -v c++ >/dev/null 2>&1 || missing="$$missing g++"; \
+	$(CPP_HAVE_GTEST) || missing="$$missing libgtest-dev"; \
+	[ -z "$$missing" ] || scripts/apt_install.sh "the C++ binding's tests" $$missing
 
 test-cpp: test-cpp-unit test-cpp-asan test-cpp-install
 
@@ -57,9 +63,8 @@ install: lib
 # missing (as root), never needed by `make test`.
 bench-cpp: lib check-cpp-tools
 	@if ! test -f /usr/include/benchmark/benchmark.h; then \
-	  echo "bench-cpp: Google Benchmark is missing; installing libbenchmark-dev"; \
-	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq libbenchmark-dev >/dev/null; } \
-	    || { echo "bench-cpp: SKIPPED: could not install libbenchmark-dev (need root and apt); install it and rerun"; exit 0; }; \
+	  scripts/apt_install.sh bench-cpp libbenchmark-dev \
+	    || { echo "bench-cpp: SKIPPED: Google Benchmark (libbenchmark-dev) is missing"; exit 0; }; \
 	fi; \
 	test -f /usr/include/benchmark/benchmark.h || exit 0; \
 	set -e; \

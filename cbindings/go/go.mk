@@ -46,4 +46,4 @@ bench-go: check-go lib
 	@echo "bench-go: results in $(BENCH_GO_OUT); medians: go run golang.org/x/perf/cmd/benchstat@latest $(BENCH_GO_OUT)"
 
 # Integration modules under cbindings/go bring their own fragments.
--include $(GO_DIR)/tslivekit/tslivekit.mk
+include $(GO_DIR)/tslivekit/tslivekit.mk

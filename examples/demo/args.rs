@@ -24,7 +24,7 @@ pub struct Args {
 
 pub fn parse() -> Result<Args, String> {
     let mut a = Args {
-        interval_ms: 5000,
+        interval_ms: trackstats::TRACKSTATS_INTERVAL_DEFAULT_MS,
         duration_s: 11,
         publishers: 16,
         subscribers: 6,

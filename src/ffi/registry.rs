@@ -1,12 +1,15 @@
 //! `trackstats_registry`: created by `trackstats_registry_new`, freed by
-//! `trackstats_registry_free`. Functions: `_close`, `_tick`, `_flush`,
-//! `_stats`, `_drain`, `_wait`, and `trackstats_track_open`.
+//! `trackstats_registry_free`. Here also: `trackstats_config_default`,
+//! `_close`, `_tick`, `_flush`, `_stats`, `_drain` and `_wait`; tracks open
+//! in `track.rs`, the Prometheus exposition is in `prometheus.rs`.
 
 use super::{arg, guard, guard_void, trackstats_batch, trackstats_report, trackstats_result};
-use crate::registry::{Config, Error, Mode, Registry};
+use crate::registry::{Config, Error, Mode, Registry, TRACKSTATS_INTERVAL_DEFAULT_MS};
 use crate::report::Report;
 use crate::sampler::Sink;
 use crate::stats::Stats;
+/// The registry counters' C name, for Rust code calling the C ABI.
+pub use crate::stats::Stats as trackstats_stats;
 use std::os::raw::c_void;
 use std::time::Duration;
 
@@ -44,7 +47,8 @@ pub type trackstats_sink_fn =
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct trackstats_config {
-    /// Window length in milliseconds, 1 ..= 3600000. Default 5000.
+    /// Window length in milliseconds, `TRACKSTATS_INTERVAL_MIN_MS ..=
+    /// TRACKSTATS_INTERVAL_MAX_MS`; default `TRACKSTATS_INTERVAL_DEFAULT_MS`.
     pub interval_ms: u64,
     /// `TRACKSTATS_MODE_THREAD` (default) or `TRACKSTATS_MODE_MANUAL`.
     pub mode: u32,
@@ -55,44 +59,16 @@ pub struct trackstats_config {
     pub sink_ctx: *mut c_void,
 }
 
-/// Registry counters; see the field comments of `Stats` in the README.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct trackstats_stats {
-    pub open_tracks: u64,
-    pub live_slots: u64,
-    pub reports_emitted: u64,
-    pub reports_merged: u64,
-    pub reports_pending: u64,
-    pub ticks: u64,
-    pub late_ticks: u64,
-    pub records_rejected: u64,
-    pub sampler_panics: u64,
-    pub sink_panics: u64,
-}
-
-impl From<Stats> for trackstats_stats {
-    fn from(s: Stats) -> Self {
-        trackstats_stats {
-            open_tracks: s.open_tracks,
-            live_slots: s.live_slots,
-            reports_emitted: s.reports_emitted,
-            reports_merged: s.reports_merged,
-            reports_pending: s.reports_pending,
-            ticks: s.ticks,
-            late_ticks: s.late_ticks,
-            records_rejected: s.records_rejected,
-            sampler_panics: s.sampler_panics,
-            sink_panics: s.sink_panics,
-        }
-    }
-}
-
-/// The defaults: 5000 ms, a sampler thread, reports queued for drain.
-/// Thread-safe.
+/// The defaults: `TRACKSTATS_INTERVAL_DEFAULT_MS` windows, a sampler
+/// thread, reports queued for drain. Thread-safe.
 #[no_mangle]
 pub extern "C" fn trackstats_config_default() -> trackstats_config {
-    trackstats_config { interval_ms: 5000, mode: TRACKSTATS_MODE_THREAD, sink: None, sink_ctx: std::ptr::null_mut() }
+    trackstats_config {
+        interval_ms: TRACKSTATS_INTERVAL_DEFAULT_MS,
+        mode: TRACKSTATS_MODE_THREAD,
+        sink: None,
+        sink_ctx: std::ptr::null_mut(),
+    }
 }
 
 /// A C sink: the host's function, its context, and a reusable view buffer.
@@ -134,9 +110,6 @@ pub extern "C" fn trackstats_registry_new(
             TRACKSTATS_MODE_MANUAL => Mode::Manual,
             _ => return trackstats_result::InvalidArgument,
         };
-        if c.interval_ms == 0 || c.interval_ms > 3_600_000 {
-            return trackstats_result::InvalidInterval;
-        }
         let cfg = Config {
             interval: Duration::from_millis(c.interval_ms),
             mode,
@@ -213,12 +186,12 @@ pub extern "C" fn trackstats_registry_flush(registry: *mut trackstats_registry) 
 #[no_mangle]
 pub extern "C" fn trackstats_registry_stats(
     registry: *const trackstats_registry,
-    out: *mut trackstats_stats,
+    out: *mut Stats,
 ) -> trackstats_result {
     guard(|| {
         let r = arg!(registry);
         let out = arg!(mut out);
-        *out = r.inner.stats().into();
+        *out = r.inner.stats();
         trackstats_result::Ok
     })
 }

@@ -2,6 +2,7 @@
 
 use crate::key::KeyError;
 use crate::registry::Error;
+use std::ffi::CStr;
 use std::os::raw::c_char;
 
 /// What a fallible call returns. `TRACKSTATS_RESULT_OK` is 0; any other value
@@ -20,7 +21,8 @@ pub enum trackstats_result {
     EmptyId = 3,
     /// An id was longer than `TRACKSTATS_MAX_ID_BYTES`.
     IdTooLong = 4,
-    /// The interval was outside 1 ms ..= 1 hour.
+    /// The interval was outside `TRACKSTATS_INTERVAL_MIN_MS ..=
+    /// TRACKSTATS_INTERVAL_MAX_MS`.
     InvalidInterval = 5,
     /// A batch capacity of 0.
     InvalidCapacity = 6,
@@ -58,28 +60,68 @@ impl From<Error> for trackstats_result {
     }
 }
 
+impl trackstats_result {
+    /// Every code, in order: `ALL[c as usize] as u32 == c`.
+    const ALL: [trackstats_result; 14] = [
+        trackstats_result::Ok,
+        trackstats_result::NullArgument,
+        trackstats_result::InvalidUtf8,
+        trackstats_result::EmptyId,
+        trackstats_result::IdTooLong,
+        trackstats_result::InvalidInterval,
+        trackstats_result::InvalidCapacity,
+        trackstats_result::InvalidArgument,
+        trackstats_result::RegistryClosed,
+        trackstats_result::WrongMode,
+        trackstats_result::ReentrantCall,
+        trackstats_result::TooManyTracks,
+        trackstats_result::ThreadSpawnFailed,
+        trackstats_result::Panic,
+    ];
+
+    /// The code of a value from C, None for a value no code has.
+    pub fn from_u32(v: u32) -> Option<trackstats_result> {
+        Self::ALL.get(v as usize).copied()
+    }
+
+    /// What `trackstats_result_str` says about this code.
+    pub const fn message(self) -> &'static CStr {
+        match self {
+            trackstats_result::Ok => c"ok",
+            trackstats_result::NullArgument => c"a required pointer argument was NULL",
+            trackstats_result::InvalidUtf8 => c"an id is not valid UTF-8",
+            trackstats_result::EmptyId => c"the participant or track id is empty",
+            trackstats_result::IdTooLong => c"an id is longer than TRACKSTATS_MAX_ID_BYTES",
+            trackstats_result::InvalidInterval => {
+                c"the interval is outside TRACKSTATS_INTERVAL_MIN_MS ..= TRACKSTATS_INTERVAL_MAX_MS"
+            }
+            trackstats_result::InvalidCapacity => c"the batch capacity is 0",
+            trackstats_result::InvalidArgument => c"an unknown mode or direction value",
+            trackstats_result::RegistryClosed => c"the registry is closed",
+            trackstats_result::WrongMode => c"tick needs a registry in manual mode",
+            trackstats_result::ReentrantCall => c"re-entrant call from inside the sink",
+            trackstats_result::TooManyTracks => c"too many tracks",
+            trackstats_result::ThreadSpawnFailed => c"the sampler thread could not be started",
+            trackstats_result::Panic => c"internal panic caught at the ABI boundary",
+        }
+    }
+}
+
+// `ALL` lists every code once, at its own value.
+const _: () = {
+    let mut c = 0;
+    while c < trackstats_result::ALL.len() {
+        assert!(trackstats_result::ALL[c] as usize == c);
+        c += 1;
+    }
+    assert!(trackstats_result::Panic as usize == trackstats_result::ALL.len() - 1);
+};
+
 /// A static, NUL-terminated name for any result value, known or not.
 /// Never NULL; the string lives for the whole process. Thread-safe.
 #[no_mangle]
 pub extern "C" fn trackstats_result_str(result: u32) -> *const c_char {
-    let s: &'static [u8] = match result {
-        0 => b"ok\0",
-        1 => b"a required pointer argument was NULL\0",
-        2 => b"an id is not valid UTF-8\0",
-        3 => b"the participant or track id is empty\0",
-        4 => b"an id is longer than TRACKSTATS_MAX_ID_BYTES\0",
-        5 => b"the interval is outside 1 ms ..= 1 hour\0",
-        6 => b"the batch capacity is 0\0",
-        7 => b"an unknown mode or direction value\0",
-        8 => b"the registry is closed\0",
-        9 => b"tick needs a registry in manual mode\0",
-        10 => b"re-entrant call from inside the sink\0",
-        11 => b"too many tracks\0",
-        12 => b"the sampler thread could not be started\0",
-        13 => b"internal panic caught at the ABI boundary\0",
-        _ => b"unknown result code\0",
-    };
-    s.as_ptr() as *const c_char
+    trackstats_result::from_u32(result).map_or(c"unknown result code", trackstats_result::message).as_ptr()
 }
 
 /// The library version, e.g. "0.1.0": static, NUL-terminated, never NULL.

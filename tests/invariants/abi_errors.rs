@@ -1,23 +1,13 @@
 //! Invariant 8: bad input through the C ABI gets an error code and changes
 //! nothing. (tests/bad_input.rs covers every argument; this is the core set.)
 
+use crate::c_abi;
 use std::ptr::{null, null_mut};
 use trackstats::ffi::*;
 use trackstats::TRACKSTATS_MAX_ID_BYTES;
 
 fn open(reg: *mut trackstats_registry, p: &[u8], t: &[u8], c: &[u8]) -> trackstats_result {
-    let mut out = null_mut();
-    let r = trackstats_track_open(
-        reg,
-        p.as_ptr().cast(),
-        p.len(),
-        t.as_ptr().cast(),
-        t.len(),
-        c.as_ptr().cast(),
-        c.len(),
-        0,
-        &mut out,
-    );
+    let (r, out) = c_abi::try_open(reg, p, t, c, 0);
     if r == trackstats_result::Ok {
         trackstats_track_release(out);
     } else {

@@ -3,13 +3,13 @@
 
 use crate::common::*;
 use std::time::{Duration, Instant};
-use trackstats::Direction;
+use trackstats::{Direction, TRACKSTATS_INTERVAL_MAX_MS};
 
 const PROMPT: Duration = Duration::from_millis(250);
 
 #[test]
 fn close_reports_at_once_even_with_an_hour_long_window() {
-    let reg = threaded(3_600_000);
+    let reg = threaded(TRACKSTATS_INTERVAL_MAX_MS);
     let t = reg.open(key(1)).unwrap();
     t.record_up(500);
     t.record_up(700);
@@ -28,7 +28,7 @@ fn close_reports_at_once_even_with_an_hour_long_window() {
 
 #[test]
 fn closing_an_idle_track_reports_nothing() {
-    let reg = threaded(3_600_000);
+    let reg = threaded(TRACKSTATS_INTERVAL_MAX_MS);
     let t = reg.open(key(1)).unwrap();
     t.close();
     let mut v = Vec::new();
@@ -39,7 +39,7 @@ fn closing_an_idle_track_reports_nothing() {
 
 #[test]
 fn close_reaches_a_callback_sink_promptly() {
-    let (reg, seen) = with_sink(3_600_000);
+    let (reg, seen) = with_sink(TRACKSTATS_INTERVAL_MAX_MS);
     let t = reg.open(key(1)).unwrap();
     t.record_down(64);
     let start = Instant::now();
@@ -56,7 +56,7 @@ fn close_reaches_a_callback_sink_promptly() {
 /// Registry close flushes every open track as final and delivers it.
 #[test]
 fn registry_close_flushes_every_open_track() {
-    let (reg, seen) = with_sink(3_600_000);
+    let (reg, seen) = with_sink(TRACKSTATS_INTERVAL_MAX_MS);
     let tracks: Vec<_> = (0..10).map(|i| reg.open(key(i)).unwrap()).collect();
     for (i, t) in tracks.iter().enumerate() {
         t.record_up(i as u64 + 1);

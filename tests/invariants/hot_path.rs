@@ -1,13 +1,14 @@
 //! Invariant 3: records never block, allocate, lock or call into the host.
 
 use crate::allocations;
+use crate::c_abi;
 use crate::common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 use trackstats::ffi::*;
-use trackstats::{Config, Mode, Registry, Report, Sink, TRACKSTATS_MAX_INLINE_BYTES};
+use trackstats::{Config, Mode, Registry, Report, Sink, TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_MAX_INLINE_BYTES};
 
 #[test]
 fn records_allocate_nothing_on_any_path() {
@@ -37,25 +38,8 @@ fn records_allocate_nothing_on_any_path() {
 
 /// A manual registry and one track through the C ABI.
 fn c_track() -> (*mut trackstats_registry, *mut trackstats_track) {
-    let mut cfg = trackstats_config_default();
-    cfg.mode = TRACKSTATS_MODE_MANUAL;
-    let mut reg = std::ptr::null_mut();
-    assert_eq!(trackstats_registry_new(&cfg, &mut reg), trackstats_result::Ok);
-    let (p, t) = ("PA_c", "TR_c");
-    let mut track = std::ptr::null_mut();
-    let r = trackstats_track_open(
-        reg,
-        p.as_ptr().cast(),
-        p.len(),
-        t.as_ptr().cast(),
-        t.len(),
-        std::ptr::null(),
-        0,
-        9,
-        &mut track,
-    );
-    assert_eq!(r, trackstats_result::Ok);
-    (reg, track)
+    let reg = c_abi::registry(TRACKSTATS_MODE_MANUAL, TRACKSTATS_INTERVAL_DEFAULT_MS);
+    (reg, c_abi::open(reg, "PA_c", "TR_c", "", 9))
 }
 
 /// The sink runs on the sampler thread, never on a recording thread.

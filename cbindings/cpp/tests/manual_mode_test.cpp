@@ -11,30 +11,13 @@
 #include "test_util.hpp"
 #include "trackstats.hpp"
 
-namespace {
-
-trackstats::Registry manual() {
-    trackstats::Config cfg;
-    cfg.mode = trackstats::Mode::Manual;
-    return trackstats::Registry(cfg);
-}
-
-std::vector<trackstats::OwnedReport> drain_owned(trackstats::Registry& reg) {
-    trackstats::Batch batch(64);
-    std::vector<trackstats::OwnedReport> out;
-    tstest::drain_now(reg, batch, [&](const trackstats::Report& r) { out.push_back(r.to_owned()); });
-    return out;
-}
-
-}  // namespace
-
 TEST(ManualMode, SelectsTheExpectedRecordPath) {
     EXPECT_EQ(static_cast<int>(trackstats::record_path), TRACKSTATS_TEST_EXPECT_PATH);
     EXPECT_FALSE(trackstats::version().empty());
 }
 
 TEST(ManualMode, TickReportsWindowsWithKeyAndTotals) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_alice", "TR_video", "DE", 42);
     for (int i = 0; i < 3; i++) {
         t.record_up(100);
@@ -54,7 +37,7 @@ TEST(ManualMode, TickReportsWindowsWithKeyAndTotals) {
     EXPECT_EQ(tot.down_messages, 1u);
 
     reg.tick();
-    std::vector<trackstats::OwnedReport> rs = drain_owned(reg);
+    std::vector<trackstats::OwnedReport> rs = tstest::drain_owned(reg);
     ASSERT_EQ(rs.size(), 2u);
     for (const auto& r : rs) {
         EXPECT_EQ(r.participant_id, "PA_alice");
@@ -81,13 +64,13 @@ TEST(ManualMode, TickReportsWindowsWithKeyAndTotals) {
 }
 
 TEST(ManualMode, CloseGivesAFinalReportAndLaterBytesAreLate) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_bob", "TR_audio");
     t.record_up(20);
     t.close();
     t.close();  // idempotent
     reg.flush();
-    std::vector<trackstats::OwnedReport> rs = drain_owned(reg);
+    std::vector<trackstats::OwnedReport> rs = tstest::drain_owned(reg);
     ASSERT_EQ(rs.size(), 1u);
     EXPECT_TRUE(rs[0].is_final());
     EXPECT_FALSE(rs[0].is_late());
@@ -98,7 +81,7 @@ TEST(ManualMode, CloseGivesAFinalReportAndLaterBytesAreLate) {
 
     t.record_down(5);  // after close: reported, flagged late
     reg.tick();
-    rs = drain_owned(reg);
+    rs = tstest::drain_owned(reg);
     ASSERT_EQ(rs.size(), 1u);
     EXPECT_TRUE(rs[0].is_late());
     EXPECT_EQ(rs[0].direction, trackstats::Direction::Down);
@@ -107,7 +90,7 @@ TEST(ManualMode, CloseGivesAFinalReportAndLaterBytesAreLate) {
     t.record_down(6);
     t.reset();  // release: the late bytes still come out
     reg.flush();
-    rs = drain_owned(reg);
+    rs = tstest::drain_owned(reg);
     ASSERT_EQ(rs.size(), 1u);
     EXPECT_TRUE(rs[0].is_late());
     EXPECT_EQ(rs[0].bytes, 6u);
@@ -115,7 +98,7 @@ TEST(ManualMode, CloseGivesAFinalReportAndLaterBytesAreLate) {
 }
 
 TEST(ManualMode, DrainHonoursTheBatchCapacity) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     std::vector<trackstats::Track> tracks;
     for (std::uint64_t i = 0; i < 3; i++) {
         tracks.push_back(reg.open("PA_p", "TR_" + std::to_string(i), "", i));
@@ -135,7 +118,7 @@ TEST(ManualMode, DrainHonoursTheBatchCapacity) {
 TEST(ManualMode, SpillKeepsEveryByteWhenTheByteFieldFillsUp) {
     // 70000 records of the largest inline size overflow the 40-bit byte field
     // (at 65536 records) unless the writer spills when the field is half full.
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_big", "TR_big");
     const std::uint64_t n = 70000;
     for (std::uint64_t i = 0; i < n; i++) {
@@ -145,14 +128,14 @@ TEST(ManualMode, SpillKeepsEveryByteWhenTheByteFieldFillsUp) {
     EXPECT_EQ(tot.up_bytes, n * TRACKSTATS_MAX_INLINE_BYTES);
     EXPECT_EQ(tot.up_messages, n);
     reg.tick();
-    std::vector<trackstats::OwnedReport> rs = drain_owned(reg);
+    std::vector<trackstats::OwnedReport> rs = tstest::drain_owned(reg);
     ASSERT_EQ(rs.size(), 1u);
     EXPECT_EQ(rs[0].bytes, n * TRACKSTATS_MAX_INLINE_BYTES);
     EXPECT_EQ(rs[0].messages, n);
 }
 
 TEST(ManualMode, WideRecordsGoThroughTheLibraryAndAbsurdOnesAreRejected) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_w", "TR_w");
     t.record_up(TRACKSTATS_MAX_INLINE_BYTES + 1);
     t.record_down(std::uint64_t{1} << 32);
@@ -186,7 +169,7 @@ TEST(ManualMode, ErrorsCarryTheResultCode) {
     trackstats::Registry threaded;  // defaults: a sampler thread
     EXPECT_EQ(code_of([&] { threaded.tick(); }), TRACKSTATS_RESULT_WRONG_MODE);
 
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     EXPECT_EQ(code_of([&] { (void)reg.open("", "TR"); }), TRACKSTATS_RESULT_EMPTY_ID);
     EXPECT_EQ(code_of([&] { (void)reg.open("PA", std::string(TRACKSTATS_MAX_ID_BYTES + 1, 'x')); }),
               TRACKSTATS_RESULT_ID_TOO_LONG);
@@ -207,7 +190,7 @@ TEST(ManualMode, ErrorsCarryTheResultCode) {
 
 #if TRACKSTATS_CPP_HAS_PACKETS
 TEST(ManualMode, PacketSequenceCountsReachReportsAndTotals) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_data", "TR_data");
     trackstats::Track relay;
     relay.record_up_packet(100, 1, true);  // NULL: a no-op
@@ -221,7 +204,7 @@ TEST(ManualMode, PacketSequenceCountsReachReportsAndTotals) {
     EXPECT_EQ(tot.up_packets_lost, 1u);
     EXPECT_EQ(tot.up_frames, 2u);
     reg.tick();
-    std::vector<trackstats::OwnedReport> rs = drain_owned(reg);
+    std::vector<trackstats::OwnedReport> rs = tstest::drain_owned(reg);
     ASSERT_EQ(rs.size(), 1u);
     EXPECT_EQ(rs[0].bytes, 500u);
     EXPECT_EQ(rs[0].messages, 5u);

@@ -22,12 +22,6 @@ static_assert(std::is_nothrow_move_constructible_v<trackstats::Batch>);
 
 namespace {
 
-trackstats::Registry manual() {
-    trackstats::Config cfg;
-    cfg.mode = trackstats::Mode::Manual;
-    return trackstats::Registry(cfg);
-}
-
 std::uint64_t live_slots(trackstats::Registry& reg) {
     reg.flush();  // releases are processed by the sampler role
     return reg.stats().live_slots;
@@ -36,7 +30,7 @@ std::uint64_t live_slots(trackstats::Registry& reg) {
 }  // namespace
 
 TEST(Move, TrackOwnershipMovesOnceAndReleasesOnce) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     tstest::SumMap got;
     trackstats::Batch batch(16);
     {
@@ -83,7 +77,7 @@ TEST(Move, TrackOwnershipMovesOnceAndReleasesOnce) {
 }
 
 TEST(Move, MovedFromRegistryIsNullAndThrows) {
-    trackstats::Registry a = manual();
+    trackstats::Registry a = tstest::manual();
     trackstats::Track t = a.open("PA_a", "TR_a");
     trackstats::Registry b(std::move(a));
     EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move)
@@ -105,7 +99,7 @@ TEST(Move, MovedFromRegistryIsNullAndThrows) {
     EXPECT_EQ(b.stats().open_tracks, 1u);
 
     // Move-assign over a live registry closes and frees the old one first.
-    trackstats::Registry c = manual();
+    trackstats::Registry c = tstest::manual();
     trackstats::Track u = c.open("PA_c", "TR_c");
     c = std::move(b);
     EXPECT_FALSE(b);  // NOLINT(bugprone-use-after-move)
@@ -115,7 +109,7 @@ TEST(Move, MovedFromRegistryIsNullAndThrows) {
 }
 
 TEST(Move, BatchReportsSurviveAMove) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_move", "TR_move", "FR", 9);
     t.record_up(42);
     reg.tick();

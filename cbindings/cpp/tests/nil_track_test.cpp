@@ -28,9 +28,7 @@ void use_every_call(const trackstats::Track& t) {
 }  // namespace
 
 TEST(NilTrack, EveryCallIsANoOp) {
-    trackstats::Config cfg;
-    cfg.mode = trackstats::Mode::Manual;
-    trackstats::Registry reg(cfg);
+    trackstats::Registry reg = tstest::manual();
 
     trackstats::Track def;
     EXPECT_FALSE(def);
@@ -63,9 +61,7 @@ TEST(NilTrack, EveryCallIsANoOp) {
 }
 
 TEST(NilTrack, LiveTrackNextToANilOneCountsOnlyItsOwn) {
-    trackstats::Config cfg;
-    cfg.mode = trackstats::Mode::Manual;
-    trackstats::Registry reg(cfg);
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track live = reg.open("PA_sub", "TR_cam", "", 5);
     trackstats::Track relay;  // the relay copy of the same track on this node
     for (int i = 0; i < 1000; i++) {

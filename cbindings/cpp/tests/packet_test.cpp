@@ -1,4 +1,4 @@
-// Data-track packets (issue 7) through the C++ wrapper: Track::record_up_packet
+// Data-track packets through the C++ wrapper: Track::record_up_packet
 // and the five sequence counts in reports and totals. Hand-computed windows
 // (loss, reorder, duplicate, wrap at 65535 -> 0, a reorder across a window
 // boundary), then long random sequences against a reference model written
@@ -18,12 +18,6 @@
 #include "trackstats.hpp"
 
 namespace {
-
-trackstats::Registry manual() {
-    trackstats::Config cfg;
-    cfg.mode = trackstats::Mode::Manual;
-    return trackstats::Registry(cfg);
-}
 
 /// The five counts of one window, a span, or a track's life.
 struct Seq {
@@ -102,13 +96,6 @@ class Model {
     Seq c_;
 };
 
-std::vector<trackstats::OwnedReport> drain_owned(trackstats::Registry& reg) {
-    trackstats::Batch batch(64);
-    std::vector<trackstats::OwnedReport> out;
-    tstest::drain_now(reg, batch, [&](const trackstats::Report& r) { out.push_back(r.to_owned()); });
-    return out;
-}
-
 /// The one up report of `user_data` in `rs`; fails the test unless there is
 /// exactly one.
 trackstats::OwnedReport up_report(const std::vector<trackstats::OwnedReport>& rs, std::uint64_t user_data = 0) {
@@ -130,7 +117,7 @@ struct Pkt {
 }  // namespace
 
 TEST(Packets, OneWindowWithLossReorderAndADuplicate) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_data", "TR_data", "SE", 0);
     // Hand-computed, against the highest number seen h:
     //   10 eof  starts the stream (h = 10)                     frame 1
@@ -158,7 +145,7 @@ TEST(Packets, OneWindowWithLossReorderAndADuplicate) {
     EXPECT_EQ(tot.down_messages, 0u);
 
     reg.tick();
-    const auto rs = drain_owned(reg);
+    const auto rs = tstest::drain_owned(reg);
     ASSERT_EQ(rs.size(), 1u) << "no down report: nothing was sent down";
     EXPECT_EQ(of(rs[0]), want);
     EXPECT_EQ(rs[0].bytes, bytes);
@@ -169,14 +156,14 @@ TEST(Packets, OneWindowWithLossReorderAndADuplicate) {
     // The next window starts from zero; totals keep the sum.
     t.record_up_packet(50, 19, true);
     reg.tick();
-    const auto next = drain_owned(reg);
+    const auto next = tstest::drain_owned(reg);
     ASSERT_EQ(next.size(), 1u);
     EXPECT_EQ(of(next[0]), (Seq{0, 0, 0, 0, 1}));
     EXPECT_EQ(of(t.totals()), (Seq{4, 2, 3, 1, 5}));
 }
 
 TEST(Packets, SequenceNumbersWrapFrom65535ToZero) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_wrap", "TR_wrap");
     // In order across the wrap: no loss.
     for (std::uint16_t s : std::vector<std::uint16_t>{65533, 65534, 65535, 0, 1}) {
@@ -184,7 +171,7 @@ TEST(Packets, SequenceNumbersWrapFrom65535ToZero) {
     }
     EXPECT_EQ(of(t.totals()), (Seq{0, 0, 0, 0, 5}));
     reg.tick();
-    EXPECT_EQ(of(up_report(drain_owned(reg))), (Seq{0, 0, 0, 0, 5}));
+    EXPECT_EQ(of(up_report(tstest::drain_owned(reg))), (Seq{0, 0, 0, 0, 5}));
 
     // 1 -> 65535 is 2 behind, not 65534 ahead: out of order, nothing to
     // recover. 65535 -> 3 across the wrap: h is still 1, so 2 is lost.
@@ -193,7 +180,7 @@ TEST(Packets, SequenceNumbersWrapFrom65535ToZero) {
     // 2 arrives late: behind 3, recovers the one lost.
     t.record_up_packet(10, 2, false);
     reg.tick();
-    EXPECT_EQ(of(up_report(drain_owned(reg))), (Seq{1, 1, 2, 0, 0}));
+    EXPECT_EQ(of(up_report(tstest::drain_owned(reg))), (Seq{1, 1, 2, 0, 0}));
 
     trackstats::Track g = reg.open("PA_gap", "TR_gap", "", 1);
     g.record_up_packet(10, 65530, false);
@@ -205,18 +192,18 @@ TEST(Packets, SequenceNumbersWrapFrom65535ToZero) {
     g.record_up_packet(10, 4, false);       // 32768 either way: counts as ahead, 32767 lost
     EXPECT_EQ(of(g.totals()), (Seq{9 + 2 * 32767, 2, 2, 1, 0}));
     reg.tick();
-    EXPECT_EQ(of(up_report(drain_owned(reg), 1)), (Seq{9 + 2 * 32767, 2, 2, 1, 0}));
+    EXPECT_EQ(of(up_report(tstest::drain_owned(reg), 1)), (Seq{9 + 2 * 32767, 2, 2, 1, 0}));
 }
 
 TEST(Packets, AReorderAcrossAWindowBoundaryCountsAsRecoveredInTheLaterWindow) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_late", "TR_late");
     // Window 1: 1, 2, 5: 3 and 4 are lost.
     t.record_up_packet(100, 1, true);
     t.record_up_packet(100, 2, true);
     t.record_up_packet(100, 5, true);
     reg.tick();
-    const trackstats::OwnedReport w1 = up_report(drain_owned(reg));
+    const trackstats::OwnedReport w1 = up_report(tstest::drain_owned(reg));
     EXPECT_EQ(of(w1), (Seq{2, 0, 0, 0, 3}));
 
     // Window 2: 4 arrives late. The earlier window keeps its lost 2; this one
@@ -224,7 +211,7 @@ TEST(Packets, AReorderAcrossAWindowBoundaryCountsAsRecoveredInTheLaterWindow) {
     t.record_up_packet(100, 4, true);
     t.record_up_packet(100, 6, true);
     reg.tick();
-    const trackstats::OwnedReport w2 = up_report(drain_owned(reg));
+    const trackstats::OwnedReport w2 = up_report(tstest::drain_owned(reg));
     EXPECT_EQ(of(w2), (Seq{0, 1, 1, 0, 2}));
     EXPECT_EQ(w2.bytes, 200u);
     EXPECT_GE(w2.start_unix_ns, w1.end_unix_ns) << "the late packet landed in a later window";
@@ -234,7 +221,7 @@ TEST(Packets, AReorderAcrossAWindowBoundaryCountsAsRecoveredInTheLaterWindow) {
     t.record_up_packet(100, 3, false);
     t.close();
     reg.flush();
-    const trackstats::OwnedReport w3 = up_report(drain_owned(reg));
+    const trackstats::OwnedReport w3 = up_report(tstest::drain_owned(reg));
     EXPECT_TRUE(w3.is_final());
     EXPECT_EQ(of(w3), (Seq{0, 1, 1, 0, 0}));
 
@@ -249,7 +236,7 @@ TEST(Packets, AReorderAcrossAWindowBoundaryCountsAsRecoveredInTheLaterWindow) {
     // After close a packet is still counted, flagged late.
     t.record_up_packet(100, 8, false);  // 7 lost
     reg.tick();
-    const trackstats::OwnedReport late = up_report(drain_owned(reg));
+    const trackstats::OwnedReport late = up_report(tstest::drain_owned(reg));
     EXPECT_TRUE(late.is_late());
     EXPECT_EQ(of(late), (Seq{1, 0, 0, 0, 0}));
 }
@@ -258,7 +245,7 @@ TEST(Packets, RandomSequencesMatchTheModelWindowByWindow) {
     // Two tracks get the same packets: `a` through the wrapper (inline where
     // this build has the path), `b` through the C function. Both must match
     // the model in every window.
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track a = reg.open("PA_m", "TR_inline", "", 1);
     trackstats::Track b = reg.open("PA_m", "TR_c", "", 2);
     Model model;
@@ -303,7 +290,7 @@ TEST(Packets, RandomSequencesMatchTheModelWindowByWindow) {
         model_mark = model.cumulative();
         Seq got_a, got_b;
         int ups_a = 0, ups_b = 0;
-        for (const auto& r : drain_owned(reg)) {
+        for (const auto& r : tstest::drain_owned(reg)) {
             ASSERT_EQ(r.direction, trackstats::Direction::Up);
             (r.user_data == 1 ? got_a : got_b) += of(r);
             (r.user_data == 1 ? ups_a : ups_b)++;
@@ -334,7 +321,7 @@ TEST(Packets, RandomSequencesMatchTheModelWindowByWindow) {
 }
 
 TEST(Packets, WideRejectedAndNullPackets) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_wide", "TR_wide");
     trackstats::Track relay;
     relay.record_up_packet(100, 1, true);  // NULL: a no-op
@@ -351,21 +338,21 @@ TEST(Packets, WideRejectedAndNullPackets) {
 TEST(Packets, SpillKeepsEveryByteOfLargePackets) {
     // As for record_up: the byte field fills after 65536 packets of the
     // largest inline size, so the packet path must spill too.
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_big", "TR_big");
     const std::uint64_t n = 70000;
     for (std::uint64_t i = 0; i < n; i++) {
         t.record_up_packet(TRACKSTATS_MAX_INLINE_BYTES, static_cast<std::uint16_t>(i), true);
     }
     reg.tick();
-    const trackstats::OwnedReport r = up_report(drain_owned(reg));
+    const trackstats::OwnedReport r = up_report(tstest::drain_owned(reg));
     EXPECT_EQ(r.bytes, n * TRACKSTATS_MAX_INLINE_BYTES);
     EXPECT_EQ(r.messages, n);
     EXPECT_EQ(of(r), (Seq{0, 0, 0, 0, n}));
 }
 
 TEST(Packets, MovedTrackKeepsItsStream) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track a = reg.open("PA_mv", "TR_mv");
     a.record_up_packet(10, 100, false);  // caches the packet words in `a`
     trackstats::Track b(std::move(a));

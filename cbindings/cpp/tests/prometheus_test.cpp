@@ -1,4 +1,4 @@
-// Registry::prometheus (issue 8): the exposition's cumulative counters add up
+// Registry::prometheus: the exposition's cumulative counters add up
 // to what was recorded, per-track series are opt-in and stop at the limit with
 // an __overflow__ series that keeps the sum, and errors throw with the
 // library's string freed (the sanitizer build checks for leaks).
@@ -14,12 +14,6 @@
 #include "trackstats.hpp"
 
 namespace {
-
-trackstats::Registry manual() {
-    trackstats::Config cfg;
-    cfg.mode = trackstats::Mode::Manual;
-    return trackstats::Registry(cfg);
-}
 
 /// One sample line of the exposition: `name{labels} value`.
 struct Sample {
@@ -85,7 +79,7 @@ std::pair<std::uint64_t, std::size_t> sum(const std::string& text, const std::st
 }  // namespace
 
 TEST(Prometheus, ByteCountersAddUpToWhatWasRecorded) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     struct Tr {
         const char* pid;
         const char* country;
@@ -132,7 +126,7 @@ TEST(Prometheus, ByteCountersAddUpToWhatWasRecorded) {
 }
 
 TEST(Prometheus, PerTrackSeriesStopAtTheLimitWithAnOverflowSeries) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     std::vector<trackstats::Track> tracks;
     std::uint64_t up = 0;
     for (std::uint64_t i = 0; i < 5; i++) {
@@ -176,7 +170,7 @@ TEST(Prometheus, PerTrackSeriesStopAtTheLimitWithAnOverflowSeries) {
 }
 
 TEST(Prometheus, ErrorsThrowAndFreeNothingTwice) {
-    trackstats::Registry reg = manual();
+    trackstats::Registry reg = tstest::manual();
     trackstats::Track t = reg.open("PA_e", "TR_e");
     t.record_up(1);
     trackstats::PrometheusOptions bad;

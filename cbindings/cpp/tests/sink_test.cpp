@@ -18,20 +18,10 @@
 #include "test_util.hpp"
 #include "trackstats.hpp"
 
-namespace {
-
-trackstats::Config manual() {
-    trackstats::Config cfg;
-    cfg.mode = trackstats::Mode::Manual;
-    return cfg;
-}
-
-}  // namespace
-
 TEST(Sink, PerReportCallableThatThrowsLosesOnlyThatReport) {
     std::vector<trackstats::OwnedReport> seen;
     std::vector<std::string> errors;
-    trackstats::Config cfg = manual();
+    trackstats::Config cfg = tstest::manual_config();
     cfg.on_sink_error = [&](std::exception_ptr e) {
         try {
             std::rethrow_exception(e);
@@ -103,7 +93,7 @@ TEST(Sink, SpanCallableThrowingOnTheSamplerThreadIsContained) {
 }
 
 TEST(Sink, ReentrantTickAndAThrowingErrorHookAreContained) {
-    trackstats::Config cfg = manual();
+    trackstats::Config cfg = tstest::manual_config();
     trackstats::Registry* self = nullptr;
     std::vector<trackstats_result> codes;
     cfg.on_sink_error = [&](std::exception_ptr e) {
@@ -133,7 +123,7 @@ TEST(Sink, RegistryOwnsTheCallableAndFlushesAtDestruction) {
     auto token = std::make_shared<int>(0);  // held only by the callable
     std::weak_ptr<int> watch = token;
     std::optional<trackstats::Registry> reg;
-    reg.emplace(manual(), [received, token = std::move(token)](const trackstats::Report& r) {
+    reg.emplace(tstest::manual_config(), [received, token = std::move(token)](const trackstats::Report& r) {
         received->push_back(r.to_owned());
     });
     ASSERT_FALSE(watch.expired()) << "the Registry did not keep its callable";
@@ -153,7 +143,7 @@ TEST(Sink, RegistryOwnsTheCallableAndFlushesAtDestruction) {
 
 TEST(Sink, GenericLambdaIsCalledPerReport) {
     std::uint64_t bytes = 0, calls = 0;
-    trackstats::Registry reg(manual(), [&](const auto& r) {
+    trackstats::Registry reg(tstest::manual_config(), [&](const auto& r) {
         bytes += r.bytes;
         calls++;
     });

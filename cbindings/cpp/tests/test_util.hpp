@@ -1,5 +1,5 @@
-// Shared helpers of the C++ test suite: per-(track, direction) sums of
-// reports and drain loops.
+// Shared helpers of the C++ test suite: manual-mode registries,
+// per-(track, direction) sums of reports and drain loops.
 #ifndef TRACKSTATS_TEST_UTIL_HPP
 #define TRACKSTATS_TEST_UTIL_HPP
 
@@ -9,10 +9,21 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "trackstats.hpp"
 
 namespace tstest {
+
+/// Manual mode: windows close only when the test ticks.
+inline trackstats::Config manual_config() {
+    trackstats::Config cfg;
+    cfg.mode = trackstats::Mode::Manual;
+    return cfg;
+}
+
+/// A manual-mode registry that queues its reports.
+inline trackstats::Registry manual() { return trackstats::Registry(manual_config()); }
 
 /// Bytes and messages per direction ([0] up, [1] down).
 struct Sums {
@@ -60,6 +71,14 @@ std::size_t drain_until_closed(trackstats::Registry& reg, trackstats::Batch& bat
         }
     }
     return n;
+}
+
+/// Every report pending now, copied out of the batch.
+inline std::vector<trackstats::OwnedReport> drain_owned(trackstats::Registry& reg) {
+    trackstats::Batch batch(64);
+    std::vector<trackstats::OwnedReport> out;
+    drain_now(reg, batch, [&](const trackstats::Report& r) { out.push_back(r.to_owned()); });
+    return out;
 }
 
 }  // namespace tstest

@@ -6,6 +6,13 @@ CARGO ?= cargo
 TARGET_DIR := $(CURDIR)/target
 LIB_DIR := $(TARGET_DIR)/release
 STATICLIB := $(LIB_DIR)/libtrackstats.a
+SHAREDLIB := $(LIB_DIR)/libtrackstats.so
+# The shared library's SONAME (libtrackstats.so.<abi>) is set by build.rs, the
+# one place its rule lives, and read back from the library: SONAME is for the
+# recipes of targets that depend on `lib` (make expands a recipe before running
+# its first line).
+READ_SONAME = readelf -d $(SHAREDLIB) | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'
+SONAME = $(shell $(READ_SONAME))
 HEADER := include/trackstats.h
 DEMO_ARGS ?=
 PREFIX ?= /usr/local
@@ -17,13 +24,17 @@ TEST_TARGETS := test-rust test-header test-lint
 all: lib
 
 check-tools:
-	@for t in cargo cc; do \
+	@for t in cargo cc readelf; do \
 	  command -v $$t >/dev/null 2>&1 || { echo "error: '$$t' is required but not installed (see README: Requirements)"; exit 1; }; \
 	done
 
-# The static and shared libraries every binding links.
+# The static and shared libraries every binding links. The SONAME link lets a
+# program linked against $(SHAREDLIB) load it from the build tree.
 lib: check-tools
 	$(CARGO) build --release --lib
+	@soname=$$($(READ_SONAME)); [ -n "$$soname" ] \
+	  || { echo "error: $(SHAREDLIB) has no SONAME (see build.rs)"; exit 1; }; \
+	  ln -sfn libtrackstats.so $(LIB_DIR)/$$soname
 
 $(STATICLIB): lib
 
@@ -49,6 +60,7 @@ test-lint: check-tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
+include mk/install.mk
 include cbindings/c/c.mk
 -include cbindings/cpp/cpp.mk
 -include cbindings/go/go.mk

@@ -64,6 +64,7 @@ include mk/install.mk
 include cbindings/c/c.mk
 -include cbindings/cpp/cpp.mk
 -include cbindings/go/go.mk
+include cbindings/janus/janus.mk
 -include mk/reliability.mk
 -include mk/bench.mk
 -include mk/prometheus.mk

@@ -13,8 +13,9 @@ import (
 )
 
 // janusServer is a Janus process of the test's own: its own configuration
-// folder, only the HTTP transport (bound to 127.0.0.1) and the trackstats
-// plugin, ICE on 127.0.0.1 only, no STUN, its log in a file.
+// folder, only the HTTP transport (bound to 127.0.0.1), the trackstats plugin
+// and Janus's sample event handler (posting plugin events to the test's
+// collector on 127.0.0.1), ICE on 127.0.0.1 only, no STUN, its log in a file.
 type janusServer struct {
 	cmd     *exec.Cmd
 	dir     string
@@ -28,6 +29,7 @@ type janusOptions struct {
 	pluginDir  string // holds only libjanus_trackstats.so
 	shim       string // the loopback shim for LD_PRELOAD
 	intervalMS int    // the plugin's report window
+	eventsURL  string // where the sample event handler posts
 }
 
 // findFile returns the first file matching one of the glob patterns.
@@ -55,18 +57,26 @@ func startJanus(o janusOptions, dir string) (*janusServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	sampleHandler, err := findFile("/usr/lib/*/janus/events/libjanus_sampleevh.so", "/usr/lib/janus/events/libjanus_sampleevh.so")
+	if err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	conf, transports, empty := filepath.Join(dir, "conf"), filepath.Join(dir, "transports"), filepath.Join(dir, "empty")
-	for _, d := range []string{conf, transports, empty} {
+	conf, transports, events, empty := filepath.Join(dir, "conf"), filepath.Join(dir, "transports"),
+		filepath.Join(dir, "events"), filepath.Join(dir, "empty")
+	for _, d := range []string{conf, transports, events, empty} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	// Janus loads every library in its transports folder: this one has HTTP only.
+	// Janus loads every library in these folders: one each.
 	if err := os.Symlink(httpTransport, filepath.Join(transports, "libjanus_http.so")); err != nil {
+		return nil, err
+	}
+	if err := os.Symlink(sampleHandler, filepath.Join(events, "libjanus_sampleevh.so")); err != nil {
 		return nil, err
 	}
 	files := map[string]string{
@@ -97,8 +107,9 @@ transports: {
 loggers: {
 }
 events: {
+	broadcast = true
 }
-`, conf, o.pluginDir, transports, empty, empty),
+`, conf, o.pluginDir, transports, events, empty),
 		"janus.transport.http.jcfg": fmt.Sprintf(`general: {
 	json = "plain"
 	base_path = "/janus"
@@ -114,9 +125,17 @@ admin: {
 `, port),
 		"janus.plugin.trackstats.jcfg": fmt.Sprintf(`general: {
 	interval_ms = %d
-	events = false
+	events = true
 }
 `, o.intervalMS),
+		"janus.eventhandler.sampleevh.jcfg": fmt.Sprintf(`general: {
+	enabled = true
+	events = "plugins"
+	grouping = true
+	json = "plain"
+	backend = "%s"
+}
+`, o.eventsURL),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644); err != nil {

@@ -11,11 +11,12 @@
 //   - DOWNSTREAM = what the client received back: RTP packets after SRTP,
 //     header and payload, and data-channel payload bytes;
 //
-// once summed from the report lines the registry's sink wrote to Janus's log
-// (every report, including those of the shutdown's registry close), and once
-// from the Prometheus text the plugin returns on request, by direction. Video
-// frames and loss come from the RTP sequence numbers and marker bits.
-// It exits non-zero on any difference.
+// summed from the report lines the registry's sink wrote to Janus's log
+// (every report, including those of the shutdown's registry close), summed
+// from the report events Janus's sample event handler posted to the test, and
+// from the Prometheus text the plugin returns on request (by direction). The
+// video frames and the loss in the log come from RTP sequence numbers and
+// marker bits. It exits non-zero on any difference.
 package main
 
 import (
@@ -71,6 +72,12 @@ func run(o janusOptions, dir string, duration time.Duration) (err error) {
 	if o.shim, err = filepath.Abs(o.shim); err != nil {
 		return err
 	}
+	events, err := startCollector()
+	if err != nil {
+		return err
+	}
+	defer events.srv.Close()
+	o.eventsURL = events.url
 	server, err := startJanus(o, dir)
 	if err != nil {
 		return err
@@ -99,7 +106,10 @@ func run(o janusOptions, dir string, duration time.Duration) (err error) {
 	}
 	fmt.Printf("janus e2e: %v of RTP and data channel through Janus, %d ms windows; Janus's log: %s\n",
 		duration, o.intervalMS, server.logPath)
-	bad := compare(client, logged)
+	bad := compare("trackstats reports in Janus's log", client, logged, true)
+	evented, malformed := events.snapshot()
+	bad = append(bad, malformed...)
+	bad = append(bad, compare("trackstats reports as Janus events", client, evented, false)...)
 	want := wantTotals(client)
 	got := promTotals(metricsText, country)
 	fmt.Printf("prometheus (country=%q): incoming %d bytes / %d messages, outgoing %d / %d; client: sent %d / %d, received %d / %d\n",

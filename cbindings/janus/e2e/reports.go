@@ -89,16 +89,18 @@ func wantTotals(client map[string]streamCounts) map[string]uint64 {
 	return want
 }
 
-// compare checks every (stream, direction) of the log against the client and
-// prints them side by side; it returns the mismatches.
-func compare(client map[string]streamCounts, logged map[string]*logSums) []string {
+// compare checks the sums of one delivery path (Janus's log, the event
+// handler) for every (stream, direction) against the client and prints them
+// side by side; with seq, also the frames and loss of the RTP streams (the
+// log carries them). Returns the mismatches.
+func compare(title string, client map[string]streamCounts, sums map[string]*logSums, seq bool) []string {
 	var bad []string
 	ids := make([]string, 0, len(client))
 	for id := range client {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	fmt.Printf("%-9s %-10s | %-24s | %-44s\n", "stream", "direction", "client: bytes / messages", "trackstats reports in Janus's log: bytes / messages (reports, final)")
+	fmt.Printf("%-9s %-10s | %-25s | %s: bytes / messages (reports, final)\n", "stream", "direction", "client: bytes / messages", title)
 	seen := map[string]bool{}
 	for _, id := range ids {
 		c := client[id]
@@ -108,27 +110,25 @@ func compare(client map[string]streamCounts, logged map[string]*logSums) []strin
 		}{{"UPSTREAM", c.sent}, {"DOWNSTREAM", c.received}} {
 			key := id + " " + dir.name
 			seen[key] = true
-			l := logged[key]
+			l := sums[key]
 			if l == nil {
 				l = &logSums{}
 			}
-			fmt.Printf("%-9s %-10s | %10d / %-11d | %10d / %-8d (%d, %d)\n", id, dir.name, dir.c.bytes, dir.c.messages, l.bytes, l.messages, l.reports, l.final)
+			fmt.Printf("%-9s %-10s | %10d / %-12d | %10d / %-8d (%d, %d)\n", id, dir.name, dir.c.bytes, dir.c.messages, l.bytes, l.messages, l.reports, l.final)
 			if dir.c.messages == 0 {
 				bad = append(bad, key+": the client counted nothing")
 			}
 			if l.bytes != dir.c.bytes || l.messages != dir.c.messages {
-				bad = append(bad, fmt.Sprintf("%s: trackstats %d bytes / %d messages, client %d / %d", key, l.bytes, l.messages, dir.c.bytes, dir.c.messages))
+				bad = append(bad, fmt.Sprintf("%s, %s: trackstats %d bytes / %d messages, client %d / %d", title, key, l.bytes, l.messages, dir.c.bytes, dir.c.messages))
 			}
-			if dir.name == "UPSTREAM" && !strings.HasPrefix(id, "data:") {
-				if l.frames != c.frames || l.lost != 0 {
-					bad = append(bad, fmt.Sprintf("%s: trackstats %d frames, %d lost; client sent %d frames on a lossless loopback", key, l.frames, l.lost, c.frames))
-				}
+			if seq && dir.name == "UPSTREAM" && !strings.HasPrefix(id, "data:") && (l.frames != c.frames || l.lost != 0) {
+				bad = append(bad, fmt.Sprintf("%s, %s: trackstats %d frames, %d lost; the client sent %d frames on a lossless loopback", title, key, l.frames, l.lost, c.frames))
 			}
 		}
 	}
-	for key := range logged {
+	for key := range sums {
 		if !seen[key] {
-			bad = append(bad, "reports for a stream the client did not have: "+key)
+			bad = append(bad, title+": reports for a stream the client did not have: "+key)
 		}
 	}
 	return bad

@@ -10,7 +10,7 @@
  * One registry per Janus process, created at init and closed at destroy.
  * A track per (session, stream): the participant is the session's
  * (`"participant"` in the start request, or `session-<n>`), the track id
- * is the m-line's `<type>:<mid>` ("audio:0", "video:1", "data:2"; all the
+ * is the m-line's `<kind>:<mid>` ("audio:0", "video:1", "data:2"; all the
  * data channels of a session share the application m-line's track). Reports
  * reach Janus's log through the registry's callback sink (and Janus's event
  * handlers, when enabled); the Prometheus text answers a `metrics` request.
@@ -114,7 +114,8 @@ static volatile gint session_count;
 
 typedef struct ts_session {
     janus_plugin_session *handle;
-    /* Written by the handler thread under `mutex`; read elsewhere under it. */
+    /* Guards participant and country (written by the handler thread) and
+     * orders a hangup against an offer replacing the tracks. */
     janus_mutex mutex;
     char *participant;
     char *country;
@@ -318,8 +319,10 @@ static void ts_hangup_media(janus_plugin_session *handle) {
     ts_session *s = ts_session_get(handle);
     if (s == NULL)
         return;
+    janus_mutex_lock(&s->mutex);
     g_atomic_int_set(&s->hung_up, 1);
     ts_session_close_tracks(s);
+    janus_mutex_unlock(&s->mutex);
     janus_refcount_decrease(&s->ref);
 }
 
@@ -438,6 +441,8 @@ static json_t *ts_answer(ts_session *s, json_t *message, json_t *jsep, json_t **
         *error = ts_error(TS_ERROR_INVALID_SDP, "too many m-lines");
         return NULL;
     }
+    /* Held until the tracks are published: a hangup closes either the old
+     * tracks before this or the new ones after. */
     janus_mutex_lock(&s->mutex);
     if (participant != NULL) {
         g_free(s->participant);
@@ -447,7 +452,6 @@ static json_t *ts_answer(ts_session *s, json_t *message, json_t *jsep, json_t **
         g_free(s->country);
         s->country = g_strdup(country);
     }
-    janus_mutex_unlock(&s->mutex);
     /* Header extensions are not accepted: Janus rewrites them on the way out,
      * and without them DOWNSTREAM is exactly what the peer receives. */
     janus_sdp *answer = janus_sdp_generate_answer(offer);
@@ -474,6 +478,7 @@ static json_t *ts_answer(ts_session *s, json_t *message, json_t *jsep, json_t **
         else
             ts_publish(s, slot, t);
     }
+    janus_mutex_unlock(&s->mutex);
     char *answer_sdp = *error == NULL ? janus_sdp_write(answer) : NULL;
     janus_sdp_destroy(offer);
     janus_sdp_destroy(answer);

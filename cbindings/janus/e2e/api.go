@@ -22,10 +22,11 @@ type janusAPI struct {
 	session uint64
 	next    atomic.Uint64
 
-	mu      sync.Mutex
-	handles map[uint64]chan janusMessage
-	cancel  context.CancelFunc
-	polled  chan struct{}
+	mu       sync.Mutex
+	handles  map[uint64]chan janusMessage
+	cancel   context.CancelFunc
+	polled   chan struct{}
+	stopping atomic.Bool // no new long poll after the one in flight
 }
 
 // janusMessage is any reply or event; only the fields the test reads.
@@ -148,18 +149,41 @@ func (a *janusAPI) detach(handle uint64) error {
 	return err
 }
 
-// destroy ends the session and its long poll.
-func (a *janusAPI) destroy() error {
-	_, err := a.post(fmt.Sprintf("/%d", a.session), map[string]any{"janus": "destroy"})
-	a.cancel()
-	<-a.polled
+// end detaches the session's last handle and destroys the session, leaving
+// no request of the client open in Janus: Janus 1.1's HTTP transport can
+// crash at shutdown on a long poll still suspended there (it does not answer
+// the long poll of a destroyed session; it resumes it while stopping). So the
+// poll stops re-polling first, and the handle's "detached" event answers the
+// long poll in flight; the kept-alive connections close last.
+func (a *janusAPI) end(last uint64) error {
+	a.stopping.Store(true)
+	err := a.detach(last)
+	select {
+	case <-a.polled:
+	case <-time.After(40 * time.Second): // Janus answers every long poll within 30 s
+		a.cancel()
+		<-a.polled
+	}
+	if _, e := a.post(fmt.Sprintf("/%d", a.session), map[string]any{"janus": "destroy"}); err == nil {
+		err = e
+	}
+	a.client.CloseIdleConnections()
 	return err
+}
+
+// abort stops the long poll at once, for the error paths: the test fails
+// anyway, and Janus is stopped after it.
+func (a *janusAPI) abort() {
+	if a.cancel != nil {
+		a.cancel()
+		<-a.polled
+	}
 }
 
 func (a *janusAPI) poll(ctx context.Context) {
 	defer close(a.polled)
 	url := fmt.Sprintf("%s/%d?maxev=10", a.base, a.session)
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !a.stopping.Load() {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return

@@ -132,7 +132,12 @@ func drive(base string, duration time.Duration) (map[string]streamCounts, string
 	if err := api.createSession(); err != nil {
 		return nil, "", err
 	}
-	defer api.destroy()
+	ended := false
+	defer func() {
+		if !ended {
+			api.abort()
+		}
+	}()
 	media, events, err := api.attach(pluginPackage)
 	if err != nil {
 		return nil, "", err
@@ -194,6 +199,10 @@ func drive(base string, duration time.Duration) (map[string]streamCounts, string
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	ended = true
+	if err := api.end(control); err != nil {
+		return nil, "", err
 	}
 	return client, text, nil
 }

@@ -4,9 +4,10 @@
 #   all lib header demo clean            this file
 #   test test-rust test-header test-lint this file (each fragment adds its
 #                                        suites to `make test`)
-#   test-c                               cbindings/c/c.mk
+#   test-c test-c-abi                    cbindings/c/c.mk
 #   test-cpp test-cpp-* bench-cpp        cbindings/cpp/cpp.mk
-#   install                              cbindings/cpp/cpp.mk
+#   install                              mk/install.mk
+#   test-janus                           cbindings/janus/janus.mk
 #   test-go bench-go                     cbindings/go/go.mk
 #   test-tslivekit bench-tslivekit       cbindings/go/tslivekit/tslivekit.mk
 #   demo-sfu test-pion bench-pion        mk/pion.mk
@@ -20,6 +21,13 @@ CARGO ?= cargo
 TARGET_DIR := $(CURDIR)/target
 LIB_DIR := $(TARGET_DIR)/release
 STATICLIB := $(LIB_DIR)/libtrackstats.a
+SHAREDLIB := $(LIB_DIR)/libtrackstats.so
+# The shared library's SONAME (libtrackstats.so.<abi>) is set by build.rs, the
+# one place its rule lives, and read back from the library: SONAME is for the
+# recipes of targets that depend on `lib` (make expands a recipe before running
+# its first line).
+READ_SONAME = readelf -d $(SHAREDLIB) | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'
+SONAME = $(shell $(READ_SONAME))
 HEADER := include/trackstats.h
 DEMO_ARGS ?=
 PREFIX ?= /usr/local
@@ -31,13 +39,17 @@ TEST_TARGETS := test-rust test-header test-lint
 all: lib
 
 check-tools:
-	@for t in cargo cc; do \
+	@for t in cargo cc readelf; do \
 	  command -v $$t >/dev/null 2>&1 || { echo "error: '$$t' is required but not installed (see README: Requirements)"; exit 1; }; \
 	done
 
-# The static and shared libraries every binding links.
+# The static and shared libraries every binding links. The SONAME link lets a
+# program linked against $(SHAREDLIB) load it from the build tree.
 lib: check-tools
 	$(CARGO) build --release --lib
+	@soname=$$($(READ_SONAME)); [ -n "$$soname" ] \
+	  || { echo "error: $(SHAREDLIB) has no SONAME (see build.rs)"; exit 1; }; \
+	  ln -sfn libtrackstats.so $(LIB_DIR)/$$soname
 
 $(STATICLIB): lib
 
@@ -65,9 +77,11 @@ test-lint: check-tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
+include mk/install.mk
 include cbindings/c/c.mk
 include cbindings/cpp/cpp.mk
 include cbindings/go/go.mk
+include cbindings/janus/janus.mk
 include mk/reliability.mk
 include mk/bench.mk
 include mk/prometheus.mk

@@ -3,12 +3,14 @@
 //! include/trackstats.h, and the drift check at a scratch file to compare.
 //!
 //! The header's version macros come from Cargo's package version here, the
-//! one place it is written (Cargo.toml), as `trackstats_version()` does.
+//! one place it is written (Cargo.toml), as `trackstats_version()` does; so
+//! does the shared library's SONAME.
 
 use std::env;
 use std::path::PathBuf;
 
 fn main() {
+    link_soname();
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=TRACKSTATS_HEADER_OUT");
@@ -40,4 +42,21 @@ fn version_macros() -> String {
         part("MINOR"),
         part("PATCH")
     )
+}
+
+/// ELF targets get `-soname libtrackstats.so.<abi>`, where `<abi>` is the
+/// number whose change breaks the ABI: the major version, or `0.<minor>`
+/// before 1.0 (Cargo's rule, under which 0.1 -> 0.2 may break). This is the
+/// one place that rule lives: `make install` and the checks read the SONAME
+/// back from the built library.
+fn link_soname() {
+    let elf = env::var("CARGO_CFG_TARGET_FAMILY").is_ok_and(|f| f.split(',').any(|f| f == "unix"))
+        && env::var("CARGO_CFG_TARGET_VENDOR").is_ok_and(|v| v != "apple");
+    if !elf {
+        return;
+    }
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
+    let abi = if major == "0" { format!("0.{minor}") } else { major };
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libtrackstats.so.{abi}");
 }

@@ -1,19 +1,14 @@
 # The C++ binding (cbindings/cpp): header-only trackstats.hpp over the C ABI.
 #   make test-cpp    GoogleTest suite + example via ctest (build/cpp), again
-#                    under ASan+UBSan (build/cpp-asan), then the install test.
-#   make install     PREFIX=/usr/local (DESTDIR honoured): libraries, both
-#                    headers, CMake package config and pkg-config file.
+#                    under ASan+UBSan (build/cpp-asan), then the install test
+#                    (of `make install`, mk/install.mk).
 #   make bench-cpp   Google Benchmark: record_up vs std::atomic fetch_add.
 CPP_DIR := cbindings/cpp
 CPP_CMAKE := cmake -G Ninja -Wno-dev -DTRACKSTATS_ROOT=$(CURDIR)
 CPP_CTEST := ctest --output-on-failure -j2 --timeout 180
-TRACKSTATS_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-INSTALL_PREFIX = $(abspath $(PREFIX))
-INSTALL_LIB = $(DESTDIR)$(INSTALL_PREFIX)/lib
-INSTALL_INCLUDE = $(DESTDIR)$(INSTALL_PREFIX)/include
 
 TEST_TARGETS += test-cpp
-.PHONY: test-cpp test-cpp-unit test-cpp-asan test-cpp-install install bench-cpp check-cpp-tools
+.PHONY: test-cpp test-cpp-unit test-cpp-asan test-cpp-install bench-cpp check-cpp-tools
 
 # cmake, ninja, a C++ compiler and GoogleTest; what is missing is installed
 # (scripts/apt_install.sh).
@@ -46,18 +41,6 @@ test-cpp-asan: lib check-cpp-tools
 
 test-cpp-install: lib check-cpp-tools
 	$(CPP_DIR)/tests/install_test.sh "$(MAKE)"
-
-install: lib
-	install -d $(INSTALL_LIB)/cmake/trackstats $(INSTALL_LIB)/pkgconfig $(INSTALL_INCLUDE)
-	install -m 644 $(STATICLIB) $(INSTALL_LIB)/libtrackstats.a
-	install -m 755 $(LIB_DIR)/libtrackstats.so $(INSTALL_LIB)/libtrackstats.so
-	install -m 644 $(HEADER) $(CPP_DIR)/include/trackstats.hpp $(INSTALL_INCLUDE)/
-	install -m 644 $(CPP_DIR)/cmake/trackstatsConfig.cmake $(INSTALL_LIB)/cmake/trackstats/
-	sed -e 's|@VERSION@|$(TRACKSTATS_VERSION)|g' $(CPP_DIR)/cmake/trackstatsConfigVersion.cmake.in \
-	  > $(INSTALL_LIB)/cmake/trackstats/trackstatsConfigVersion.cmake
-	sed -e 's|@PREFIX@|$(INSTALL_PREFIX)|g' -e 's|@VERSION@|$(TRACKSTATS_VERSION)|g' $(CPP_DIR)/cmake/trackstats.pc.in \
-	  > $(INSTALL_LIB)/pkgconfig/trackstats.pc
-	@echo "installed trackstats $(TRACKSTATS_VERSION) into $(DESTDIR)$(INSTALL_PREFIX)"
 
 # Google Benchmark comes from Debian's libbenchmark-dev; installed here when
 # missing (as root), never needed by `make test`.

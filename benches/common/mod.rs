@@ -2,6 +2,8 @@
 //! `mod common;`, so a helper one bench does not use is not dead code there).
 #![allow(dead_code)]
 
+pub mod perf;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use trackstats::{Config, Mode, Registry, Track, TrackKey};

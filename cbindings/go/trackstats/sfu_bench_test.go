@@ -332,6 +332,7 @@ const (
 
 // sfuProcessResult is what one child measured over its run.
 type sfuProcessResult struct {
+	Seconds    float64
 	CPUSeconds float64
 	RSSBytes   uint64
 	Goroutines int
@@ -414,7 +415,7 @@ func runSFUProcess(t *testing.T, mode string, d time.Duration) sfuProcessResult 
 		host = newSFUHost(publishers, func(p, sub int) sfuHandles {
 			participant, track := sfuKey(publishers, p, sub)
 			m := &liveKitModel{country: "US", trackID: track, participantID: participant,
-				listener: countingListener{&reports}, done: make(chan struct{})}
+				onStats: func(string, string, bool, uint64, uint32) { reports.Add(1) }, done: make(chan struct{})}
 			wg.Add(1)
 			go m.worker(&wg)
 			models = append(models, m)
@@ -479,6 +480,7 @@ func runSFUProcess(t *testing.T, mode string, d time.Duration) sfuProcessResult 
 	runtime.ReadMemStats(&gcAfter)
 	stop()
 	return sfuProcessResult{
+		Seconds:    d.Seconds(),
 		CPUSeconds: (cpuAfter - cpuBefore).Seconds(),
 		RSSBytes:   rss,
 		Goroutines: goroutines,
@@ -487,11 +489,6 @@ func runSFUProcess(t *testing.T, mode string, d time.Duration) sfuProcessResult 
 		Reports:    reports.Load(),
 	}
 }
-
-// countingListener counts the LiveKit model's reports.
-type countingListener struct{ n *atomic.Uint64 }
-
-func (l countingListener) OnTrackStats(StatsKey, *TrackStat) { l.n.Add(1) }
 
 // BenchmarkSFUProcess runs every mode of the whole-process workload at
 // once, each in its own child, and reports each child's figures.
@@ -520,6 +517,7 @@ func BenchmarkSFUProcess(b *testing.B) {
 		}
 		res := results[m]
 		b.Run(mode, func(b *testing.B) {
+			b.ReportMetric(res.Seconds, "seconds")
 			b.ReportMetric(res.CPUSeconds, "cpu-s")
 			b.ReportMetric(float64(res.RSSBytes)/(1<<20), "RSS-MiB")
 			b.ReportMetric(float64(res.Goroutines), "goroutines")

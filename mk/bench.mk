@@ -1,8 +1,9 @@
 # Benchmarks.
-#   make bench         every Rust bench (criterion: record, tick, churn; custom:
-#                      latency, memory, jitter; and any other bench target),
-#                      then bench-go and bench-cpp where the bindings define
-#                      them, then BENCHMARKS.md from this run's results.
+#   make bench         every Rust bench (criterion: record, tick, churn, seq,
+#                      sfu; custom: latency, memory, jitter; and any other
+#                      bench target), then bench-go and bench-cpp where the
+#                      bindings define them (each with its SFU-shaped
+#                      benches), then BENCHMARKS.md from this run's results.
 #   make bench-rust    the Rust benches only.
 #   make bench-report  rewrites BENCHMARKS.md from the results already there.
 # About 5 minutes for the Rust part on 2 cores; run it on an idle machine.

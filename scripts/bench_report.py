@@ -3,7 +3,7 @@
 
 Reads criterion's estimates (target/criterion/**/new/{benchmark,estimates}.json,
 the median of each benchmark), the custom benches' JSON files
-(target/bench-results/{latency,memory,jitter}.json), the binding benches'
+(target/bench-results/{latency,memory,jitter,sfu}.json), the binding benches'
 output that `make bench` saves (target/bench-results/bench-go.txt in
 `go test -bench` format, bench-cpp.txt in Google Benchmark's), and any
 Markdown fragments in target/bench-results/*.md, and renders one section per
@@ -72,7 +72,24 @@ GOALS = {
     "latency": Goal(1000.0, "ns"),  # record p99.9 under tick and churn
     "memory": Goal(256.0, "B"),  # per open track, ids excluded
     "drift": Goal(0.0, "ns"),  # window ends off the absolute grid
+    "sfu_bare": Goal(1.3, "x"),  # SFU-shaped: net cost per record vs bare atomics, same pattern
+    "sfu_livekit_go": Goal(0.4, "x"),  # SFU-shaped, Go: net cost per record vs the LiveKit model
 }
+
+# The SFU-shaped workloads (benches/sfu.rs, cbindings/go/trackstats/
+# sfu_bench_test.go, cbindings/cpp/bench/sfu_bench.cpp): publishers, each
+# with this many subscribers; one message is 1 + fan-out records.
+SFU_PUBLISHERS = [1000, 10000]
+SFU_FAN_OUT = 10
+SFU_RECORDS = 1 + SFU_FAN_OUT
+# The cases, as each bench names them, and how the report labels them.
+SFU_CASES = [
+    ("none", "no recording (the host's own work)"),
+    ("bare", "bare `fetch_add`, a padded word per track (baseline)"),
+    ("bare_rule", "bare words with trackstats' test on the old value"),
+    ("trackstats", "trackstats"),
+    ("livekit", "LiveKit's four adds per message"),
+]
 
 
 def run(cmd):
@@ -180,8 +197,9 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
-def parse_go(path, since):
-    """`go test -bench` output: {name: {unit: median over -count runs}}."""
+def parse_go(path, since, every_run=False):
+    """`go test -bench` output: {name: {unit: median over -count runs}}, or
+    with every_run, {name: {unit: [each run's value, in order]}}."""
     if not os.path.exists(path) or os.path.getmtime(path) < since:
         return {}
     runs = {}
@@ -204,6 +222,8 @@ def parse_go(path, since):
                     units.setdefault(unit, []).append(float(value))
                 except ValueError:
                     pass
+    if every_run:
+        return runs
     return {k: {u: median(v) for u, v in units.items()} for k, units in runs.items()}
 
 
@@ -219,6 +239,33 @@ def parse_gbench(path, since):
             if m:
                 out[m.group(1)] = (float(m.group(2)) * scale[m.group(3)], float(m.group(4)) * scale[m.group(5)])
     return out
+
+
+def parse_gbench_counters(path, since):
+    """Google Benchmark's user counters on its median lines: {name: {counter: value}}."""
+    if not os.path.exists(path) or os.path.getmtime(path) < since:
+        return {}
+    si = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+    out = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^(\S+)_median\s", line)
+            if m:
+                out[m.group(1)] = {c.group(1): float(c.group(2)) * si[c.group(3)]
+                                   for c in re.finditer(r"(\S+)=([\d.]+)([kMGmun]?)(?:/s)?\b", line)}
+    return out
+
+
+def misses_not_counted(path):
+    """Why a binding's SFU bench counted no misses, as it printed it, or None."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for line in f:
+            m = re.search(r"misses not counted: (.*)$", line)
+            if m:
+                return m.group(1).strip()
+    return None
 
 
 class Report:
@@ -284,6 +331,185 @@ def section_method(r):
         "same add from two threads on one line about 7.5 ns, a cgo call about 30 ns, and LiveKit's four atomic "
         "adds per message.")
     r.w()
+
+
+class SfuResults:
+    """One language's SFU-shaped results: for each publisher count and case,
+    the forwarding thread's CPU time per record in each pass (or run), and
+    the misses per record where the machine counted them."""
+
+    def __init__(self, lang, how):
+        self.lang = lang
+        self.how = how
+        self.times = {}  # {publishers: {case: [ns per record, per pass]}}
+        self.misses = {}  # {publishers: {case: (L1D, cache) misses per record}}
+        self.why_no_misses = None
+
+    def add(self, publishers, case, times, misses=None):
+        self.times.setdefault(publishers, {})[case] = [t for t in times if t is not None]
+        if misses and None not in misses:
+            self.misses.setdefault(publishers, {})[case] = misses
+
+    def net(self, publishers, case):
+        """Median time per record less the no-recording case's."""
+        t = self.times.get(publishers, {})
+        if not t.get(case) or not t.get("none"):
+            return None
+        return median(t[case]) - median(t["none"])
+
+    def net_ratio(self, publishers, case, base):
+        return ratio(self.net(publishers, case), self.net(publishers, base))
+
+    def pass_range(self, publishers, case, base):
+        """The ratio of the net costs in each pass: (lowest, highest)."""
+        t = self.times.get(publishers, {})
+        qs = [(c - n) / (b - n) for c, b, n in zip(t.get(case, []), t.get(base, []), t.get("none", []))
+              if b - n > 0]
+        return (min(qs), max(qs)) if len(qs) > 1 else None
+
+
+def sfu_rust(r):
+    res = SfuResults("Rust", "criterion (`benches/sfu.rs`), 3 passes with the cases interleaved")
+    passes = {}
+    for k in r.crit:
+        m = re.match(rf"^sfu_(\d+)x{SFU_FAN_OUT}/(\w+)/(\d+)$", k)
+        if m:
+            passes.setdefault(int(m[1]), {}).setdefault(m[2], {})[int(m[3])] = r.per_element(k)
+    j = r.json("sfu") or {}
+    for n, cases in passes.items():
+        for case, by_pass in cases.items():
+            ev = [j.get(f"sfu_{n}x{SFU_FAN_OUT}/{case}/{e}_per_record") for e in ("l1d_misses", "cache_misses")]
+            res.add(n, case, [v for _, v in sorted(by_pass.items())], tuple(ev))
+    res.why_no_misses = None if j.get("perf") == "counted" else j.get("perf")
+    return res
+
+
+def sfu_go(r):
+    res = SfuResults("Go", "`go test -bench` (`sfu_bench_test.go`), 5 runs of the test binary, cases in turn")
+    path = os.path.join(r.results, "bench-go.txt")
+    for name, units in parse_go(path, r.since, every_run=True).items():
+        m = re.match(rf"^BenchmarkSFU/(\d+)x{SFU_FAN_OUT}/(\w+)$", name)
+        if m:
+            ev = [units.get(f"{e}/record") for e in ("L1D-misses", "cache-misses")]
+            res.add(int(m[1]), m[2], units.get("cpu-ns/record", []),
+                    tuple(median(v) if v else None for v in ev))
+    res.why_no_misses = misses_not_counted(path)
+    return res
+
+
+def sfu_cpp(r):
+    res = SfuResults("C++", "Google Benchmark (`sfu_bench.cpp`), 5 repetitions randomly interleaved")
+    path = os.path.join(r.results, "bench-cpp.txt")
+    counters = parse_gbench_counters(path, r.since)
+    for name, (_, cpu) in parse_gbench(path, r.since).items():
+        m = re.match(rf"^SFU/(\d+)x{SFU_FAN_OUT}/(\w+)$", name)
+        if m:
+            c = counters.get(name, {})
+            res.add(int(m[1]), m[2], [cpu / SFU_RECORDS],
+                    (c.get("L1D-misses/record"), c.get("cache-misses/record")))
+    res.why_no_misses = misses_not_counted(path)
+    return res
+
+
+def sfu_table(r, res):
+    g_bare, g_lk = GOALS["sfu_bare"], GOALS["sfu_livekit_go"]
+    r.w(f"### {res.lang}: {res.how}")
+    r.w()
+    rows = []
+    for n in sorted(res.times):
+        t = res.times[n]
+        for case, label in SFU_CASES:
+            if case not in t:
+                continue
+            q = res.net_ratio(n, case, "bare") if case not in ("none", "bare") else None
+            span = res.pass_range(n, case, "bare") if q is not None else None
+            lk = res.net_ratio(n, case, "livekit") if case in ("trackstats", "bare") else None
+            mi = res.misses.get(n, {})
+            net_m = [fmt_num(a - b) for a, b in zip(mi[case], mi["none"])] if case in mi and "none" in mi else \
+                ["-", "-"]
+            rows.append([f"{n:,} x {SFU_FAN_OUT}", label, ns(median(t[case])) if t[case] else "-",
+                         "-" if case == "none" else ns(res.net(n, case)),
+                         "1.00x" if case == "bare" else fmt_ratio(q),
+                         f"{span[0]:.2f}x .. {span[1]:.2f}x" if span else "-", fmt_ratio(lk)] + net_m)
+        q = res.net_ratio(n, "trackstats", "bare")
+        r.goal(f"SFU. {res.lang}, {n:,} x {SFU_FAN_OUT}: trackstats' net cost per record vs bare atomics",
+               fmt_ratio(q), g_bare.target(), g_bare.verdict(q))
+        if res.lang == "Go":
+            q = res.net_ratio(n, "trackstats", "livekit")
+            r.goal(f"SFU. Go, {n:,} x {SFU_FAN_OUT}: trackstats' net cost per record vs the LiveKit model's",
+                   fmt_ratio(q), g_lk.target(), g_lk.verdict(q))
+    if not rows:
+        r.w("Not measured in this run.")
+        r.w()
+        return
+    r.table(["workload", "case", "CPU per record", "net per record", "net vs bare", "range over passes",
+             "net vs LiveKit", "L1D misses / record, net", "cache misses / record, net"], rows)
+    if res.why_no_misses:
+        r.w(f"Misses not counted on this machine ({res.why_no_misses}).")
+        r.w()
+
+
+def section_sfu(r):
+    g_bare, g_lk = GOALS["sfu_bare"], GOALS["sfu_livekit_go"]
+    r.w(f"## SFU-shaped recording (goals: net cost per record at most {g_bare.amount()} the bare atomic add of "
+        f"the same pattern; in Go at most {g_lk.amount()} the LiveKit model's)")
+    r.w()
+    r.w(f"N publishers, each forwarded to {SFU_FAN_OUT} subscribers: every message is recorded once up and "
+        f"{SFU_FAN_OUT} times down, in forwarding order, publishers taking turns. The same host in the three "
+        "languages: a publisher array, each publisher with a list of its subscribers' objects, one heap object "
+        "per subscriber holding its stats handle and the host's own counters. Subscriptions are opened in a "
+        "shuffled order, so one publisher's down tracks lie apart in memory and each record finds its line "
+        "cold. Message sizes from a fixed mix: 55% video packets (900-1199 B), 35% audio (80-179 B), 10% data "
+        "(40-1039 B). The cases differ only in the handle: no recording (the host's own work, subtracted from "
+        "the others: \"net\"); a bare `fetch_add` on one 128-byte padded word per track, one pointer away, "
+        "the words in open order (the physical limit of the pattern); trackstats (a registry with 1 s windows "
+        "whose reports a consumer thread or goroutine takes, each one); LiveKit's four atomic adds per "
+        "message on one object per track. Rust also runs the bare words with trackstats' test on the value "
+        "the add returns, which separates the cost of the window-word rule from where the words lie. The "
+        "figure is the forwarding thread's CPU time per record (the sampler's and the consumer's are their "
+        "own threads'; the whole-process figures below count everything); the range is the net ratio in "
+        "each pass or run.")
+    r.w()
+    for res in (sfu_rust(r), sfu_cpp(r), sfu_go(r)):
+        sfu_table(r, res)
+
+
+def section_sfu_process(r):
+    r.w("## SFU-shaped, the whole process (Go, 1,000 x 10 at 50 messages per second per publisher)")
+    r.w()
+    go = parse_go(os.path.join(r.results, "bench-go.txt"), r.since)
+    modes = {m: go.get(f"BenchmarkSFUProcess/{m}") for m in ("none", "trackstats", "livekit")}
+    if not all(modes.values()):
+        r.w("Not measured in this run.")
+        r.w()
+        return
+    r.w("`BenchmarkSFUProcess`: each mode in a child process of its own, the three at once, for the same "
+        f"duration ({modes['none'].get('seconds', 0):.0f} s). A goroutine per CPU, woken by its own 20 ms ticker, forwards one "
+        "message from each of its publishers, so every publisher sends 50 messages a second and 550,000 "
+        "records a second are made. trackstats: 5 s windows, a consumer goroutine taking every report from "
+        "the report channel. LiveKit model: its goroutine and 5 s ticker per track, reports counted by its "
+        "listener. CPU seconds are the process's (user and system, every thread) over the run; RSS at the "
+        "end; goroutines midway; GC cycles during the run.")
+    r.w()
+    base_cpu = modes["none"].get("cpu-s")
+    rows = []
+    for mode, label in [("none", "no recording"), ("trackstats", "trackstats"), ("livekit", "LiveKit model")]:
+        u = modes[mode]
+        net = None if mode == "none" or base_cpu is None else u.get("cpu-s", 0) - base_cpu
+        per = net / u["records"] * 1e9 if net is not None and u.get("records") else None
+        rows.append([label, f"{u.get('cpu-s', 0):.2f} s", "-" if net is None else f"{net:.2f} s",
+                     "-" if per is None else ns(per), f"{u.get('RSS-MiB', 0):.1f} MiB",
+                     f"{u.get('goroutines', 0):,.0f}", f"{u.get('GC-cycles', 0):,.0f}",
+                     f"{u.get('records', 0):,.0f}", f"{u.get('reports', 0):,.0f}"])
+    r.table(["mode", "CPU", "CPU net of no recording", "net CPU per record", "RSS", "goroutines", "GC cycles",
+             "records", "reports taken"], rows)
+    ts, lk = modes["trackstats"], modes["livekit"]
+    if base_cpu is not None:
+        q = ratio(ts.get("cpu-s", 0) - base_cpu, lk.get("cpu-s", 0) - base_cpu)
+        r.goal("SFU process, Go 1,000 x 10: trackstats' net CPU vs the LiveKit model's", fmt_ratio(q), "-",
+               "reported")
+    r.goal("SFU process, Go 1,000 x 10: RSS, trackstats vs the LiveKit model",
+           f"{ts.get('RSS-MiB', 0):.1f} / {lk.get('RSS-MiB', 0):.1f} MiB", "-", "reported")
 
 
 def section_record(r):
@@ -529,8 +755,8 @@ def section_go(r, go):
     r.w()
     rows = []
     for name, units in go.items():
-        if "@" in name:
-            continue  # the parallel benches: their own table below
+        if "@" in name or name.startswith("BenchmarkSFU"):
+            continue  # the parallel and SFU-shaped benches: their own tables
         group = name.split("/")[0]
         peers = [k for k in go if k.split("/")[0] == group and "/baseline-" in k]
         base_name = next((k for k in peers if "/baseline-atomic" in k), peers[0] if peers else None)
@@ -561,6 +787,7 @@ def section_go(r, go):
 def section_cpp(r, cpp):
     r.w("### C++ (`make bench-cpp`)")
     r.w()
+    cpp = {k: v for k, v in cpp.items() if not k.startswith("SFU/")}  # their own section
     base = next((v for k, v in cpp.items() if "atomic" in k.lower() or "baseline" in k.lower()), None)
     r.table(["benchmark", "median real time", "median CPU time", "vs atomic baseline (real time)"],
             [[f"`{k}`", ns(v[0]), ns(v[1]), fmt_ratio(ratio(v[0], base[0] if base else None))]
@@ -644,6 +871,8 @@ def render(crit, results_dir, since, notes_path, m):
     section_machine(r, m)
     section_method(r)
     summary_at = len(r.lines)
+    section_sfu(r)
+    section_sfu_process(r)
     section_record(r)
     section_contention(r)
     section_scaling(r, m)

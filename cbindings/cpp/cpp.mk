@@ -2,7 +2,8 @@
 #   make test-cpp    GoogleTest suite + example via ctest (build/cpp), again
 #                    under ASan+UBSan (build/cpp-asan), then the install test
 #                    (of `make install`, mk/install.mk).
-#   make bench-cpp   Google Benchmark: record_up vs std::atomic fetch_add.
+#   make bench-cpp   Google Benchmark: record_up vs std::atomic fetch_add, and
+#                    the SFU-shaped workloads (bench/sfu_bench.cpp).
 CPP_DIR := cbindings/cpp
 CPP_CMAKE := cmake -G Ninja -Wno-dev -DTRACKSTATS_ROOT=$(CURDIR)
 CPP_CTEST := ctest --output-on-failure -j2 --timeout 180
@@ -55,4 +56,6 @@ bench-cpp: lib check-cpp-tools
 	  -DTRACKSTATS_BUILD_BENCH=ON >/dev/null; \
 	cmake --build build/cpp-bench; \
 	echo "machine: $$(lscpu | sed -n 's/^Model name: *//p' | head -n1), $$(nproc) cores"; \
-	./build/cpp-bench/record_bench --benchmark_repetitions=$${BENCH_REPS:-10} --benchmark_report_aggregates_only=true --benchmark_color=false
+	./build/cpp-bench/record_bench --benchmark_repetitions=$${BENCH_REPS:-10} --benchmark_report_aggregates_only=true --benchmark_color=false; \
+	./build/cpp-bench/sfu_bench --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+	  --benchmark_report_aggregates_only=true --benchmark_color=false

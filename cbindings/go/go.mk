@@ -32,16 +32,25 @@ test-go: check-go lib
 	  || { echo "error: gofmt would change: $$bad (run gofmt -w $(GO_DIR))"; exit 1; }
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -race -count=1 -timeout 300s ./...
 
-# About 2 minutes on 2 cores: 5 runs of each benchmark, 1 s each (the
+# About 4 minutes on 2 cores: 5 runs of each benchmark, 1 s each (the
 # 100k-track ones run once per count); BenchmarkRecordParallel once more per
-# GOMAXPROCS in 1, 2, 4, ... up to the cores. Medians: benchstat $(BENCH_GO_OUT).
+# GOMAXPROCS in 1, 2, 4, ... up to the cores. The SFU-shaped ones
+# (sfu_bench_test.go): BenchmarkSFU in 5 runs of the test binary, so that
+# its cases interleave (ABAB) instead of each running 5 times in a row, then
+# BenchmarkSFUProcess once (its three children at once, SFU_SECONDS each,
+# 60 by default). Medians: benchstat $(BENCH_GO_OUT).
 BENCH_GO_CPUS := $(shell n=$$(nproc 2>/dev/null || echo 1); c=1; l=; \
 	while [ $$c -lt $$n ]; do l="$$l$$c,"; c=$$((c * 2)); done; echo "$$l$$n")
+BENCH_GO_TEST := $(CURDIR)/build/go/trackstats.test
+SFU_SECONDS ?= 60
 bench-go: check-go lib
 	@mkdir -p $(dir $(BENCH_GO_OUT))
 	cd $(GO_DIR) && set -o pipefail && { \
-	  $(GO_ENV) $(GO) test -run '^$$' -bench . -skip 'Parallel' -benchmem -count 5 -benchtime 1s -timeout 600s ./... && \
-	  $(GO_ENV) $(GO) test -run '^$$' -bench 'Parallel' -cpu $(BENCH_GO_CPUS) -benchmem -count 5 -benchtime 1s -timeout 600s ./...; \
+	  $(GO_ENV) $(GO) test -run '^$$' -bench . -skip 'Parallel|SFU' -benchmem -count 5 -benchtime 1s -timeout 600s ./... && \
+	  $(GO_ENV) $(GO) test -run '^$$' -bench 'Parallel' -cpu $(BENCH_GO_CPUS) -benchmem -count 5 -benchtime 1s -timeout 600s ./... && \
+	  $(GO_ENV) $(GO) test -c -o $(BENCH_GO_TEST) ./trackstats && cd trackstats && \
+	  for i in 1 2 3 4 5; do $(BENCH_GO_TEST) -test.run '^$$' -test.bench 'SFU$$' -test.benchtime 0.5s -test.timeout 600s || exit 1; done && \
+	  TRACKSTATS_SFU_SECONDS=$(SFU_SECONDS) $(BENCH_GO_TEST) -test.run '^$$' -test.bench 'SFUProcess' -test.benchtime 1x -test.timeout 0; \
 	} | tee $(CURDIR)/$(BENCH_GO_OUT)
 	@echo "bench-go: results in $(BENCH_GO_OUT); medians: go run golang.org/x/perf/cmd/benchstat@latest $(BENCH_GO_OUT)"
 

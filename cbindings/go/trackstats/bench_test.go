@@ -388,23 +388,29 @@ func TestMemProbe(t *testing.T) {
 
 func runMemProbe(b *testing.B, variant string) memProbe {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMemProbe$", "-test.count=1")
-	cmd.Env = append(os.Environ(), memProbeEnv+"="+variant)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("memory probe %s: %v\n%s", variant, err, out)
+	var p memProbe
+	if err := runChildProbe("TestMemProbe", "memprobe ", &p, memProbeEnv+"="+variant); err != nil {
+		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "memprobe "); ok {
-			var p memProbe
-			if err := json.Unmarshal([]byte(rest), &p); err != nil {
-				b.Fatal(err)
-			}
-			return p
+	return p
+}
+
+// runChildProbe runs test in a child process of this test binary with env
+// (NAME=value each) added, and decodes into out the JSON the child printed
+// after prefix.
+func runChildProbe(test, prefix string, out any, env ...string) error {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.timeout=0")
+	cmd.Env = append(os.Environ(), env...)
+	text, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %v: %v\n%s", test, env, err, text)
+	}
+	for _, line := range strings.Split(string(text), "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return json.Unmarshal([]byte(rest), out)
 		}
 	}
-	b.Fatalf("memory probe %s printed no result:\n%s", variant, out)
-	return memProbe{}
+	return fmt.Errorf("%s %v printed no result:\n%s", test, env, text)
 }
 
 // BenchmarkTracks100k: memory and goroutines held by 100k open tracks,

@@ -33,10 +33,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -506,7 +504,8 @@ func BenchmarkSFUProcess(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[m], errs[m] = runSFUProcessChild(mode, seconds)
+				errs[m] = runChildProbe("TestSFUProcessProbe", "sfuprocess ", &results[m],
+					sfuProcessEnv+"="+mode, sfuSecondsEnv+"="+seconds)
 			}()
 		}
 		wg.Wait()
@@ -526,21 +525,4 @@ func BenchmarkSFUProcess(b *testing.B) {
 			b.ReportMetric(float64(res.Reports), "reports")
 		})
 	}
-}
-
-func runSFUProcessChild(mode, seconds string) (sfuProcessResult, error) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSFUProcessProbe$", "-test.count=1", "-test.timeout=0")
-	cmd.Env = append(os.Environ(), sfuProcessEnv+"="+mode, sfuSecondsEnv+"="+seconds)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return sfuProcessResult{}, fmt.Errorf("process probe %s: %v\n%s", mode, err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "sfuprocess "); ok {
-			var res sfuProcessResult
-			err := json.Unmarshal([]byte(rest), &res)
-			return res, err
-		}
-	}
-	return sfuProcessResult{}, fmt.Errorf("process probe %s printed no result:\n%s", mode, out)
 }

@@ -854,6 +854,7 @@ def section_reproduce(r):
     r.w("```sh")
     r.w("make bench                     # every bench (Rust, then Go and C++ where present), then this file")
     r.w("cargo bench --bench record     # one Rust bench; criterion filters work: -- 'tick/active'")
+    r.w("cargo bench --bench sfu        # the SFU-shaped Rust bench (bench-go and bench-cpp run the others)")
     r.w("python3 scripts/bench_report.py  # rewrite BENCHMARKS.md from the last results")
     r.w("```")
     r.w()

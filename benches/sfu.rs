@@ -392,9 +392,9 @@ fn main() {
         let taken = taker.join().expect("consumer");
         println!("{group}: the consumer took {taken} reports");
         if counters.is_ok() {
-            for (name, t) in &run.tally {
+            for (name, t) in run.tally.iter().filter(|(_, t)| t.records > 0) {
                 for (event, m) in EVENT_NAMES.iter().zip(t.misses) {
-                    json.num(&format!("{name}/{event}_per_record"), m as f64 / t.records.max(1) as f64);
+                    json.num(&format!("{name}/{event}_per_record"), m as f64 / t.records as f64);
                 }
             }
         }

@@ -425,8 +425,8 @@ def sfu_table(r, res):
             span = res.pass_range(n, case, "bare") if q is not None else None
             lk = res.net_ratio(n, case, "livekit") if case in ("trackstats", "bare") else None
             mi = res.misses.get(n, {})
-            net_m = [fmt_num(a - b) for a, b in zip(mi[case], mi["none"])] if case in mi and "none" in mi else \
-                ["-", "-"]
+            net_m = [fmt_num(a - b) for a, b in zip(mi[case], mi["none"])] \
+                if case != "none" and case in mi and "none" in mi else ["-", "-"]
             rows.append([f"{n:,} x {SFU_FAN_OUT}", label, ns(median(t[case])) if t[case] else "-",
                          "-" if case == "none" else ns(res.net(n, case)),
                          "1.00x" if case == "bare" else fmt_ratio(q),

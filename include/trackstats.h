@@ -167,6 +167,10 @@ typedef uint32_t trackstats_direction;
 // at a time.
 typedef struct trackstats_batch trackstats_batch;
 
+// One read of a registry's figures. Opaque; owned by the caller of
+// `trackstats_registry_figures` until `trackstats_figures_free`.
+typedef struct trackstats_figures trackstats_figures;
+
 // A set of tracks with one sampler. Opaque; owned by the caller of
 // `trackstats_registry_new` until `trackstats_registry_free`.
 typedef struct trackstats_registry trackstats_registry;
@@ -213,39 +217,37 @@ typedef struct trackstats_report {
   uint64_t frames;
 } trackstats_report;
 
-// What `trackstats_registry_prometheus` renders. Zeroed = the defaults.
-typedef struct trackstats_prometheus_options {
-  // Also render one `trackstats_track_*` series per live track and direction.
-  bool per_track;
-  // At most this many per-track series; the rest sum into one series
-  // with `track_id="__overflow__"`.
-  uint32_t max_track_series;
-  // A constant `node_id` label on every series (UTF-8, pointer + length;
-  // NULL or empty for none).
-  const char *node_id;
-  size_t node_id_len;
-} trackstats_prometheus_options;
+// One country's cumulative traffic: every track opened with that country,
+// released ones included. The C view of `trackstats_registry_figures`.
+typedef struct trackstats_country_figures {
+  // The country as given at open: UTF-8, not NUL-terminated, empty for
+  // unknown; borrowed from the figures it came with.
+  const char *country;
+  size_t country_len;
+  uint64_t up_bytes;
+  uint64_t up_messages;
+  uint64_t down_bytes;
+  uint64_t down_messages;
+} trackstats_country_figures;
 
-// Called with each batch of reports on the sampler thread (in manual mode:
-// on the thread calling tick, flush or close). `reports` and every string in
-// them are valid only during the call. It must not call
-// `trackstats_registry_tick`, `_flush` or `_free` of its own registry; other
-// calls work (close from inside it asks the thread to finish and returns).
-typedef void (*trackstats_sink_fn)(void *ctx, const struct trackstats_report *reports, size_t len);
-
-// Registry settings. Start from `trackstats_config_default()`.
-typedef struct trackstats_config {
-  // Window length in milliseconds, `TRACKSTATS_INTERVAL_MIN_MS ..=
-  // TRACKSTATS_INTERVAL_MAX_MS`; default `TRACKSTATS_INTERVAL_DEFAULT_MS`.
-  uint64_t interval_ms;
-  // `TRACKSTATS_MODE_THREAD` (default) or `TRACKSTATS_MODE_MANUAL`.
-  uint32_t mode;
-  // NULL (default): reports queue for `trackstats_registry_drain`/`_wait`.
-  trackstats_sink_fn sink;
-  // Passed to `sink`; must stay valid until `trackstats_registry_close`
-  // (or `_free`) returns, after which the sink is never called again.
-  void *sink_ctx;
-} trackstats_config;
+// One per-track series: a (track, direction) admitted under the limit
+// (see `trackstats_registry_set_track_series`). Strings are UTF-8, not
+// NUL-terminated, borrowed from the figures they came with.
+typedef struct trackstats_track_figures {
+  // The `user_data` given at open.
+  uint64_t user_data;
+  // Cumulative bytes and messages of this track in this direction.
+  uint64_t bytes;
+  uint64_t messages;
+  const char *participant_id;
+  size_t participant_id_len;
+  const char *track_id;
+  size_t track_id_len;
+  // May be empty.
+  const char *country;
+  size_t country_len;
+  trackstats_direction direction;
+} trackstats_track_figures;
 
 // A registry's counters at one moment: what `trackstats_registry_stats`
 // (C) and `Registry::stats` (Rust) return.
@@ -273,6 +275,85 @@ typedef struct trackstats_stats {
   // Panics caught in the sink (a bug in the host's sink).
   uint64_t sink_panics;
 } trackstats_stats;
+
+// What one `trackstats_registry_figures` read holds. Every pointer in it
+// (the arrays and their strings) is borrowed from its `trackstats_figures`
+// and valid until `trackstats_figures_free`.
+//
+// Traffic figures (`countries`, `tracks`, the overflow) are cumulative sums
+// of the windows the sampler has taken: exactly what the reports produced so
+// far add up to, queued or delivered, and not the window still open. The
+// sampler publishes them after each window pass and after each batch of
+// closes and releases (a closed track's bytes are in within milliseconds).
+// They never go back: released tracks stay in their country's sums.
+typedef struct trackstats_figures_view {
+  // How many times the sampler has published: two reads with the same
+  // number have the same traffic figures. 0 before the first report.
+  uint64_t publication;
+  // The end of the latest window included (Unix ns), 0 before the first.
+  uint64_t as_of_unix_ns;
+  // Per country, sorted by country (bytewise), every country reported so
+  // far.
+  const struct trackstats_country_figures *countries;
+  size_t countries_len;
+  // Per-track series (see `trackstats_registry_set_track_series`): one
+  // per admitted (track, direction) of a track not yet released, in a
+  // stable order. Empty while per-track series are off.
+  const struct trackstats_track_figures *tracks;
+  size_t tracks_len;
+  // Everything not admitted to a series of its own, released tracks
+  // included; zero while per-track series are off.
+  uint64_t overflow_up_bytes;
+  uint64_t overflow_up_messages;
+  uint64_t overflow_down_bytes;
+  uint64_t overflow_down_messages;
+  // Whether per-track series are on, and their limit.
+  bool track_series_on;
+  uint32_t track_series_limit;
+  // Time the sampler spent in window passes, in total and in the latest.
+  uint64_t tick_ns_total;
+  uint64_t last_tick_ns;
+  // The registry's health counters when this was read (as
+  // `trackstats_registry_stats`).
+  struct trackstats_stats stats;
+} trackstats_figures_view;
+
+// What `trackstats_registry_prometheus` renders. Zeroed = the defaults.
+typedef struct trackstats_prometheus_options {
+  // Also render the per-track series, one per admitted (track,
+  // direction), and the overflow series. This calls
+  // `trackstats_registry_set_track_series(registry, max_track_series)`:
+  // series appear from the next window pass on.
+  bool per_track;
+  // At most this many per-track series at once; the rest sum into one
+  // series per direction with `track_id="__overflow__"`.
+  uint32_t max_track_series;
+  // A constant `node_id` label on every series (UTF-8, pointer + length;
+  // NULL or empty for none).
+  const char *node_id;
+  size_t node_id_len;
+} trackstats_prometheus_options;
+
+// Called with each batch of reports on the sampler thread (in manual mode:
+// on the thread calling tick, flush or close). `reports` and every string in
+// them are valid only during the call. It must not call
+// `trackstats_registry_tick`, `_flush` or `_free` of its own registry; other
+// calls work (close from inside it asks the thread to finish and returns).
+typedef void (*trackstats_sink_fn)(void *ctx, const struct trackstats_report *reports, size_t len);
+
+// Registry settings. Start from `trackstats_config_default()`.
+typedef struct trackstats_config {
+  // Window length in milliseconds, `TRACKSTATS_INTERVAL_MIN_MS ..=
+  // TRACKSTATS_INTERVAL_MAX_MS`; default `TRACKSTATS_INTERVAL_DEFAULT_MS`.
+  uint64_t interval_ms;
+  // `TRACKSTATS_MODE_THREAD` (default) or `TRACKSTATS_MODE_MANUAL`.
+  uint32_t mode;
+  // NULL (default): reports queue for `trackstats_registry_drain`/`_wait`.
+  trackstats_sink_fn sink;
+  // Passed to `sink`; must stay valid until `trackstats_registry_close`
+  // (or `_free`) returns, after which the sink is never called again.
+  void *sink_ctx;
+} trackstats_config;
 
 // Cumulative totals of one track.
 typedef struct trackstats_totals {
@@ -314,14 +395,42 @@ void trackstats_batch_free(struct trackstats_batch *batch);
 const struct trackstats_report *trackstats_batch_reports(const struct trackstats_batch *batch,
                                                          size_t *len);
 
-// Renders the registry in the Prometheus text exposition format
-// (cumulative `trackstats_bytes_total` / `_messages_total` by `direction`
-// (incoming = UPSTREAM, outgoing = DOWNSTREAM) and `country`, optional
-// per-track series, health). `options` may be NULL for the defaults. On
-// success `*out` is a NUL-terminated string owned by the caller (free it
-// with `trackstats_string_free`) and `*out_len`, if `out_len` is not NULL,
-// its length without the NUL. Thread-safe; briefly waits for a window pass
-// in progress. `REENTRANT_CALL` from inside the sink.
+// Reads the registry's figures: the latest the sampler published, with the
+// health counters as they stand. Never waits for the sampler, a window pass
+// or a sink (costs one allocation, whatever the number of tracks); works
+// from inside the sink and after `trackstats_registry_close`. On success
+// `*out` is owned by the caller (free it with `trackstats_figures_free`)
+// and `*view` points to its contents, valid until then. Thread-safe.
+trackstats_result trackstats_registry_figures(const struct trackstats_registry *registry,
+                                              struct trackstats_figures **out,
+                                              const struct trackstats_figures_view **view);
+
+// Frees a read of `trackstats_registry_figures`. NULL is a no-op.
+// Thread-safe, but must not race another use of the same figures; each is
+// freed once.
+void trackstats_figures_free(struct trackstats_figures *figures);
+
+// Keeps per-track series in the registry's figures: from the next window
+// pass on, each (track, direction) that moves is admitted, once, to a
+// series of its own while fewer than `max_series` are admitted, or else to
+// the overflow; it stays there until the track is released, when its
+// series ends (its bytes stay in its country's sums). A track that moved
+// before is admitted with its whole cumulative sum. Calling again changes
+// the limit for series admitted afterwards; there is no off. A no-op after
+// `trackstats_registry_close`. Never waits. Thread-safe.
+trackstats_result trackstats_registry_set_track_series(const struct trackstats_registry *registry,
+                                                       uint32_t max_series);
+
+// Renders the registry in the Prometheus text exposition format from one
+// read of `trackstats_registry_figures` (so every figure is the same as
+// there): cumulative `trackstats_bytes_total` / `_messages_total` by
+// `direction` (incoming = UPSTREAM, outgoing = DOWNSTREAM) and `country`,
+// optional per-track series, health. `options` may be NULL for the
+// defaults. On success `*out` is a NUL-terminated string owned by the
+// caller (free it with `trackstats_string_free`) and `*out_len`, if
+// `out_len` is not NULL, its length without the NUL. Never waits for the
+// sampler, a window pass or a sink; works from inside the sink.
+// Thread-safe.
 trackstats_result trackstats_registry_prometheus(const struct trackstats_registry *registry,
                                                  const struct trackstats_prometheus_options *options,
                                                  char **out,

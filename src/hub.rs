@@ -6,10 +6,10 @@
 //! first field.
 
 use crate::clock::Clock;
+use crate::figures::{Board, Figures};
 use crate::key::TrackKey;
 use crate::outbox::Outbox;
-use crate::prometheus::Snapshot;
-use crate::report::{Direction, TRACKSTATS_FLAG_MERGED};
+use crate::report::TRACKSTATS_FLAG_MERGED;
 use crate::sampler::{Request, Sampler, Sink, Store};
 use crate::slab::Slab;
 use crate::slot::{Home, Slot};
@@ -70,7 +70,13 @@ impl Core {
         let start = clock.origin_unix_ns();
         Arc::new(Core {
             home: Home { mark, reject },
-            store: Store { slab: Slab::new(), clock, counters: Counters::default(), outbox: Outbox::new() },
+            store: Store {
+                slab: Slab::new(),
+                clock,
+                counters: Counters::default(),
+                outbox: Outbox::new(),
+                board: Board::new(),
+            },
             interval_ns,
             inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
             inbox_cv: Condvar::new(),
@@ -191,40 +197,18 @@ impl Core {
         self.store.outbox.close();
     }
 
+    /// The health counters, read without waiting for the sampler role.
+    /// The one definition of `Registry::stats` and of the health in
+    /// `figures`.
     pub(crate) fn stats(&self) -> Stats {
         self.store.counters.snapshot(self.store.outbox.len() as u64)
     }
 
-    /// What the Prometheus exposition shows, gathered under the sampler
-    /// role, so a track moving from live to released is counted once.
-    pub(crate) fn prometheus_snapshot(&self, per_track: bool) -> Snapshot {
-        let mut snap = Snapshot::default();
-        {
-            let s = lock(&self.sampler);
-            for (country, d) in &s.retired {
-                for dir in Direction::ALL {
-                    snap.add(country, dir, d[dir.index()]);
-                }
-            }
-            self.store.slab.for_each(|_, slot| {
-                if slot.observe().is_none() {
-                    return;
-                }
-                let key = slot.key();
-                let t = slot.totals();
-                for dir in Direction::ALL {
-                    snap.add(key.country(), dir, t[dir.index()]);
-                }
-                if per_track {
-                    snap.tracks.push((key, t));
-                }
-            });
-        }
+    /// The latest published figures with the health counters as they stand:
+    /// never waits for the sampler role, a pass or a sink (`figures.rs`).
+    pub(crate) fn figures(&self) -> Figures {
         let c = &self.store.counters;
-        snap.stats = self.stats();
-        snap.tick_seconds_sum = c.tick_ns_total.load(Relaxed) as f64 / 1e9;
-        snap.last_tick_seconds = c.last_tick_ns.load(Relaxed) as f64 / 1e9;
-        snap
+        Figures::new(self.store.board.load(), self.stats(), c.tick_ns_total.load(Relaxed), c.last_tick_ns.load(Relaxed))
     }
 }
 

@@ -20,6 +20,7 @@ mod stats;
 mod slot;
 mod slab;
 mod outbox;
+mod figures;
 mod sampler;
 mod prometheus;
 mod hub;
@@ -27,6 +28,7 @@ mod track;
 mod registry;
 pub mod ffi;
 
+pub use figures::{CountryFigures, Figures, TrackFigures};
 pub use key::{KeyError, TrackKey, TRACKSTATS_MAX_ID_BYTES};
 pub use prometheus::PrometheusOptions;
 pub use registry::{

@@ -1,55 +1,30 @@
-//! The Prometheus text exposition of a registry: cumulative bytes and
-//! messages by direction and country (LiveKit's label set for its own
-//! `livekit_packet_bytes`/`_total`: `direction` is `incoming` for UPSTREAM and
-//! `outgoing` for DOWNSTREAM), optional per-track series under a cardinality
-//! limit with one overflow series, and the registry's health.
+//! The Prometheus text exposition of a registry, for C hosts: cumulative
+//! bytes and messages by direction and country (LiveKit's label set for its
+//! own `livekit_packet_bytes`/`_total`: `direction` is `incoming` for
+//! UPSTREAM and `outgoing` for DOWNSTREAM), per-track series on request
+//! under a limit with one overflow series, and the registry's health.
 //!
-//! Rendering is a pure function of a `Snapshot`; `Core::prometheus_snapshot`
-//! gathers one under the sampler role so no track is counted twice while it
-//! moves from live to released.
+//! Rendering is a pure function of one `Figures` (see `figures.rs` for what
+//! they include and why they never go back), so the exposition, the stats
+//! and the bindings' collectors share one definition of every figure.
 
-use crate::key::TrackKey;
+use crate::figures::Figures;
 use crate::report::Direction;
-use crate::stats::Stats;
-use crate::word::Delta;
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// What to render.
 #[derive(Clone, Debug, Default)]
 pub struct PrometheusOptions {
-    /// Also render `trackstats_track_*` series, one per live track and direction.
+    /// Also render `trackstats_track_*` series, one per admitted (track,
+    /// direction), and the overflow series. Asking for them turns on the
+    /// registry's per-track figures (`Registry::set_track_series`) with
+    /// `max_track_series` as the limit: series appear from the next pass on.
     pub per_track: bool,
-    /// At most this many per-track series; the rest are summed into one
-    /// series with `track_id="__overflow__"`.
-    pub max_track_series: usize,
+    /// At most this many per-track series at once; the rest sum into one
+    /// series per direction with `track_id="__overflow__"`.
+    pub max_track_series: u32,
     /// A constant `node_id` label on every series, as LiveKit sets it.
     pub node_id: Option<String>,
-}
-
-/// Everything one exposition shows, taken at one moment.
-#[derive(Default)]
-pub(crate) struct Snapshot {
-    /// Live and released tracks by country: `[up, down]`.
-    pub by_country: BTreeMap<Box<str>, [Delta; 2]>,
-    /// Live tracks, for the per-track series.
-    pub tracks: Vec<(TrackKey, [Delta; 2])>,
-    pub stats: Stats,
-    pub tick_seconds_sum: f64,
-    pub last_tick_seconds: f64,
-}
-
-impl Snapshot {
-    pub fn add(&mut self, country: &str, dir: Direction, d: Delta) {
-        if d.is_zero() {
-            return;
-        }
-        let e = match self.by_country.get_mut(country) {
-            Some(e) => e,
-            None => self.by_country.entry(country.into()).or_default(),
-        };
-        e[dir.index()] = e[dir.index()].add(d);
-    }
 }
 
 fn direction_label(d: Direction) -> &'static str {
@@ -101,29 +76,29 @@ impl Out<'_> {
     }
 }
 
-pub(crate) fn render(s: &Snapshot, o: &PrometheusOptions) -> String {
+pub(crate) fn render(f: &Figures, o: &PrometheusOptions) -> String {
     let mut out = Out { text: String::new(), node: o.node_id.as_deref() };
     for (name, help, field) in [
         (
             "trackstats_bytes_total",
-            "Bytes recorded, by direction (incoming: UPSTREAM, outgoing: DOWNSTREAM) and country.",
+            "Bytes reported, by direction (incoming: UPSTREAM, outgoing: DOWNSTREAM) and country.",
             0,
         ),
-        ("trackstats_messages_total", "Messages recorded, by direction and country.", 1),
+        ("trackstats_messages_total", "Messages reported, by direction and country.", 1),
     ] {
         out.family(name, "counter", help);
-        for (country, d) in &s.by_country {
+        for c in f.countries() {
             for dir in Direction::ALL {
-                let d = d[dir.index()];
+                let d = c.traffic(dir);
                 let v = if field == 0 { d.bytes } else { d.messages };
-                out.sample(name, &[("direction", direction_label(dir)), ("country", country)], v);
+                out.sample(name, &[("direction", direction_label(dir)), ("country", c.name())], v);
             }
         }
     }
     if o.per_track {
-        render_tracks(&mut out, s, o.max_track_series);
+        render_tracks(&mut out, f);
     }
-    let st = &s.stats;
+    let st = f.stats();
     for (name, kind, help, v) in [
         ("trackstats_open_tracks", "gauge", "Tracks opened and not yet closed.", st.open_tracks),
         ("trackstats_live_slots", "gauge", "Slots held: open tracks plus closed ones not yet released.", st.live_slots),
@@ -143,83 +118,92 @@ pub(crate) fn render(s: &Snapshot, o: &PrometheusOptions) -> String {
             st.records_rejected,
         ),
         ("trackstats_sampler_panics_total", "counter", "Panics caught in the sampler.", st.sampler_panics),
+        ("trackstats_sink_panics_total", "counter", "Panics caught in the sink.", st.sink_panics),
     ] {
         out.family(name, kind, help);
         out.sample(name, &[], v);
     }
     out.family("trackstats_tick_duration_seconds", "summary", "Time the sampler spends per window pass.");
-    out.sample("trackstats_tick_duration_seconds_sum", &[], s.tick_seconds_sum);
+    out.sample("trackstats_tick_duration_seconds_sum", &[], f.tick_ns_total() as f64 / 1e9);
     out.sample("trackstats_tick_duration_seconds_count", &[], st.ticks);
     out.family("trackstats_last_tick_duration_seconds", "gauge", "Duration of the latest window pass.");
-    out.sample("trackstats_last_tick_duration_seconds", &[], s.last_tick_seconds);
+    out.sample("trackstats_last_tick_duration_seconds", &[], f.last_tick_ns() as f64 / 1e9);
     out.text
 }
 
-fn render_tracks(out: &mut Out, s: &Snapshot, limit: usize) {
+/// The label value of the overflow series.
+pub const OVERFLOW_TRACK_ID: &str = "__overflow__";
+
+fn render_tracks(out: &mut Out, f: &Figures) {
     for (name, help, field) in [
-        ("trackstats_track_bytes_total", "Bytes of one live track and direction.", 0),
-        ("trackstats_track_messages_total", "Messages of one live track and direction.", 1),
+        ("trackstats_track_bytes_total", "Bytes reported of one track and direction.", 0),
+        ("trackstats_track_messages_total", "Messages reported of one track and direction.", 1),
     ] {
         out.family(name, "counter", help);
-        let mut shown = 0usize;
-        let mut overflow = [0u64; 2];
-        for (key, totals) in &s.tracks {
-            for dir in Direction::ALL {
-                let d = totals[dir.index()];
-                let v = if field == 0 { d.bytes } else { d.messages };
-                if d.is_zero() {
-                    continue;
-                }
-                if shown < limit {
-                    shown += 1;
-                    out.sample(
-                        name,
-                        &[
-                            ("direction", direction_label(dir)),
-                            ("country", key.country()),
-                            ("participant_id", key.participant_id()),
-                            ("track_id", key.track_id()),
-                        ],
-                        v,
-                    );
-                } else {
-                    overflow[dir.index()] += v;
-                }
-            }
+        for t in f.tracks() {
+            let v = if field == 0 { t.bytes } else { t.messages };
+            out.sample(
+                name,
+                &[
+                    ("direction", direction_label(t.direction)),
+                    ("country", t.country()),
+                    ("participant_id", t.participant_id()),
+                    ("track_id", t.track_id()),
+                ],
+                v,
+            );
         }
-        if s.tracks.len() * 2 > limit {
-            for dir in Direction::ALL {
-                out.sample(
-                    name,
-                    &[("direction", direction_label(dir)), ("track_id", "__overflow__")],
-                    overflow[dir.index()],
-                );
+        // Once non-zero, always there: it never goes back (see figures.rs).
+        for dir in Direction::ALL {
+            let d = f.overflow(dir);
+            if !d.is_zero() {
+                let v = if field == 0 { d.bytes } else { d.messages };
+                out.sample(name, &[("direction", direction_label(dir)), ("track_id", OVERFLOW_TRACK_ID)], v);
             }
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(trackstats_loom)))]
 mod tests {
     use super::*;
+    use crate::figures::{Board, Tally};
+    use crate::key::TrackKey;
+    use crate::slot::Slot;
+    use crate::stats::Stats;
 
-    fn snapshot() -> Snapshot {
-        let mut s = Snapshot::default();
-        s.add("DE", Direction::Up, Delta { bytes: 100, messages: 2 });
-        s.add("", Direction::Down, Delta { bytes: 7, messages: 1 });
-        for i in 0..3u64 {
-            let k = TrackKey::new("PA_\"x\"", &format!("TR_{i}"), "DE", i).unwrap();
-            s.tracks.push((k, [Delta { bytes: 10 * (i + 1), messages: 1 }, Delta::ZERO]));
+    /// Three FR tracks of 10, 20 and 30 bytes up (per-track figures kept
+    /// under `limit`, if any) and one of unknown country with 7 bytes down.
+    fn figures(limit: Option<u32>) -> Figures {
+        let (board, mut t) = (Board::new(), Tally::new());
+        if let Some(l) = limit {
+            board.set_track_series(l);
         }
-        s.stats.ticks = 4;
-        s
+        t.begin(&board);
+        let slots: Vec<_> = (0..4u64).map(|_| Slot::default()).collect();
+        for (i, s) in slots.iter().enumerate() {
+            let (p, c) = if i < 3 { (format!("PA_\"{i}\""), "FR") } else { ("PA_d".to_string(), "") };
+            s.publish(std::ptr::null(), TrackKey::new(&p, &format!("TR_{i}"), c, 0).unwrap(), 0);
+            if i < 3 {
+                s.record(Direction::Up, 10 * (i as u64 + 1));
+            } else {
+                s.record(Direction::Down, 7);
+            }
+            let d = s.take_windows(&s.observe().unwrap());
+            t.add(i as u32, s, &d);
+        }
+        t.publish(&board, 1);
+        for s in &slots {
+            s.free();
+        }
+        Figures::new(board.load(), Stats { ticks: 4, ..Stats::default() }, 0, 0)
     }
 
     #[test]
     fn renders_counters_by_direction_and_country() {
-        let text = render(&snapshot(), &PrometheusOptions { node_id: Some("n1".into()), ..Default::default() });
+        let text = render(&figures(None), &PrometheusOptions { node_id: Some("n1".into()), ..Default::default() });
         assert!(text.contains("# TYPE trackstats_bytes_total counter\n"));
-        assert!(text.contains("trackstats_bytes_total{node_id=\"n1\",direction=\"incoming\",country=\"DE\"} 100\n"));
+        assert!(text.contains("trackstats_bytes_total{node_id=\"n1\",direction=\"incoming\",country=\"FR\"} 60\n"));
         assert!(text.contains("trackstats_messages_total{node_id=\"n1\",direction=\"outgoing\",country=\"\"} 1\n"));
         assert!(text.contains("trackstats_tick_duration_seconds_count{node_id=\"n1\"} 4\n"));
         assert!(!text.contains("trackstats_track_bytes_total"), "per-track series are opt-in");
@@ -227,12 +211,15 @@ mod tests {
 
     #[test]
     fn per_track_series_stop_at_the_limit_and_overflow_keeps_the_sum() {
-        let text = render(&snapshot(), &PrometheusOptions { per_track: true, max_track_series: 2, node_id: None });
+        let o = PrometheusOptions { per_track: true, max_track_series: 2, node_id: None };
+        let text = render(&figures(Some(2)), &o);
         let series: Vec<_> = text.lines().filter(|l| l.starts_with("trackstats_track_bytes_total{")).collect();
-        assert_eq!(series.len(), 4, "{series:#?}"); // 2 tracks + overflow per direction
-        assert!(text.contains("participant_id=\"PA_\\\"x\\\"\""), "label values are escaped");
+        // Two admitted (PA_0 and PA_1 up), the rest in one overflow series per direction.
+        assert_eq!(series.len(), 4, "{series:#?}");
+        assert!(text.contains("participant_id=\"PA_\\\"0\\\"\""), "label values are escaped:\n{text}");
         assert!(text.contains("trackstats_track_bytes_total{direction=\"incoming\",track_id=\"__overflow__\"} 30\n"));
+        assert!(text.contains("trackstats_track_bytes_total{direction=\"outgoing\",track_id=\"__overflow__\"} 7\n"));
         let sum: u64 = series.iter().map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum();
-        assert_eq!(sum, 60, "nothing lost to the limit");
+        assert_eq!(sum, 67, "nothing lost to the limit");
     }
 }

@@ -2,6 +2,7 @@
 //! itself (open, tick, flush, drain, wait, stats, Prometheus, close). The
 //! work happens in the hub (`hub.rs`) and the sampler role (`sampler.rs`).
 
+use crate::figures::Figures;
 use crate::hub::{run_sampler, Core};
 use crate::key::{KeyError, TrackKey};
 use crate::prometheus::{render, PrometheusOptions};
@@ -171,20 +172,38 @@ impl Registry {
         self.core.store.outbox.wait(out, max, timeout).ok_or(Error::Closed)
     }
 
+    /// The health counters. Never waits for the sampler or a sink.
     pub fn stats(&self) -> Stats {
         self.core.stats()
     }
 
+    /// The registry's cumulative figures: the latest the sampler published
+    /// (after each pass and each batch of closes and releases), with the
+    /// health counters as they stand. Never waits for the sampler, a pass or
+    /// a sink; works from inside the sink and after `close`. See `Figures`
+    /// for what they include.
+    pub fn figures(&self) -> Figures {
+        self.core.figures()
+    }
+
+    /// Keeps per-track figures (`Figures::tracks`): from the next pass on,
+    /// each (track, direction) that moves gets a series of its own while
+    /// fewer than `max_series` are admitted, and the overflow otherwise,
+    /// once, until the track is released. Changing the limit applies to
+    /// series admitted afterwards. Idempotent; a no-op after `close`.
+    pub fn set_track_series(&self, max_series: u32) {
+        self.core.store.board.set_track_series(max_series)
+    }
+
     /// The registry in the Prometheus text exposition format (see
-    /// `prometheus.rs`): cumulative bytes and messages by direction and
-    /// country, optional per-track series, and health. Taken under the
-    /// sampler role, so a track moving from live to released is counted once.
-    /// `Reentrant` from inside the sink.
+    /// `prometheus.rs`), rendered from `figures`: never waits, works from
+    /// inside the sink. `per_track` calls `set_track_series` with the
+    /// options' limit.
     pub fn prometheus(&self, options: &PrometheusOptions) -> Result<String, Error> {
-        if in_sink() {
-            return Err(Error::Reentrant);
+        if options.per_track {
+            self.set_track_series(options.max_track_series);
         }
-        Ok(render(&self.core.prometheus_snapshot(options.per_track), options))
+        Ok(render(&self.figures(), options))
     }
 
     /// Final-flushes every track, delivers, and stops the sampler. After it

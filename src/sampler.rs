@@ -6,6 +6,7 @@
 //! it.
 
 use crate::clock::Clock;
+use crate::figures::{Board, Tally};
 use crate::key::TrackKey;
 use crate::outbox::{Outbox, Writer, CHUNK};
 use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
@@ -16,7 +17,6 @@ use crate::stats::Counters;
 use crate::sync::Ordering::Relaxed;
 use crate::word::Delta;
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// A report sink called on the sampler thread (or, in manual mode, the
@@ -32,13 +32,14 @@ pub(crate) enum Request {
     Release(u32),
 }
 
-/// What the sampler role works on: the registry's slots, clock, counters
-/// and outbox. The hub owns one.
+/// What the sampler role works on: the registry's slots, clock, counters,
+/// outbox, and the board where it publishes the figures. The hub owns one.
 pub(crate) struct Store {
     pub slab: Slab,
     pub clock: Clock,
     pub counters: Counters,
     pub outbox: Outbox,
+    pub board: Board,
 }
 
 /// The span and flags of the reports one take of a slot produces.
@@ -49,14 +50,26 @@ struct Window {
     flags: u32,
 }
 
-/// Queues the reports of one track's window: one per direction that moved.
-/// `seq` belongs to the up side (packet records are publisher-side).
-fn emit(out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, d: [Delta; 2], seq: SeqStats, w: Window) {
+/// Queues the reports of one track's window, one per direction that moved,
+/// and counts them in the figures. `seq` belongs to the up side (packet
+/// records are publisher-side).
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    out: &mut Writer,
+    tally: &mut Tally,
+    i: u32,
+    slot: &Slot,
+    state: &SlotState,
+    d: [Delta; 2],
+    seq: SeqStats,
+    w: Window,
+) {
     let up = !d[Direction::Up.index()].is_zero() || !seq.is_zero();
     let down = !d[Direction::Down.index()].is_zero();
     if !up && !down {
         return;
     }
+    tally.add(i, slot, &d);
     let report = |direction: Direction, key: TrackKey| {
         let x = d[direction.index()];
         let seq = if direction == Direction::Up { seq } else { SeqStats::ZERO };
@@ -109,9 +122,9 @@ pub(crate) struct Sampler {
     pub prev_boundary_ns: u64,
     pub sink: Option<Sink>,
     delivery: Vec<Report>,
-    /// Cumulative [up, down] of released tracks by country, so cumulative
-    /// exposition (Prometheus) never goes backwards when a track goes away.
-    pub retired: BTreeMap<Box<str>, [Delta; 2]>,
+    /// The figures, counted as reports are queued and published on
+    /// `Store::board` at the end of each pass and batch of requests.
+    tally: Tally,
     /// Test hook: panic in the next pass after this many marked slots.
     #[cfg(feature = "fault-injection")]
     pub panic_after: Option<usize>,
@@ -123,7 +136,7 @@ impl Sampler {
             prev_boundary_ns: start_ns,
             sink,
             delivery: Vec::new(),
-            retired: BTreeMap::new(),
+            tally: Tally::new(),
             #[cfg(feature = "fault-injection")]
             panic_after: None,
         }
@@ -133,6 +146,8 @@ impl Sampler {
     pub fn pass(&mut self, st: &Store, end_ns: u64, flags: u32) {
         let began = Instant::now();
         let prev = self.prev_boundary_ns;
+        self.tally.begin(&st.board);
+        let tally = &mut self.tally;
         #[cfg(feature = "fault-injection")]
         let mut fuse = self.panic_after.take();
         let mut out = st.outbox.writer(&st.counters);
@@ -157,9 +172,10 @@ impl Sampler {
             // this window, which for it is empty in time, not reversed.
             let start = prev.max(slot.floor().load(Relaxed)).min(end_ns);
             let late = if state.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
-            emit(&mut out, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
+            emit(&mut out, tally, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
         });
         drop(out);
+        self.tally.publish(&st.board, end_ns);
         // A pass with fewer marked slots than the fuse leaves it for the next.
         #[cfg(feature = "fault-injection")]
         {
@@ -173,7 +189,7 @@ impl Sampler {
     }
 
     /// The close flush: everything up to now, flagged final.
-    fn report_final(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+    fn report_final(&mut self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
         let Some(state) = slot.observe() else { return };
         if state.finalized() {
             return;
@@ -183,7 +199,7 @@ impl Sampler {
     }
 
     /// Whatever a finalized track recorded since its close flush, flagged late.
-    fn report_late(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+    fn report_late(&mut self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
         let Some(state) = slot.observe() else { return };
         if slot.is_idle(&state) {
             return;
@@ -193,13 +209,13 @@ impl Sampler {
 
     /// Takes the slot's windows into one report ending now, and moves its
     /// floor there, so a later report of this track starts where this ended.
-    fn flush_to_now(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32) {
+    fn flush_to_now(&mut self, st: &Store, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32) {
         let d = slot.take_windows(state);
         let seq = slot.take_seq();
         let now = st.clock.now_unix_ns();
         let floor = slot.floor();
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
-        emit(out, i, slot, state, d, seq, Window { start, end: now, flags });
+        emit(out, &mut self.tally, i, slot, state, d, seq, Window { start, end: now, flags });
         floor.store(now, Relaxed);
     }
 
@@ -215,9 +231,9 @@ impl Sampler {
                 self.report_final(st, out, i, slot);
                 self.report_late(st, out, i, slot);
                 // The reports hold their own key; the slot can go, its sums
-                // kept by country. The outbox is let go before the slab's lock.
+                // kept in the figures. The outbox is let go before the slab's lock.
                 out.unlock();
-                self.retire(slot);
+                self.tally.forget(i);
                 slot.free();
                 st.slab.release(i);
                 st.counters.live_slots.fetch_sub(1, Relaxed);
@@ -225,23 +241,14 @@ impl Sampler {
         }
     }
 
-    fn retire(&mut self, slot: &Slot) {
-        let t = slot.totals();
-        let key = slot.key();
-        let sums = match self.retired.get_mut(key.country()) {
-            Some(s) => s,
-            None => self.retired.entry(key.country().into()).or_default(),
-        };
-        for dir in Direction::ALL {
-            sums[dir.index()] = sums[dir.index()].add(t[dir.index()]);
-        }
-    }
-
     pub fn apply_all(&mut self, st: &Store, reqs: &[Request]) {
+        self.tally.begin(&st.board);
         let mut out = st.outbox.writer(&st.counters);
         for &r in reqs {
             self.apply(st, &mut out, r);
         }
+        drop(out);
+        self.tally.publish(&st.board, st.clock.now_unix_ns());
     }
 
     /// Registry close: every track not yet flushed gets its final report,
@@ -249,6 +256,7 @@ impl Sampler {
     /// everything recorded before the close is queued when it returns, even
     /// if the host then frees the registry before releasing its tracks.
     pub fn report_final_all(&mut self, st: &Store) {
+        self.tally.begin(&st.board);
         let mut live = Vec::new();
         st.slab.for_each(|i, slot| {
             if slot.observe().is_some() {
@@ -264,6 +272,8 @@ impl Sampler {
             self.report_final(st, &mut out, i, slot);
             self.report_late(st, &mut out, i, slot);
         }
+        drop(out);
+        self.tally.publish(&st.board, st.clock.now_unix_ns());
     }
 
     /// Hands pending reports to the callback sink, if there is one.

@@ -417,6 +417,14 @@ impl Slot {
         out
     }
 
+    /// Sampler only: the running sums, everything `take_windows` took from
+    /// this track so far (the figures' admission reads them).
+    pub(crate) fn sums(&self) -> [Delta; 2] {
+        // Relaxed: written only by the sampler role, the caller.
+        let sum = |i: usize| Delta { bytes: self.sums[i][0].load(Relaxed), messages: self.sums[i][1].load(Relaxed) };
+        [sum(0), sum(1)]
+    }
+
     fn take_spill(&self, dir: Direction) -> Delta {
         // Acquire: pairs with the Release `fetch_or` in `add_spill`.
         self.state.fetch_and(!SPILLED[dir.index()], Acquire);

@@ -58,6 +58,32 @@ impl AtomicU128 {
     }
 }
 
+/// An `Arc` that readers take without ever waiting for its writer: the
+/// sampler role publishes the registry's figures through one (see
+/// `figures.rs`), and scrapes load them while a pass or a sink call runs.
+#[cfg(not(trackstats_loom))]
+pub(crate) type ArcCell<T> = arc_swap::ArcSwap<T>;
+
+/// Under loom a std mutex stands in: arc-swap's per-thread debt lists are
+/// not model objects, and no model checks the figures' publication. Its
+/// critical sections hold no loom operation, so a model never switches
+/// threads inside one, and it adds no states to the models.
+#[cfg(trackstats_loom)]
+pub(crate) struct ArcCell<T>(std::sync::Mutex<std::sync::Arc<T>>);
+
+#[cfg(trackstats_loom)]
+impl<T> ArcCell<T> {
+    pub(crate) fn from_pointee(v: T) -> Self {
+        Self(std::sync::Mutex::new(std::sync::Arc::new(v)))
+    }
+    pub(crate) fn load_full(&self) -> std::sync::Arc<T> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub(crate) fn store(&self, v: std::sync::Arc<T>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = v;
+    }
+}
+
 /// Locks ignoring poison: every critical section in this crate leaves its
 /// data consistent at each step, and a panic caught at the ABI boundary must
 /// not turn every later call into a second panic.

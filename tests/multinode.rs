@@ -29,7 +29,11 @@ unsafe impl Send for Node {}
 
 fn node() -> Node {
     // 5 ms windows race the forwarding.
-    Node { reg: c_abi::registry(TRACKSTATS_MODE_THREAD, 5) }
+    let reg = c_abi::registry(TRACKSTATS_MODE_THREAD, 5);
+    // Per-track series from the first window on (the exposition's
+    // per_track option would ask for them too, from its first scrape).
+    assert_eq!(trackstats_registry_set_track_series(reg, 100), trackstats_result::Ok);
+    Node { reg }
 }
 
 fn open(n: &Node, participant: &str, track: &str, country: &str) -> Track {
@@ -157,6 +161,13 @@ fn a_relayed_track_is_counted_once_across_the_fleet() {
             .map(|(n, id)| scrape_sum(&exposition(n, id), metric, &format!("direction=\"{dir}\"")))
             .sum()
     };
+    // The figures are the windows taken so far: the last one is in after
+    // the next pass, within one interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scraped("trackstats_track_bytes_total", "outgoing") != received {
+        assert!(std::time::Instant::now() < deadline, "the last windows never showed");
+        thread::sleep(std::time::Duration::from_millis(2));
+    }
     assert_eq!(scraped("trackstats_bytes_total", "incoming"), sent);
     assert_eq!(scraped("trackstats_bytes_total", "outgoing"), received);
     assert_eq!(scraped("trackstats_messages_total", "incoming"), MESSAGES);

@@ -12,12 +12,14 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod batch;
+mod figures;
 mod prometheus;
 mod registry;
 mod result;
 mod track;
 
 pub use batch::*;
+pub use figures::*;
 pub use prometheus::*;
 pub use registry::*;
 pub use result::*;

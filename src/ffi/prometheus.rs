@@ -10,10 +10,13 @@ use std::os::raw::c_char;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct trackstats_prometheus_options {
-    /// Also render one `trackstats_track_*` series per live track and direction.
+    /// Also render the per-track series, one per admitted (track,
+    /// direction), and the overflow series. This calls
+    /// `trackstats_registry_set_track_series(registry, max_track_series)`:
+    /// series appear from the next window pass on.
     pub per_track: bool,
-    /// At most this many per-track series; the rest sum into one series
-    /// with `track_id="__overflow__"`.
+    /// At most this many per-track series at once; the rest sum into one
+    /// series per direction with `track_id="__overflow__"`.
     pub max_track_series: u32,
     /// A constant `node_id` label on every series (UTF-8, pointer + length;
     /// NULL or empty for none).
@@ -21,14 +24,16 @@ pub struct trackstats_prometheus_options {
     pub node_id_len: usize,
 }
 
-/// Renders the registry in the Prometheus text exposition format
-/// (cumulative `trackstats_bytes_total` / `_messages_total` by `direction`
-/// (incoming = UPSTREAM, outgoing = DOWNSTREAM) and `country`, optional
-/// per-track series, health). `options` may be NULL for the defaults. On
-/// success `*out` is a NUL-terminated string owned by the caller (free it
-/// with `trackstats_string_free`) and `*out_len`, if `out_len` is not NULL,
-/// its length without the NUL. Thread-safe; briefly waits for a window pass
-/// in progress. `REENTRANT_CALL` from inside the sink.
+/// Renders the registry in the Prometheus text exposition format from one
+/// read of `trackstats_registry_figures` (so every figure is the same as
+/// there): cumulative `trackstats_bytes_total` / `_messages_total` by
+/// `direction` (incoming = UPSTREAM, outgoing = DOWNSTREAM) and `country`,
+/// optional per-track series, health. `options` may be NULL for the
+/// defaults. On success `*out` is a NUL-terminated string owned by the
+/// caller (free it with `trackstats_string_free`) and `*out_len`, if
+/// `out_len` is not NULL, its length without the NUL. Never waits for the
+/// sampler, a window pass or a sink; works from inside the sink.
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_prometheus(
     registry: *const trackstats_registry,
@@ -43,7 +48,7 @@ pub extern "C" fn trackstats_registry_prometheus(
         // SAFETY: NULL or valid for the call, per the contract.
         if let Some(c) = unsafe { options.as_ref() } {
             o.per_track = c.per_track;
-            o.max_track_series = c.max_track_series as usize;
+            o.max_track_series = c.max_track_series;
             // SAFETY: NULL or valid for `node_id_len` bytes.
             match unsafe { bytes(c.node_id, c.node_id_len) }.map(std::str::from_utf8) {
                 None => return trackstats_result::NullArgument,

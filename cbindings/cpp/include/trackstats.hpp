@@ -433,8 +433,12 @@ struct Config {
 /// What Registry::prometheus renders (trackstats_prometheus_options).
 struct PrometheusOptions {
     /// Also render trackstats_track_bytes_total / _messages_total: one series
-    /// per live track and direction, labelled with participant_id and
+    /// per admitted (track, direction), labelled with participant_id and
     /// track_id. Off by default: per-track labels are unbounded cardinality.
+    /// Asking turns on the registry's per-track figures
+    /// (trackstats_registry_set_track_series): series appear from the next
+    /// window pass on, each track admitted once, to a series of its own or to
+    /// the overflow, until it is released.
     bool per_track = false;
     /// With per_track: at most this many per-track series; the rest are
     /// summed into one series per direction with track_id="__overflow__".
@@ -522,11 +526,12 @@ class Registry {
     /// on /metrics: cumulative trackstats_bytes_total and
     /// trackstats_messages_total by direction ("incoming" = UPSTREAM,
     /// "outgoing" = DOWNSTREAM) and country, of live and released tracks,
-    /// open windows included; optional per-track series (see
-    /// PrometheusOptions); and the registry's health. Thread-safe; waits
-    /// briefly for a window pass in progress. Throws Error (REENTRANT_CALL
-    /// from inside the sink, INVALID_UTF8 for a bad node_id), or
-    /// std::bad_alloc; the library's string is freed on every path.
+    /// every window reported so far (the open one shows after the next pass;
+    /// see trackstats_figures_view); optional per-track series (see
+    /// PrometheusOptions); and the registry's health. Thread-safe; never
+    /// waits for a window pass or the sink, and works from inside the sink.
+    /// Throws Error (INVALID_UTF8 for a bad node_id), or std::bad_alloc; the
+    /// library's string is freed on every path.
     std::string prometheus(const PrometheusOptions& options = {}) const;
 
     /// Exceptions the sink threw (and the wrapper caught) so far; 0 without a

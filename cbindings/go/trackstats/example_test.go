@@ -113,6 +113,11 @@ func ExampleRegistry_Prometheus() {
 	}
 	track.RecordUp(1200)
 	track.RecordDown(700)
+	// The exposition shows the windows reported so far: a sampler thread
+	// ends one every interval; a manual registry here.
+	if err := reg.Tick(); err != nil {
+		panic(err)
+	}
 
 	// A server serves it: http.Handle("/metrics", reg.MetricsHandler(opts)).
 	text, err := reg.Prometheus(trackstats.PrometheusOptions{NodeID: "sfu-1"})

@@ -1,0 +1,592 @@
+//! The registry's cumulative figures, as scrapes and stats read them: bytes
+//! and messages by country and direction, per-track series on request under
+//! a limit with one overflow series per direction, and the registry's
+//! health. The sampler role keeps them in a `Tally` as it takes windows and
+//! publishes an immutable `Published` after each pass and each batch of
+//! closes and releases; readers load the latest one from the `Board`, an
+//! `ArcCell`, so a read never waits for the sampler, a pass or a sink.
+//!
+//! **What the figures include**: every window the sampler has taken, that
+//! is, exactly what the reports produced so far add up to (queued or
+//! delivered), and not the open window. A close or release flushes its track
+//! at once, so the figures lag the records by at most one interval and only
+//! for tracks still open. The open window is left out because counting it
+//! means reading every slot at each scrape (O(open tracks), and a slot read
+//! while the sampler releases it is either counted twice or not at all
+//! unless the read takes the sampler role, which waits for the sink); the
+//! reports and the figures then also agree exactly, which lets a host check
+//! one against the other. `Track::totals` still adds the open window for one
+//! track.
+//!
+//! **Monotonic**: every figure is a sum of taken windows that is never
+//! decremented. A track's bytes stay in its country's sums after it is
+//! released; the overflow series sums every series that was not admitted,
+//! released ones included.
+//!
+//! **Stable series**: a (track, direction) is admitted to a series of its
+//! own, or to the overflow, once, at its first report after per-track
+//! figures were asked for, and stays there until the track is released
+//! (its series then ends). It never moves between the two, so neither goes
+//! back, and a lower limit only applies to series not yet admitted.
+
+use crate::key::TrackKey;
+use crate::report::Direction;
+use crate::slot::Slot;
+use crate::stats::Stats;
+use crate::sync::{ArcCell, AtomicU64, Ordering::Relaxed};
+use crate::word::Delta;
+use std::collections::HashMap;
+use std::os::raw::c_char;
+use std::sync::Arc;
+
+/// One country's cumulative traffic: every track opened with that country,
+/// released ones included. The C view of `trackstats_registry_figures`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CountryFigures {
+    /// The country as given at open: UTF-8, not NUL-terminated, empty for
+    /// unknown; borrowed from the figures it came with.
+    pub country: *const c_char,
+    pub country_len: usize,
+    pub up_bytes: u64,
+    pub up_messages: u64,
+    pub down_bytes: u64,
+    pub down_messages: u64,
+}
+
+impl CountryFigures {
+    /// The country (empty when unknown).
+    pub fn name(&self) -> &str {
+        // SAFETY: points into a name owned by the same `Published` as this
+        // row, which every borrow of the row keeps alive; copied from a `&str`.
+        unsafe { str_at(self.country, self.country_len) }
+    }
+
+    pub fn traffic(&self, dir: Direction) -> Delta {
+        match dir {
+            Direction::Up => Delta { bytes: self.up_bytes, messages: self.up_messages },
+            Direction::Down => Delta { bytes: self.down_bytes, messages: self.down_messages },
+        }
+    }
+}
+
+/// One per-track series: a (track, direction) admitted under the limit
+/// (see `trackstats_registry_set_track_series`). Strings are UTF-8, not
+/// NUL-terminated, borrowed from the figures they came with.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TrackFigures {
+    /// The `user_data` given at open.
+    pub user_data: u64,
+    /// Cumulative bytes and messages of this track in this direction.
+    pub bytes: u64,
+    pub messages: u64,
+    pub participant_id: *const c_char,
+    pub participant_id_len: usize,
+    pub track_id: *const c_char,
+    pub track_id_len: usize,
+    /// May be empty.
+    pub country: *const c_char,
+    pub country_len: usize,
+    pub direction: Direction,
+}
+
+impl TrackFigures {
+    fn new(key: &TrackKey, direction: Direction, d: Delta) -> TrackFigures {
+        let (p, t, c) = (key.participant_id(), key.track_id(), key.country());
+        TrackFigures {
+            user_data: key.user_data(),
+            bytes: d.bytes,
+            messages: d.messages,
+            participant_id: p.as_ptr().cast(),
+            participant_id_len: p.len(),
+            track_id: t.as_ptr().cast(),
+            track_id_len: t.len(),
+            country: c.as_ptr().cast(),
+            country_len: c.len(),
+            direction,
+        }
+    }
+
+    // SAFETY (the three below): each points into a key owned by the same
+    // `Published` as this row, which every borrow of the row keeps alive.
+    pub fn participant_id(&self) -> &str {
+        // SAFETY: see above.
+        unsafe { str_at(self.participant_id, self.participant_id_len) }
+    }
+
+    pub fn track_id(&self) -> &str {
+        // SAFETY: see above.
+        unsafe { str_at(self.track_id, self.track_id_len) }
+    }
+
+    pub fn country(&self) -> &str {
+        // SAFETY: see above.
+        unsafe { str_at(self.country, self.country_len) }
+    }
+
+    pub fn traffic(&self) -> Delta {
+        Delta { bytes: self.bytes, messages: self.messages }
+    }
+}
+
+/// # Safety
+/// `p` points to `len` bytes of UTF-8 that outlive `'a`.
+unsafe fn str_at<'a>(p: *const c_char, len: usize) -> &'a str {
+    if len == 0 {
+        return "";
+    }
+    // SAFETY: per the contract.
+    unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(p.cast(), len)) }
+}
+
+/// Rows in C layout whose strings point into `owners`, kept beside them.
+struct Rows<R, O> {
+    rows: Vec<R>,
+    _owners: Vec<O>,
+}
+
+// SAFETY: the rows' raw pointers point into `_owners` (immutable strings:
+// `Arc<str>` names, `TrackKey` blocks), which are Send and Sync and live as
+// long as the rows; nothing is ever written through them.
+unsafe impl<R, O: Send + Sync> Send for Rows<R, O> {}
+unsafe impl<R, O: Send + Sync> Sync for Rows<R, O> {}
+
+impl<R, O> Default for Rows<R, O> {
+    fn default() -> Self {
+        Rows { rows: Vec::new(), _owners: Vec::new() }
+    }
+}
+
+/// One publication: immutable, shared by every reader that loaded it.
+/// Parts that did not change since the previous publication are shared
+/// with it, not copied.
+#[derive(Default)]
+pub(crate) struct Published {
+    publication: u64,
+    as_of_unix_ns: u64,
+    countries: Arc<Rows<CountryFigures, Arc<str>>>,
+    tracks: Arc<Rows<TrackFigures, TrackKey>>,
+    overflow: [Delta; 2],
+    track_series_limit: Option<u32>,
+}
+
+/// Where the sampler role publishes and readers load, and the per-track
+/// setting readers ask for.
+pub(crate) struct Board {
+    published: ArcCell<Published>,
+    /// Per-track series: 0 off, otherwise the limit plus one.
+    track_series: AtomicU64,
+}
+
+impl Board {
+    pub fn new() -> Board {
+        Board { published: ArcCell::from_pointee(Published::default()), track_series: AtomicU64::new(0) }
+    }
+
+    /// The latest publication, without waiting.
+    pub fn load(&self) -> Arc<Published> {
+        self.published.load_full()
+    }
+
+    /// Keeps per-track series from the next pass on, admitting at most
+    /// `max_series` (track, direction) pairs at once.
+    pub fn set_track_series(&self, max_series: u32) {
+        // Relaxed: a setting, read by the sampler role at its next pass; it
+        // publishes no other data.
+        self.track_series.store(u64::from(max_series) + 1, Relaxed);
+    }
+
+    fn track_series(&self) -> Option<u32> {
+        // Relaxed: as in `set_track_series`.
+        match self.track_series.load(Relaxed) {
+            0 => None,
+            n => Some((n - 1) as u32),
+        }
+    }
+}
+
+/// Per slot index, what the sampler role found out about the track in it.
+#[derive(Clone, Copy)]
+struct Seen {
+    country: u32,
+    /// Per direction: `UNDECIDED`, `OVERFLOW`, or the index of its series.
+    series: [u32; 2],
+}
+
+const UNRESOLVED: u32 = u32::MAX;
+const UNDECIDED: u32 = u32::MAX;
+const OVERFLOW: u32 = u32::MAX - 1;
+
+impl Seen {
+    const NEW: Seen = Seen { country: UNRESOLVED, series: [UNDECIDED; 2] };
+}
+
+struct Country {
+    name: Arc<str>,
+    traffic: [Delta; 2],
+}
+
+struct Series {
+    /// None while the entry is free.
+    key: Option<TrackKey>,
+    direction: Direction,
+    traffic: Delta,
+}
+
+/// The figures as the sampler role keeps them between publications. Every
+/// reported window goes through `add` right where its reports are queued,
+/// so the figures are exactly what the reports add up to.
+pub(crate) struct Tally {
+    /// Indexed by slot index; reset when the slot is released.
+    seen: Vec<Seen>,
+    countries: Vec<Country>,
+    country_ids: HashMap<Arc<str>, u32>,
+    /// Country ids sorted by name, the order of publication.
+    order: Vec<u32>,
+    series: Vec<Series>,
+    free_series: Vec<u32>,
+    /// Series entries in use.
+    admitted: u32,
+    overflow: [Delta; 2],
+    /// The board's setting, read at the start of each batch of work.
+    limit: Option<u32>,
+    countries_changed: bool,
+    tracks_changed: bool,
+    changed: bool,
+    last: Arc<Published>,
+}
+
+impl Tally {
+    pub fn new() -> Tally {
+        Tally {
+            seen: Vec::new(),
+            countries: Vec::new(),
+            country_ids: HashMap::new(),
+            order: Vec::new(),
+            series: Vec::new(),
+            free_series: Vec::new(),
+            admitted: 0,
+            overflow: [Delta::ZERO; 2],
+            limit: None,
+            countries_changed: false,
+            tracks_changed: false,
+            changed: false,
+            last: Arc::new(Published::default()),
+        }
+    }
+
+    /// Takes up the board's per-track setting before a batch of work.
+    pub fn begin(&mut self, board: &Board) {
+        let limit = board.track_series();
+        if limit != self.limit {
+            self.limit = limit;
+            self.changed = true;
+        }
+    }
+
+    /// Counts one take of the track at slot `i`: `d` per direction, already
+    /// folded into the slot's sums.
+    #[inline]
+    pub fn add(&mut self, i: u32, slot: &Slot, d: &[Delta; 2]) {
+        let i = i as usize;
+        if i >= self.seen.len() {
+            // Amortized: the table grows to the highest slot index reported.
+            self.seen.resize(i + 1, Seen::NEW);
+        }
+        let mut e = self.seen[i];
+        if e.country == UNRESOLVED {
+            e.country = self.country_id(slot.key().country());
+        }
+        for dir in Direction::ALL {
+            let k = dir.index();
+            let x = d[k];
+            if x.is_zero() {
+                continue;
+            }
+            let c = &mut self.countries[e.country as usize].traffic[k];
+            *c = c.add(x);
+            if self.limit.is_some() {
+                match e.series[k] {
+                    UNDECIDED => e.series[k] = self.admit(slot, dir),
+                    OVERFLOW => self.overflow[k] = self.overflow[k].add(x),
+                    s => {
+                        let t = &mut self.series[s as usize].traffic;
+                        *t = t.add(x);
+                        self.tracks_changed = true;
+                    }
+                }
+            }
+        }
+        self.seen[i] = e;
+        self.countries_changed = true;
+        self.changed = true;
+    }
+
+    fn country_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.country_ids.get(name) {
+            return id;
+        }
+        let id = self.countries.len() as u32;
+        let name: Arc<str> = name.into();
+        self.countries.push(Country { name: name.clone(), traffic: [Delta::ZERO; 2] });
+        self.country_ids.insert(name, id);
+        let at = self.order.partition_point(|&o| *self.countries[o as usize].name < *self.countries[id as usize].name);
+        self.order.insert(at, id);
+        id
+    }
+
+    /// Decides once where a (track, direction) that has just moved is
+    /// counted: a series of its own while fewer than the limit are admitted,
+    /// otherwise the overflow. Either starts from the track's whole
+    /// cumulative sum in that direction, so a track that moved before
+    /// per-track figures were asked for is counted in full.
+    fn admit(&mut self, slot: &Slot, dir: Direction) -> u32 {
+        let k = dir.index();
+        let sum = slot.sums()[k];
+        let limit = self.limit.unwrap_or(0);
+        if self.admitted >= limit {
+            self.overflow[k] = self.overflow[k].add(sum);
+            return OVERFLOW;
+        }
+        let entry = Series { key: Some(slot.key()), direction: dir, traffic: sum };
+        let s = match self.free_series.pop() {
+            Some(s) => {
+                self.series[s as usize] = entry;
+                s
+            }
+            None => {
+                self.series.push(entry);
+                (self.series.len() - 1) as u32
+            }
+        };
+        self.admitted += 1;
+        self.tracks_changed = true;
+        s
+    }
+
+    /// The track at slot `i` is gone (released, its last windows counted):
+    /// its series end, and the slot's next track starts afresh.
+    pub fn forget(&mut self, i: u32) {
+        let Some(e) = self.seen.get_mut(i as usize) else { return };
+        for s in e.series {
+            if s < OVERFLOW {
+                self.series[s as usize].key = None;
+                self.free_series.push(s);
+                self.admitted -= 1;
+                self.tracks_changed = true;
+                self.changed = true;
+            }
+        }
+        *e = Seen::NEW;
+    }
+
+    /// Publishes what changed since the last publication, if anything did.
+    /// `as_of_unix_ns`: the end of the latest window taken.
+    pub fn publish(&mut self, board: &Board, as_of_unix_ns: u64) {
+        if !self.changed {
+            return;
+        }
+        let countries =
+            if self.countries_changed { Arc::new(self.country_rows()) } else { self.last.countries.clone() };
+        let tracks = if self.tracks_changed { Arc::new(self.track_rows()) } else { self.last.tracks.clone() };
+        let p = Arc::new(Published {
+            publication: self.last.publication + 1,
+            as_of_unix_ns: as_of_unix_ns.max(self.last.as_of_unix_ns),
+            countries,
+            tracks,
+            overflow: self.overflow,
+            track_series_limit: self.limit,
+        });
+        board.published.store(p.clone());
+        self.last = p;
+        self.changed = false;
+        self.countries_changed = false;
+        self.tracks_changed = false;
+    }
+
+    fn country_rows(&self) -> Rows<CountryFigures, Arc<str>> {
+        let mut rows = Vec::with_capacity(self.order.len());
+        let mut names = Vec::with_capacity(self.order.len());
+        for &id in &self.order {
+            let c = &self.countries[id as usize];
+            let [up, down] = c.traffic;
+            rows.push(CountryFigures {
+                country: c.name.as_ptr().cast(),
+                country_len: c.name.len(),
+                up_bytes: up.bytes,
+                up_messages: up.messages,
+                down_bytes: down.bytes,
+                down_messages: down.messages,
+            });
+            names.push(c.name.clone());
+        }
+        Rows { rows, _owners: names }
+    }
+
+    fn track_rows(&self) -> Rows<TrackFigures, TrackKey> {
+        let n = self.admitted as usize;
+        let (mut rows, mut keys) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for s in &self.series {
+            if let Some(key) = &s.key {
+                rows.push(TrackFigures::new(key, s.direction, s.traffic));
+                keys.push(key.clone());
+            }
+        }
+        Rows { rows, _owners: keys }
+    }
+}
+
+/// A registry's figures at one moment: the latest publication of the
+/// sampler role (traffic by country, per-track series) and the health
+/// counters as they stood when it was read. Cheap to take (no copy of the
+/// published rows) and to keep.
+pub struct Figures {
+    published: Arc<Published>,
+    stats: Stats,
+    tick_ns_total: u64,
+    last_tick_ns: u64,
+}
+
+impl Figures {
+    pub(crate) fn new(published: Arc<Published>, stats: Stats, tick_ns_total: u64, last_tick_ns: u64) -> Figures {
+        Figures { published, stats, tick_ns_total, last_tick_ns }
+    }
+
+    /// How many times the sampler role has published: equal numbers, equal
+    /// traffic figures. 0 before the first report.
+    pub fn publication(&self) -> u64 {
+        self.published.publication
+    }
+
+    /// The end of the latest window these figures include (Unix ns).
+    pub fn as_of_unix_ns(&self) -> u64 {
+        self.published.as_of_unix_ns
+    }
+
+    /// Cumulative traffic by country, sorted by country, every country the
+    /// registry has reported (released tracks included).
+    pub fn countries(&self) -> &[CountryFigures] {
+        &self.published.countries.rows
+    }
+
+    /// The sum over every country.
+    pub fn total(&self, dir: Direction) -> Delta {
+        self.countries().iter().fold(Delta::ZERO, |a, c| a.add(c.traffic(dir)))
+    }
+
+    /// The per-track series, when asked for (`Registry::set_track_series`):
+    /// one per admitted (track, direction) of a track not yet released, in
+    /// a stable order.
+    pub fn tracks(&self) -> &[TrackFigures] {
+        &self.published.tracks.rows
+    }
+
+    /// Everything that was not admitted to a series of its own, released
+    /// tracks included; zero while per-track figures are off.
+    pub fn overflow(&self, dir: Direction) -> Delta {
+        self.published.overflow[dir.index()]
+    }
+
+    /// The per-track limit these figures were kept under, None when off.
+    pub fn track_series_limit(&self) -> Option<u32> {
+        self.published.track_series_limit
+    }
+
+    /// The registry's health counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Time the sampler spent in window passes, in total and in the latest.
+    pub fn tick_ns_total(&self) -> u64 {
+        self.tick_ns_total
+    }
+
+    pub fn last_tick_ns(&self) -> u64 {
+        self.last_tick_ns
+    }
+}
+
+#[cfg(all(test, not(trackstats_loom)))]
+mod tests {
+    use super::*;
+    use crate::slot::Slot;
+
+    fn live(p: &str, country: &str) -> Slot {
+        let s = Slot::default();
+        s.publish(std::ptr::null(), TrackKey::new(p, "TR", country, 7).unwrap(), 0);
+        s
+    }
+
+    /// Records `n` bytes up on `s` and takes the window, as a pass would.
+    fn take(t: &mut Tally, i: u32, s: &Slot, up: u64, down: u64) {
+        if up > 0 {
+            s.record(Direction::Up, up);
+        }
+        if down > 0 {
+            s.record(Direction::Down, down);
+        }
+        let d = s.take_windows(&s.observe().unwrap());
+        t.add(i, s, &d);
+    }
+
+    #[test]
+    fn countries_sum_every_window_and_keep_released_tracks() {
+        let (board, mut t) = (Board::new(), Tally::new());
+        let (a, b, c) = (live("a", "SE"), live("b", ""), live("c", "DE"));
+        t.begin(&board);
+        take(&mut t, 0, &a, 10, 0);
+        take(&mut t, 1, &b, 0, 5);
+        take(&mut t, 2, &c, 1, 1);
+        take(&mut t, 0, &a, 10, 0);
+        t.publish(&board, 100);
+        t.forget(0);
+        a.free();
+        t.publish(&board, 200);
+        let p = board.load();
+        let f = Figures::new(p, Stats::default(), 0, 0);
+        let names: Vec<_> = f.countries().iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["", "DE", "SE"], "sorted by country");
+        assert_eq!(f.countries()[2].traffic(Direction::Up), Delta { bytes: 20, messages: 2 });
+        assert_eq!(f.total(Direction::Down), Delta { bytes: 6, messages: 2 });
+        assert_eq!(f.publication(), 1, "nothing changed for the second: not published again");
+        assert!(f.tracks().is_empty() && f.track_series_limit().is_none());
+        b.free();
+        c.free();
+    }
+
+    #[test]
+    fn series_are_admitted_once_and_the_overflow_never_goes_back() {
+        let (board, mut t) = (Board::new(), Tally::new());
+        let slots: Vec<_> = (0..4).map(|i| live(&format!("p{i}"), "FR")).collect();
+        take(&mut t, 0, &slots[0], 100, 0); // before per-track figures: no series yet
+        board.set_track_series(2);
+        t.begin(&board);
+        take(&mut t, 0, &slots[0], 1, 0); // admitted with its whole sum
+        take(&mut t, 1, &slots[1], 2, 3); // up admitted; down over the limit
+        take(&mut t, 2, &slots[2], 4, 0); // overflow
+        t.publish(&board, 1);
+        let f = Figures::new(board.load(), Stats::default(), 0, 0);
+        let series: Vec<_> = f.tracks().iter().map(|s| (s.participant_id(), s.direction, s.bytes)).collect();
+        assert_eq!(series, [("p0", Direction::Up, 101), ("p1", Direction::Up, 2)]);
+        assert_eq!((f.overflow(Direction::Up).bytes, f.overflow(Direction::Down).bytes), (4, 3));
+
+        // p0 goes: its series ends, the overflow keeps what it had, and the
+        // next new series (not p2's, decided already) takes the free place.
+        t.begin(&board);
+        t.forget(0);
+        slots[0].free();
+        take(&mut t, 2, &slots[2], 4, 0);
+        take(&mut t, 3, &slots[3], 8, 0);
+        t.publish(&board, 2);
+        let f = Figures::new(board.load(), Stats::default(), 0, 0);
+        let series: Vec<_> = f.tracks().iter().map(|s| (s.participant_id(), s.bytes)).collect();
+        assert_eq!(series, [("p3", 8), ("p1", 2)], "p3 reuses p0's entry; p2 stays in the overflow");
+        assert_eq!(f.overflow(Direction::Up).bytes, 8, "4 + 4: p2 only");
+        assert_eq!(f.total(Direction::Up).bytes, 101 + 2 + 8 + 8, "released p0 still counted by country");
+        for s in &slots[1..] {
+            s.free();
+        }
+    }
+}

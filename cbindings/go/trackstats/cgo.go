@@ -133,6 +133,18 @@ static tsgo_prometheus_result tsgo_prometheus(const trackstats_registry *r,
 	return o;
 }
 
+typedef struct {
+	trackstats_result res;
+	trackstats_figures *figures;
+	const trackstats_figures_view *view;
+} tsgo_figures_result;
+
+static tsgo_figures_result tsgo_figures(const trackstats_registry *r) {
+	tsgo_figures_result o = {0, NULL, NULL};
+	o.res = trackstats_registry_figures(r, &o.figures, &o.view);
+	return o;
+}
+
 // Bytes the C allocator holds (heap plus mmapped chunks), for the memory
 // benchmark: the Rust core allocates with malloc, which Go's MemStats
 // cannot see.
@@ -149,6 +161,7 @@ import "C"
 
 import (
 	"runtime"
+	"time"
 	"unsafe"
 )
 
@@ -323,7 +336,10 @@ func cRegistryStats(r *cRegistry) (Stats, uint32) {
 	if o.res != resultOK {
 		return Stats{}, uint32(o.res)
 	}
-	s := o.stats
+	return goStats(&o.stats), resultOK
+}
+
+func goStats(s *C.trackstats_stats) Stats {
 	return Stats{
 		OpenTracks:      uint64(s.open_tracks),
 		LiveSlots:       uint64(s.live_slots),
@@ -335,7 +351,57 @@ func cRegistryStats(r *cRegistry) (Stats, uint32) {
 		RecordsRejected: uint64(s.records_rejected),
 		SamplerPanics:   uint64(s.sampler_panics),
 		SinkPanics:      uint64(s.sink_panics),
-	}, resultOK
+	}
+}
+
+// cFigures reads the registry's figures into f (two cgo calls: the read and
+// its free). Rows and strings are copied into Go memory, reusing f's rows
+// and strings where they are equal, so nothing is allocated per row of a
+// reused f whose ids did not change.
+func cFigures(r *cRegistry, f *Figures) uint32 {
+	o := C.tsgo_figures(r)
+	if o.res != resultOK {
+		return uint32(o.res)
+	}
+	// SAFETY: the view and everything it points to stay valid until the
+	// free below; nothing read from them is kept without a copy.
+	v := o.view
+	f.Publication = uint64(v.publication)
+	f.AsOf = time.Time{}
+	if v.as_of_unix_ns != 0 {
+		f.AsOf = unixNano(uint64(v.as_of_unix_ns))
+	}
+	cs := unsafe.Slice(v.countries, int(v.countries_len))
+	f.Countries = resize(f.Countries, len(cs))
+	for i := range cs {
+		c, row := &cs[i], &f.Countries[i]
+		row.Country = keep(row.Country, cBorrowed(c.country, c.country_len))
+		row.Up = Traffic{uint64(c.up_bytes), uint64(c.up_messages)}
+		row.Down = Traffic{uint64(c.down_bytes), uint64(c.down_messages)}
+	}
+	ts := unsafe.Slice(v.tracks, int(v.tracks_len))
+	f.Tracks = resize(f.Tracks, len(ts))
+	for i := range ts {
+		t, row := &ts[i], &f.Tracks[i]
+		row.ParticipantID = keep(row.ParticipantID, cBorrowed(t.participant_id, t.participant_id_len))
+		row.TrackID = keep(row.TrackID, cBorrowed(t.track_id, t.track_id_len))
+		row.Country = keep(row.Country, cBorrowed(t.country, t.country_len))
+		row.Direction = Direction(t.direction)
+		row.Traffic = Traffic{uint64(t.bytes), uint64(t.messages)}
+	}
+	f.Overflow[Up] = Traffic{uint64(v.overflow_up_bytes), uint64(v.overflow_up_messages)}
+	f.Overflow[Down] = Traffic{uint64(v.overflow_down_bytes), uint64(v.overflow_down_messages)}
+	f.TrackSeries = bool(v.track_series_on)
+	f.TrackSeriesLimit = int(v.track_series_limit)
+	f.TickTime = time.Duration(v.tick_ns_total)
+	f.LastTick = time.Duration(v.last_tick_ns)
+	f.Stats = goStats(&v.stats)
+	C.trackstats_figures_free(o.figures)
+	return resultOK
+}
+
+func cSetTrackSeries(r *cRegistry, max uint32) uint32 {
+	return uint32(C.trackstats_registry_set_track_series(r, C.uint32_t(max)))
 }
 
 func cBatchNew(capacity int) (*cBatch, uint32) {

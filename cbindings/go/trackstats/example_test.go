@@ -133,3 +133,39 @@ func ExampleRegistry_Prometheus() {
 	// trackstats_bytes_total{node_id="sfu-1",direction="incoming",country="DE"} 1200
 	// trackstats_bytes_total{node_id="sfu-1",direction="outgoing",country="DE"} 700
 }
+
+// A registry's cumulative figures, as a metrics collector reads them:
+// traffic by country and direction (the windows reported so far), and
+// per-track series under a limit.
+func ExampleRegistry_Figures() {
+	reg, err := trackstats.NewRegistry(trackstats.WithManualTicking())
+	if err != nil {
+		panic(err)
+	}
+	defer reg.Close()
+	if err := reg.SetTrackSeries(100); err != nil {
+		panic(err)
+	}
+	track, err := reg.OpenTrack("PA_alice", "TR_camera", "DE", 1)
+	if err != nil {
+		panic(err)
+	}
+	track.RecordUp(1200)
+	if err := reg.Tick(); err != nil { // a sampler thread does this every interval
+		panic(err)
+	}
+
+	f, err := reg.Figures()
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range f.Countries {
+		fmt.Printf("%s: up %d bytes in %d messages\n", c.Country, c.Up.Bytes, c.Up.Messages)
+	}
+	for _, s := range f.Tracks {
+		fmt.Printf("%s/%s %v: %d bytes\n", s.ParticipantID, s.TrackID, s.Direction, s.Bytes)
+	}
+	// Output:
+	// DE: up 1200 bytes in 1 messages
+	// PA_alice/TR_camera up: 1200 bytes
+}

@@ -2,7 +2,6 @@ package trackstats
 
 import (
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"unsafe"
@@ -21,8 +20,10 @@ const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 // health, without per-track series or node label.
 type PrometheusOptions struct {
 	// PerTrack also renders trackstats_track_bytes_total and
-	// trackstats_track_messages_total, one series per live track and
+	// trackstats_track_messages_total, one series per admitted track and
 	// direction (labels direction, country, participant_id, track_id).
+	// It calls SetTrackSeries(MaxTrackSeries): series appear from the next
+	// window pass on.
 	PerTrack bool
 	// MaxTrackSeries caps the per-track series; the rest are summed into
 	// one series per direction with track_id="__overflow__". 0 means
@@ -37,26 +38,24 @@ type PrometheusOptions struct {
 const minPromBuffer = 16 << 10
 
 // Prometheus renders the registry in the Prometheus text exposition format
-// (version 0.0.4): trackstats_bytes_total and trackstats_messages_total by
+// (version 0.0.4) from one read of its figures (see Figures for what they
+// include): trackstats_bytes_total and trackstats_messages_total by
 // direction ("incoming" for UPSTREAM, "outgoing" for DOWNSTREAM, as
 // LiveKit's own counters) and country, cumulative over every track the
 // registry has had; optionally per-track series; and health (open tracks,
 // reports, merges, late ticks, tick duration). One cgo call in the common
 // case: the library renders into a buffer sized from the previous
 // exposition, and renders again only when the registry has grown past it.
-// Safe for concurrent use, also with records and ticks.
+// Never waits for the sampler; safe for concurrent use, also with records
+// and ticks. Hosts that serve a client_golang registry use the collector
+// of the tsprom module instead.
 func (r *Registry) Prometheus(opts PrometheusOptions) (string, error) {
 	if r == nil {
 		return "", ErrRegistryClosed
 	}
 	maxSeries := uint32(DefaultMaxTrackSeries)
-	switch {
-	case opts.MaxTrackSeries < 0:
-		maxSeries = 0
-	case opts.MaxTrackSeries > math.MaxUint32:
-		maxSeries = math.MaxUint32
-	case opts.MaxTrackSeries > 0:
-		maxSeries = uint32(opts.MaxTrackSeries)
+	if opts.MaxTrackSeries != 0 {
+		maxSeries = clampSeries(opts.MaxTrackSeries)
 	}
 	size := max(int(r.promSize.Load()), minPromBuffer)
 	r.mu.RLock()

@@ -1,0 +1,170 @@
+package trackstats
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Traffic is a cumulative count of bytes and messages.
+type Traffic struct {
+	Bytes, Messages uint64
+}
+
+// Add returns the sum of t and o.
+func (t Traffic) Add(o Traffic) Traffic {
+	return Traffic{t.Bytes + o.Bytes, t.Messages + o.Messages}
+}
+
+// CountryFigures is the traffic of every track opened with one country,
+// released tracks included.
+type CountryFigures struct {
+	// Country as given to OpenTrack; empty when unknown.
+	Country string
+	// Up is what publishers sent (UPSTREAM), Down what subscribers were
+	// sent (DOWNSTREAM).
+	Up, Down Traffic
+}
+
+// TrackFigures is one per-track series: the traffic of one track in one
+// direction, for a (track, direction) admitted under the limit of
+// Registry.SetTrackSeries.
+type TrackFigures struct {
+	ParticipantID, TrackID, Country string
+	Direction                       Direction
+	Traffic
+}
+
+// Figures is one read of a registry's cumulative figures (ReadFigures): the
+// traffic the sampler has published, and the health counters as they stood
+// at the read.
+//
+// The traffic figures hold every window the sampler has taken, that is
+// exactly what the reports delivered so far add up to, and not the window
+// still open: they lag the records by at most one interval, and a closed
+// track's bytes are in within milliseconds. (Track.Totals adds the open
+// window for one track.) They never go back: a released track's bytes stay
+// in its country's sums, and the overflow keeps every series not admitted,
+// released ones included. A read never waits for the sampler, a window pass
+// or a report consumer.
+type Figures struct {
+	// Publication counts the sampler's publications: two reads with the
+	// same number have the same traffic figures. 0 before the first report.
+	Publication uint64
+	// AsOf is the end of the latest window included (zero before the first).
+	AsOf time.Time
+	// Countries holds every country reported so far, sorted by Country.
+	Countries []CountryFigures
+	// Tracks holds the per-track series while SetTrackSeries is on: one per
+	// admitted (track, direction) of a track not yet released, in a stable
+	// order.
+	Tracks []TrackFigures
+	// Overflow, indexed by Direction, sums every (track, direction) that
+	// moved without being admitted to a series of its own.
+	Overflow [2]Traffic
+	// TrackSeries says whether per-track series are on, under
+	// TrackSeriesLimit.
+	TrackSeries      bool
+	TrackSeriesLimit int
+	// TickTime is the time the sampler spent in window passes, LastTick
+	// the latest pass's.
+	TickTime, LastTick time.Duration
+	// Stats are the registry's health counters.
+	Stats Stats
+}
+
+// Total is the traffic of every country in direction d.
+func (f *Figures) Total(d Direction) Traffic {
+	var t Traffic
+	for _, c := range f.Countries {
+		if d == Up {
+			t = t.Add(c.Up)
+		} else {
+			t = t.Add(c.Down)
+		}
+	}
+	return t
+}
+
+// errNilFigures: ReadFigures needs somewhere to write.
+var errNilFigures = errors.New("trackstats: ReadFigures into a nil *Figures")
+
+// ReadFigures reads the registry's figures into dst, reusing its slices
+// and, where a row's ids did not change, its strings: a collector that
+// keeps one Figures reads without allocating. Safe for concurrent use with
+// everything but other uses of the same dst. ErrRegistryClosed after Close.
+func (r *Registry) ReadFigures(dst *Figures) error {
+	if dst == nil {
+		return errNilFigures
+	}
+	if r == nil {
+		return ErrRegistryClosed
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.h == nil {
+		return ErrRegistryClosed
+	}
+	return resultErr(cFigures(r.h, dst))
+}
+
+// Figures reads the registry's figures into a new Figures (see
+// ReadFigures).
+func (r *Registry) Figures() (*Figures, error) {
+	f := new(Figures)
+	if err := r.ReadFigures(f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// SetTrackSeries keeps per-track series in the figures (Figures.Tracks):
+// from the next window pass on, each (track, direction) that moves is
+// admitted, once, to a series of its own while fewer than max are
+// admitted, or else to the overflow, and stays there until the track is
+// released. A track that moved before is admitted with its whole
+// cumulative count. A later call changes the limit for series admitted
+// afterwards; there is no off. A negative max is 0 (every series in the
+// overflow). ErrRegistryClosed after Close.
+func (r *Registry) SetTrackSeries(max int) error {
+	if r == nil {
+		return ErrRegistryClosed
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.h == nil {
+		return ErrRegistryClosed
+	}
+	return resultErr(cSetTrackSeries(r.h, clampSeries(max)))
+}
+
+// clampSeries maps a Go series limit onto the library's uint32.
+func clampSeries(n int) uint32 {
+	switch {
+	case n < 0:
+		return 0
+	case uint64(n) > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(n)
+}
+
+// keep is s when it equals the library's bytes b (so a reused row allocates
+// nothing), and a Go copy of b otherwise. b is borrowed C memory.
+func keep(s, b string) string {
+	if s == b {
+		return s
+	}
+	return strings.Clone(b)
+}
+
+// resize is s with length n, keeping its elements (the strings of the
+// previous read, compared with the new ones by keep).
+func resize[T any](s []T, n int) []T {
+	if n <= cap(s) {
+		return s[:n]
+	}
+	return slices.Grow(s[:cap(s)], n-cap(s))[:n]
+}

@@ -102,12 +102,7 @@ func (r *Registry) ReadFigures(dst *Figures) error {
 	if r == nil {
 		return ErrRegistryClosed
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.h == nil {
-		return ErrRegistryClosed
-	}
-	return resultErr(cFigures(r.h, dst))
+	return r.call(func(h *cRegistry) uint32 { return cFigures(h, dst) })
 }
 
 // Figures reads the registry's figures into a new Figures (see
@@ -132,12 +127,7 @@ func (r *Registry) SetTrackSeries(max int) error {
 	if r == nil {
 		return ErrRegistryClosed
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.h == nil {
-		return ErrRegistryClosed
-	}
-	return resultErr(cSetTrackSeries(r.h, clampSeries(max)))
+	return r.call(func(h *cRegistry) uint32 { return cSetTrackSeries(h, clampSeries(max)) })
 }
 
 // clampSeries maps a Go series limit onto the library's uint32.

@@ -239,6 +239,13 @@ typedef struct trackstats_track_figures {
   // Cumulative bytes and messages of this track in this direction.
   uint64_t bytes;
   uint64_t messages;
+  // When the series was admitted (Unix ns): a series of the same ids
+  // with another start is another track. Its first value may hold what
+  // the track recorded before (per-track series asked for late).
+  uint64_t start_unix_ns;
+  // The track was released: this is the series' final value, published
+  // for one to two more intervals, then the series is gone.
+  bool ended;
   const char *participant_id;
   size_t participant_id_len;
   const char *track_id;
@@ -292,13 +299,17 @@ typedef struct trackstats_figures_view {
   uint64_t publication;
   // The end of the latest window included (Unix ns), 0 before the first.
   uint64_t as_of_unix_ns;
+  // When the registry started (Unix ns): every cumulative figure counts
+  // from there.
+  uint64_t started_unix_ns;
   // Per country, sorted by country (bytewise), every country reported so
   // far.
   const struct trackstats_country_figures *countries;
   size_t countries_len;
   // Per-track series (see `trackstats_registry_set_track_series`): one
-  // per admitted (track, direction) of a track not yet released, in a
-  // stable order. Empty while per-track series are off.
+  // per admitted (track, direction), in a stable order; a released
+  // track's series stay, flagged `ended`, with their final values for one
+  // to two intervals. Empty while per-track series are off.
   const struct trackstats_track_figures *tracks;
   size_t tracks_len;
   // Everything not admitted to a series of its own, released tracks

@@ -25,9 +25,13 @@
 //!
 //! **Stable series**: a (track, direction) is admitted to a series of its
 //! own, or to the overflow, once, at its first report after per-track
-//! figures were asked for, and stays there until the track is released
-//! (its series then ends). It never moves between the two, so neither goes
-//! back, and a lower limit only applies to series not yet admitted.
+//! figures were asked for, and stays there until the track is released. It
+//! never moves between the two, so neither goes back, and a lower limit
+//! only applies to series not yet admitted. A released track's series ends
+//! with its final value, which stays published until the end of the second
+//! pass after the release (one to two intervals), so a reader that reads at
+//! least once an interval sees every series' last value; its place under the
+//! limit is free from then on.
 
 use crate::key::TrackKey;
 use crate::report::Direction;
@@ -81,6 +85,13 @@ pub struct TrackFigures {
     /// Cumulative bytes and messages of this track in this direction.
     pub bytes: u64,
     pub messages: u64,
+    /// When the series was admitted (Unix ns): a series of the same ids
+    /// with another start is another track. Its first value may hold what
+    /// the track recorded before (per-track series asked for late).
+    pub start_unix_ns: u64,
+    /// The track was released: this is the series' final value, published
+    /// for one to two more intervals, then the series is gone.
+    pub ended: bool,
     pub participant_id: *const c_char,
     pub participant_id_len: usize,
     pub track_id: *const c_char,
@@ -92,19 +103,21 @@ pub struct TrackFigures {
 }
 
 impl TrackFigures {
-    fn new(key: &TrackKey, direction: Direction, d: Delta) -> TrackFigures {
+    fn new(key: &TrackKey, s: &Series) -> TrackFigures {
         let (p, t, c) = (key.participant_id(), key.track_id(), key.country());
         TrackFigures {
             user_data: key.user_data(),
-            bytes: d.bytes,
-            messages: d.messages,
+            bytes: s.traffic.bytes,
+            messages: s.traffic.messages,
+            start_unix_ns: s.start_unix_ns,
+            ended: s.ended,
             participant_id: p.as_ptr().cast(),
             participant_id_len: p.len(),
             track_id: t.as_ptr().cast(),
             track_id_len: t.len(),
             country: c.as_ptr().cast(),
             country_len: c.len(),
-            direction,
+            direction: s.direction,
         }
     }
 
@@ -232,6 +245,9 @@ struct Series {
     key: Option<TrackKey>,
     direction: Direction,
     traffic: Delta,
+    start_unix_ns: u64,
+    /// Its track was released; freed at the end of the second pass after.
+    ended: bool,
 }
 
 /// The figures as the sampler role keeps them between publications. Every
@@ -246,8 +262,15 @@ pub(crate) struct Tally {
     order: Vec<u32>,
     series: Vec<Series>,
     free_series: Vec<u32>,
-    /// Series entries in use.
+    /// Series entries in use (ended ones included until they are freed).
     admitted: u32,
+    /// Ended series, freed at the end of the next pass (`ending`) or the
+    /// one after (`ended`).
+    ending: Vec<u32>,
+    ended: Vec<u32>,
+    /// The time of the batch of work under way (Unix ns), the start of the
+    /// series it admits.
+    now_unix_ns: u64,
     overflow: [Delta; 2],
     /// The board's setting, read at the start of each batch of work.
     limit: Option<u32>,
@@ -267,6 +290,9 @@ impl Tally {
             series: Vec::new(),
             free_series: Vec::new(),
             admitted: 0,
+            ending: Vec::new(),
+            ended: Vec::new(),
+            now_unix_ns: 0,
             overflow: [Delta::ZERO; 2],
             limit: None,
             countries_changed: false,
@@ -276,8 +302,10 @@ impl Tally {
         }
     }
 
-    /// Takes up the board's per-track setting before a batch of work.
-    pub fn begin(&mut self, board: &Board) {
+    /// Takes up the board's per-track setting before a batch of work that
+    /// runs at `now_unix_ns`.
+    pub fn begin(&mut self, board: &Board, now_unix_ns: u64) {
+        self.now_unix_ns = now_unix_ns;
         let limit = board.track_series();
         if limit != self.limit {
             self.limit = limit;
@@ -349,7 +377,13 @@ impl Tally {
             self.overflow[k] = self.overflow[k].add(sum);
             return OVERFLOW;
         }
-        let entry = Series { key: Some(slot.key()), direction: dir, traffic: sum };
+        let entry = Series {
+            key: Some(slot.key()),
+            direction: dir,
+            traffic: sum,
+            start_unix_ns: self.now_unix_ns,
+            ended: false,
+        };
         let s = match self.free_series.pop() {
             Some(s) => {
                 self.series[s as usize] = entry;
@@ -366,19 +400,32 @@ impl Tally {
     }
 
     /// The track at slot `i` is gone (released, its last windows counted):
-    /// its series end, and the slot's next track starts afresh.
+    /// its series end (their final values stay published for one to two
+    /// passes, see the module doc), and the slot's next track starts afresh.
     pub fn forget(&mut self, i: u32) {
         let Some(e) = self.seen.get_mut(i as usize) else { return };
         for s in e.series {
             if s < OVERFLOW {
-                self.series[s as usize].key = None;
-                self.free_series.push(s);
-                self.admitted -= 1;
+                self.series[s as usize].ended = true;
+                self.ending.push(s);
                 self.tracks_changed = true;
                 self.changed = true;
             }
         }
         *e = Seen::NEW;
+    }
+
+    /// At the end of a pass: frees the series that ended before the
+    /// previous pass, so each was published for at least one interval.
+    pub fn pass_done(&mut self) {
+        for s in std::mem::take(&mut self.ended) {
+            self.series[s as usize].key = None;
+            self.free_series.push(s);
+            self.admitted -= 1;
+            self.tracks_changed = true;
+            self.changed = true;
+        }
+        std::mem::swap(&mut self.ended, &mut self.ending);
     }
 
     /// Publishes what changed since the last publication, if anything did.
@@ -429,7 +476,7 @@ impl Tally {
         let (mut rows, mut keys) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for s in &self.series {
             if let Some(key) = &s.key {
-                rows.push(TrackFigures::new(key, s.direction, s.traffic));
+                rows.push(TrackFigures::new(key, s));
                 keys.push(key.clone());
             }
         }
@@ -444,13 +491,26 @@ impl Tally {
 pub struct Figures {
     published: Arc<Published>,
     stats: Stats,
+    started_unix_ns: u64,
     tick_ns_total: u64,
     last_tick_ns: u64,
 }
 
 impl Figures {
-    pub(crate) fn new(published: Arc<Published>, stats: Stats, tick_ns_total: u64, last_tick_ns: u64) -> Figures {
-        Figures { published, stats, tick_ns_total, last_tick_ns }
+    pub(crate) fn new(
+        published: Arc<Published>,
+        stats: Stats,
+        started_unix_ns: u64,
+        tick_ns_total: u64,
+        last_tick_ns: u64,
+    ) -> Figures {
+        Figures { published, stats, started_unix_ns, tick_ns_total, last_tick_ns }
+    }
+
+    /// When the registry started (Unix ns): every cumulative figure counts
+    /// from there.
+    pub fn started_unix_ns(&self) -> u64 {
+        self.started_unix_ns
     }
 
     /// How many times the sampler role has published: equal numbers, equal
@@ -476,8 +536,8 @@ impl Figures {
     }
 
     /// The per-track series, when asked for (`Registry::set_track_series`):
-    /// one per admitted (track, direction) of a track not yet released, in
-    /// a stable order.
+    /// one per admitted (track, direction), in a stable order; a released
+    /// track's series stay, flagged `ended`, for one to two intervals.
     pub fn tracks(&self) -> &[TrackFigures] {
         &self.published.tracks.rows
     }
@@ -535,7 +595,7 @@ mod tests {
     fn countries_sum_every_window_and_keep_released_tracks() {
         let (board, mut t) = (Board::new(), Tally::new());
         let (a, b, c) = (live("a", "SE"), live("b", ""), live("c", "DE"));
-        t.begin(&board);
+        t.begin(&board, 0);
         take(&mut t, 0, &a, 10, 0);
         take(&mut t, 1, &b, 0, 5);
         take(&mut t, 2, &c, 1, 1);
@@ -545,7 +605,7 @@ mod tests {
         a.free();
         t.publish(&board, 200);
         let p = board.load();
-        let f = Figures::new(p, Stats::default(), 0, 0);
+        let f = Figures::new(p, Stats::default(), 0, 0, 0);
         let names: Vec<_> = f.countries().iter().map(|c| c.name()).collect();
         assert_eq!(names, ["", "DE", "SE"], "sorted by country");
         assert_eq!(f.countries()[2].traffic(Direction::Up), Delta { bytes: 20, messages: 2 });
@@ -562,29 +622,44 @@ mod tests {
         let slots: Vec<_> = (0..4).map(|i| live(&format!("p{i}"), "FR")).collect();
         take(&mut t, 0, &slots[0], 100, 0); // before per-track figures: no series yet
         board.set_track_series(2);
-        t.begin(&board);
+        t.begin(&board, 0);
         take(&mut t, 0, &slots[0], 1, 0); // admitted with its whole sum
         take(&mut t, 1, &slots[1], 2, 3); // up admitted; down over the limit
         take(&mut t, 2, &slots[2], 4, 0); // overflow
         t.publish(&board, 1);
-        let f = Figures::new(board.load(), Stats::default(), 0, 0);
+        let f = Figures::new(board.load(), Stats::default(), 0, 0, 0);
         let series: Vec<_> = f.tracks().iter().map(|s| (s.participant_id(), s.direction, s.bytes)).collect();
         assert_eq!(series, [("p0", Direction::Up, 101), ("p1", Direction::Up, 2)]);
         assert_eq!((f.overflow(Direction::Up).bytes, f.overflow(Direction::Down).bytes), (4, 3));
 
-        // p0 goes: its series ends, the overflow keeps what it had, and the
-        // next new series (not p2's, decided already) takes the free place.
-        t.begin(&board);
+        // p0 goes: its series ends with its final value, published until
+        // the end of the second pass after; only then is its place free for
+        // the next new series (not p2's, decided already).
+        t.begin(&board, 2);
+        slots[0].record(Direction::Up, 9);
+        let d = slots[0].take_windows(&slots[0].observe().unwrap());
+        t.add(0, &slots[0], &d); // its final flush
         t.forget(0);
         slots[0].free();
+        t.publish(&board, 2);
+        let ended =
+            |f: &Figures| f.tracks().iter().map(|s| (s.participant_id().to_string(), s.ended)).collect::<Vec<_>>();
+        let f = Figures::new(board.load(), Stats::default(), 0, 0, 0);
+        assert_eq!(f.tracks()[0].bytes, 110, "the final value");
+        assert_eq!(ended(&f), [("p0".into(), true), ("p1".into(), false)]);
+        t.pass_done(); // the first pass after the release: still there
+        t.publish(&board, 3);
+        assert_eq!(ended(&Figures::new(board.load(), Stats::default(), 0, 0, 0))[0], ("p0".into(), true));
+        t.pass_done(); // the second: gone, its place free
+        t.begin(&board, 4);
         take(&mut t, 2, &slots[2], 4, 0);
         take(&mut t, 3, &slots[3], 8, 0);
-        t.publish(&board, 2);
-        let f = Figures::new(board.load(), Stats::default(), 0, 0);
-        let series: Vec<_> = f.tracks().iter().map(|s| (s.participant_id(), s.bytes)).collect();
-        assert_eq!(series, [("p3", 8), ("p1", 2)], "p3 reuses p0's entry; p2 stays in the overflow");
+        t.publish(&board, 4);
+        let f = Figures::new(board.load(), Stats::default(), 0, 0, 0);
+        let series: Vec<_> = f.tracks().iter().map(|s| (s.participant_id(), s.bytes, s.start_unix_ns)).collect();
+        assert_eq!(series, [("p3", 8, 4), ("p1", 2, 0)], "p3 reuses p0's entry; p2 stays in the overflow");
         assert_eq!(f.overflow(Direction::Up).bytes, 8, "4 + 4: p2 only");
-        assert_eq!(f.total(Direction::Up).bytes, 101 + 2 + 8 + 8, "released p0 still counted by country");
+        assert_eq!(f.total(Direction::Up).bytes, 110 + 2 + 8 + 8, "released p0 still counted by country");
         for s in &slots[1..] {
             s.free();
         }

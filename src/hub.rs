@@ -208,7 +208,13 @@ impl Core {
     /// never waits for the sampler role, a pass or a sink (`figures.rs`).
     pub(crate) fn figures(&self) -> Figures {
         let c = &self.store.counters;
-        Figures::new(self.store.board.load(), self.stats(), c.tick_ns_total.load(Relaxed), c.last_tick_ns.load(Relaxed))
+        Figures::new(
+            self.store.board.load(),
+            self.stats(),
+            self.store.clock.origin_unix_ns(),
+            c.tick_ns_total.load(Relaxed),
+            c.last_tick_ns.load(Relaxed),
+        )
     }
 }
 

@@ -179,7 +179,7 @@ mod tests {
         if let Some(l) = limit {
             board.set_track_series(l);
         }
-        t.begin(&board);
+        t.begin(&board, 0);
         let slots: Vec<_> = (0..4u64).map(|_| Slot::default()).collect();
         for (i, s) in slots.iter().enumerate() {
             let (p, c) = if i < 3 { (format!("PA_\"{i}\""), "FR") } else { ("PA_d".to_string(), "") };
@@ -196,7 +196,7 @@ mod tests {
         for s in &slots {
             s.free();
         }
-        Figures::new(board.load(), Stats { ticks: 4, ..Stats::default() }, 0, 0)
+        Figures::new(board.load(), Stats { ticks: 4, ..Stats::default() }, 0, 0, 0)
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl Sampler {
     pub fn pass(&mut self, st: &Store, end_ns: u64, flags: u32) {
         let began = Instant::now();
         let prev = self.prev_boundary_ns;
-        self.tally.begin(&st.board);
+        self.tally.begin(&st.board, end_ns);
         let tally = &mut self.tally;
         #[cfg(feature = "fault-injection")]
         let mut fuse = self.panic_after.take();
@@ -175,6 +175,7 @@ impl Sampler {
             emit(&mut out, tally, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
         });
         drop(out);
+        self.tally.pass_done();
         self.tally.publish(&st.board, end_ns);
         // A pass with fewer marked slots than the fuse leaves it for the next.
         #[cfg(feature = "fault-injection")]
@@ -242,7 +243,7 @@ impl Sampler {
     }
 
     pub fn apply_all(&mut self, st: &Store, reqs: &[Request]) {
-        self.tally.begin(&st.board);
+        self.tally.begin(&st.board, st.clock.now_unix_ns());
         let mut out = st.outbox.writer(&st.counters);
         for &r in reqs {
             self.apply(st, &mut out, r);
@@ -256,7 +257,7 @@ impl Sampler {
     /// everything recorded before the close is queued when it returns, even
     /// if the host then frees the registry before releasing its tracks.
     pub fn report_final_all(&mut self, st: &Store) {
-        self.tally.begin(&st.board);
+        self.tally.begin(&st.board, st.clock.now_unix_ns());
         let mut live = Vec::new();
         st.slab.for_each(|i, slot| {
             if slot.observe().is_some() {

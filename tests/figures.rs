@@ -294,13 +294,24 @@ fn track_series_are_admitted_once_and_stay_stable() {
     tracks[0].record_down(5);
     reg.tick().unwrap();
     assert_eq!(reg.figures().overflow(Direction::Down).bytes, 5);
-    // PA_2 goes: its place is free for a series not yet decided, never for
-    // one in the overflow (PA_3..5 stay there).
+    // PA_2 goes, with 2 more bytes: its series ends with its final value,
+    // published until the end of the second pass after the release; then
+    // its place is free for a series not yet decided, never for one in the
+    // overflow (PA_3..5 stay there).
+    tracks[1].record_up(2);
     drop(tracks.remove(1));
     reg.flush().unwrap();
+    let ended = |reg: &Registry| -> Vec<(String, bool, u64)> {
+        reg.figures().tracks().iter().map(|t| (t.participant_id().to_string(), t.ended, t.bytes)).collect()
+    };
+    assert_eq!(ended(&reg)[2], ("PA_2".to_string(), true, 22), "the final value, flagged");
+    reg.tick().unwrap();
+    assert_eq!(ended(&reg)[2], ("PA_2".to_string(), true, 22), "still there after the first pass");
     for t in &tracks {
         t.record_up(1);
     }
+    reg.tick().unwrap();
+    assert_eq!(ended(&reg).len(), 2, "gone after the second");
     let late = open(9);
     late.record_up(9);
     reg.tick().unwrap();

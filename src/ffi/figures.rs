@@ -35,13 +35,17 @@ pub struct trackstats_figures_view {
     pub publication: u64,
     /// The end of the latest window included (Unix ns), 0 before the first.
     pub as_of_unix_ns: u64,
+    /// When the registry started (Unix ns): every cumulative figure counts
+    /// from there.
+    pub started_unix_ns: u64,
     /// Per country, sorted by country (bytewise), every country reported so
     /// far.
     pub countries: *const CountryFigures,
     pub countries_len: usize,
     /// Per-track series (see `trackstats_registry_set_track_series`): one
-    /// per admitted (track, direction) of a track not yet released, in a
-    /// stable order. Empty while per-track series are off.
+    /// per admitted (track, direction), in a stable order; a released
+    /// track's series stay, flagged `ended`, with their final values for one
+    /// to two intervals. Empty while per-track series are off.
     pub tracks: *const TrackFigures,
     pub tracks_len: usize,
     /// Everything not admitted to a series of its own, released tracks
@@ -68,6 +72,7 @@ impl trackstats_figures_view {
         trackstats_figures_view {
             publication: f.publication(),
             as_of_unix_ns: f.as_of_unix_ns(),
+            started_unix_ns: f.started_unix_ns(),
             countries: countries.as_ptr(),
             countries_len: countries.len(),
             tracks: tracks.as_ptr(),

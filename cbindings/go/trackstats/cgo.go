@@ -371,6 +371,7 @@ func cFigures(r *cRegistry, f *Figures) uint32 {
 	if v.as_of_unix_ns != 0 {
 		f.AsOf = unixNano(uint64(v.as_of_unix_ns))
 	}
+	f.Started = unixNano(uint64(v.started_unix_ns))
 	cs := unsafe.Slice(v.countries, int(v.countries_len))
 	f.Countries = resize(f.Countries, len(cs))
 	for i := range cs {
@@ -388,6 +389,8 @@ func cFigures(r *cRegistry, f *Figures) uint32 {
 		row.Country = keep(row.Country, cBorrowed(t.country, t.country_len))
 		row.Direction = Direction(t.direction)
 		row.Traffic = Traffic{uint64(t.bytes), uint64(t.messages)}
+		row.Start = unixNano(uint64(t.start_unix_ns))
+		row.Ended = bool(t.ended)
 	}
 	f.Overflow[Up] = Traffic{uint64(v.overflow_up_bytes), uint64(v.overflow_up_messages)}
 	f.Overflow[Down] = Traffic{uint64(v.overflow_down_bytes), uint64(v.overflow_down_messages)}

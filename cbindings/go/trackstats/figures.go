@@ -35,6 +35,13 @@ type TrackFigures struct {
 	ParticipantID, TrackID, Country string
 	Direction                       Direction
 	Traffic
+	// Start is when the series was admitted: a series of the same ids with
+	// another Start is another track. Its first value may hold what the
+	// track recorded before (series asked for late).
+	Start time.Time
+	// Ended: the track was released and this is the series' final value,
+	// kept for one to two intervals before the series goes.
+	Ended bool
 }
 
 // Figures is one read of a registry's cumulative figures (ReadFigures): the
@@ -55,11 +62,14 @@ type Figures struct {
 	Publication uint64
 	// AsOf is the end of the latest window included (zero before the first).
 	AsOf time.Time
+	// Started is when the registry started: every cumulative figure counts
+	// from there.
+	Started time.Time
 	// Countries holds every country reported so far, sorted by Country.
 	Countries []CountryFigures
 	// Tracks holds the per-track series while SetTrackSeries is on: one per
-	// admitted (track, direction) of a track not yet released, in a stable
-	// order.
+	// admitted (track, direction), in a stable order; a released track's
+	// series stay, Ended, for one to two intervals.
 	Tracks []TrackFigures
 	// Overflow, indexed by Direction, sums every (track, direction) that
 	// moved without being admitted to a series of its own.

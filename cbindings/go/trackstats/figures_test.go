@@ -129,7 +129,10 @@ func TestFiguresTrackSeriesUnderTheLimit(t *testing.T) {
 		}
 		for i, s := range f.Tracks {
 			want := TrackFigures{"PA_" + strconv.Itoa(i), "TR_" + strconv.Itoa(i), "SE", Up,
-				Traffic{uint64(10 * (i + 1) * round), uint64(round)}}
+				Traffic{uint64(10 * (i + 1) * round), uint64(round)}, f.Tracks[i].Start, false}
+			if s.Start.Before(f.Started) || s.Start.After(f.AsOf) {
+				t.Errorf("series %d started %v, registry %v, as of %v", i, s.Start, f.Started, f.AsOf)
+			}
 			if s != want {
 				t.Errorf("round %d: series %d is %+v, want %+v", round, i, s, want)
 			}

@@ -14,6 +14,7 @@
 #   test-reliability test-loom
 #   test-faults test-valgrind            mk/reliability.mk
 #   test-prometheus                      mk/prometheus.mk
+#   test-metrics test-fleet bench-metrics mk/metrics.mk
 #   bench bench-rust bench-report        mk/bench.mk
 
 SHELL := /bin/bash
@@ -86,6 +87,7 @@ include mk/reliability.mk
 include mk/bench.mk
 include mk/prometheus.mk
 include mk/pion.mk
+include mk/metrics.mk
 
 test: $(TEST_TARGETS)
 	@echo "make test: all suites passed"

@@ -1,0 +1,19 @@
+# Metrics where Go hosts look (issue 18): the client_golang collector
+# (cbindings/go/tsprom) and the OpenTelemetry producer (cbindings/go/tsotel),
+# each its own Go module found through cbindings/go/go.work, and a fleet of
+# three Go SFU processes scraped by a real Prometheus.
+#   make test-tsprom    vet, gofmt and the collector's tests (race detector)
+# Uses GO, GO_ENV and check-go from cbindings/go/go.mk.
+METRICS_GO_DIRS := cbindings/go/tsprom
+
+TEST_TARGETS += test-tsprom
+.PHONY: test-tsprom
+
+test-tsprom: check-go lib
+	@for d in $(METRICS_GO_DIRS); do \
+	  ( cd $$d && bad=$$($$($(GO) env GOROOT)/bin/gofmt -l .) && [ -z "$$bad" ] ) \
+	    || { echo "error: gofmt would change files in $$d (run gofmt -w $$d)"; exit 1; }; \
+	done
+	for d in $(METRICS_GO_DIRS); do \
+	  ( cd $$d && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 -timeout 300s ./... ) || exit 1; \
+	done

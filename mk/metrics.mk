@@ -2,14 +2,15 @@
 # (cbindings/go/tsprom) and the OpenTelemetry producer (cbindings/go/tsotel),
 # each its own Go module found through cbindings/go/go.work, and a fleet of
 # three Go SFU processes scraped by a real Prometheus.
-#   make test-tsprom    vet, gofmt and the collector's tests (race detector)
+#   make test-metrics   vet, gofmt and the tests of the collector and the
+#                      producer (race detector)
 # Uses GO, GO_ENV and check-go from cbindings/go/go.mk.
-METRICS_GO_DIRS := cbindings/go/tsprom
+METRICS_GO_DIRS := cbindings/go/tsprom cbindings/go/tsotel
 
-TEST_TARGETS += test-tsprom
-.PHONY: test-tsprom
+TEST_TARGETS += test-metrics
+.PHONY: test-metrics
 
-test-tsprom: check-go lib
+test-metrics: check-go lib
 	@for d in $(METRICS_GO_DIRS); do \
 	  ( cd $$d && bad=$$($$($(GO) env GOROOT)/bin/gofmt -l .) && [ -z "$$bad" ] ) \
 	    || { echo "error: gofmt would change files in $$d (run gofmt -w $$d)"; exit 1; }; \

@@ -2,8 +2,9 @@
 # (cbindings/go/tsprom) and the OpenTelemetry producer (cbindings/go/tsotel),
 # each its own Go module found through cbindings/go/go.work, and a fleet of
 # three Go SFU processes scraped by a real Prometheus.
-#   make test-metrics   vet, gofmt and the tests of the collector and the
-#                      producer (race detector)
+#   make test-metrics    vet, gofmt and the tests of the collector and the
+#                        producer (race detector)
+#   make test-fleet      the fleet on a real Prometheus (below)
 # Uses GO, GO_ENV and check-go from cbindings/go/go.mk.
 METRICS_GO_DIRS := cbindings/go/tsprom cbindings/go/tsotel
 
@@ -18,3 +19,17 @@ test-metrics: check-go lib
 	for d in $(METRICS_GO_DIRS); do \
 	  ( cd $$d && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 -timeout 300s ./... ) || exit 1; \
 	done
+
+# The fleet: three Go SFU processes (home, relay with nil handles, edge) using
+# the collector, one Debian prometheus scraping them (installed if missing);
+# PromQL sums by direction and by node must equal the nodes' ground truth.
+# About 15 s.
+TEST_TARGETS += test-fleet
+.PHONY: test-fleet
+FLEET_NODE := $(CURDIR)/build/go/fleetnode
+
+test-fleet: check-go lib
+	@command -v python3 >/dev/null 2>&1 || { echo "error: python3 is required for the fleet test"; exit 1; }
+	@mkdir -p $(dir $(FLEET_NODE))
+	cd cbindings/go/tsprom && $(GO_ENV) $(GO) build -o $(FLEET_NODE) ./internal/fleetnode
+	python3 scripts/fleet_e2e.py $(FLEET_NODE)

@@ -45,11 +45,47 @@ def free_port():
         return s.getsockname()[1]
 
 
-def query(port, expr):
+def query_by(port, expr, labels):
+    """An instant query's result as {(value of each label, ...): value}."""
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     with urllib.request.urlopen(url, timeout=5) as r:
         body = json.load(r)
-    return {x["metric"].get("direction", ""): int(float(x["value"][1])) for x in body["data"]["result"]}
+    return {tuple(x["metric"].get(l, "") for l in labels): int(float(x["value"][1])) for x in body["data"]["result"]}
+
+
+def query(port, expr):
+    return {k[0]: v for k, v in query_by(port, expr, ("direction",)).items()}
+
+
+def start_prometheus(prom, tmp, job, targets, log):
+    """Prometheus on a free loopback port, scraping `targets` every second
+    with its data in `tmp`; returns (process, port)."""
+    port = free_port()
+    with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
+        f.write(f"""global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: {job}
+    static_configs:
+      - targets: {json.dumps(targets)}
+""")
+    p = subprocess.Popen(
+        [prom, f"--config.file={tmp}/prometheus.yml", f"--storage.tsdb.path={tmp}/data",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    return p, port
+
+
+def stop(procs):
+    """SIGTERM, then SIGKILL after 10 s, for every process still running."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 def main():
@@ -59,26 +95,15 @@ def main():
     tmp = tempfile.mkdtemp(prefix="trackstats-prom-")
     procs = []
     try:
-        mport, pport = free_port(), free_port()
+        mport = free_port()
         truth_path = os.path.join(tmp, "truth.json")
         demo = subprocess.Popen(
             [DEMO, "--interval-ms", "1000", "--duration-s", "6", "--metrics-addr", f"127.0.0.1:{mport}",
              "--hold-s", str(DEADLINE_S), "--truth-out", truth_path],
             stdout=open(os.path.join(tmp, "demo.log"), "w"), stderr=subprocess.STDOUT)
         procs.append(demo)
-        with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
-            f.write(f"""global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: trackstats-demo
-    static_configs:
-      - targets: ["127.0.0.1:{mport}"]
-""")
-        prometheus = subprocess.Popen(
-            [prom, f"--config.file={tmp}/prometheus.yml", f"--storage.tsdb.path={tmp}/data",
-             f"--web.listen-address=127.0.0.1:{pport}"],
-            stdout=open(os.path.join(tmp, "prometheus.log"), "w"), stderr=subprocess.STDOUT)
+        prometheus, pport = start_prometheus(prom, tmp, "trackstats-demo", [f"127.0.0.1:{mport}"],
+                                             os.path.join(tmp, "prometheus.log"))
         procs.append(prometheus)
 
         end = time.time() + DEADLINE_S
@@ -111,13 +136,7 @@ scrape_configs:
         print(open(os.path.join(tmp, "prometheus.log")).read()[-3000:], file=sys.stderr)
         return 1
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

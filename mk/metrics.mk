@@ -5,6 +5,7 @@
 #   make test-metrics    vet, gofmt and the tests of the collector and the
 #                        producer (race detector)
 #   make test-fleet      the fleet on a real Prometheus (below)
+#   make bench-metrics   Collect and Produce at 1k, 100k and 1M tracks (below)
 # Uses GO, GO_ENV and check-go from cbindings/go/go.mk.
 METRICS_GO_DIRS := cbindings/go/tsprom cbindings/go/tsotel
 
@@ -33,3 +34,20 @@ test-fleet: check-go lib
 	@mkdir -p $(dir $(FLEET_NODE))
 	cd cbindings/go/tsprom && $(GO_ENV) $(GO) build -o $(FLEET_NODE) ./internal/fleetnode
 	python3 scripts/fleet_e2e.py $(FLEET_NODE)
+
+# One Collect and one Produce at 1k, 100k and 1M open tracks, aggregates only
+# and with per-track series at the limit, each against its baseline in the
+# same run (a client_golang CounterVec, an OpenTelemetry SDK counter of the
+# same cardinality). About 4 minutes on 2 cores (opening 1M Go tracks is
+# most of it); make bench-go (so make bench, into BENCHMARKS.md, section 8)
+# runs it first.
+BENCH_METRICS_OUT := build/go/bench-metrics.txt
+.PHONY: bench-metrics
+
+bench-metrics: check-go lib
+	@mkdir -p $(dir $(BENCH_METRICS_OUT))
+	set -o pipefail && for d in $(METRICS_GO_DIRS); do \
+	  ( cd $$d && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 5 -benchtime 0.5s -timeout 900s . ) || exit 1; \
+	done | tee $(CURDIR)/$(BENCH_METRICS_OUT)
+
+bench-go: bench-metrics

@@ -46,6 +46,8 @@ class Goal:
         """The limit as the report writes it: 1.2x, 5 ns, 1 us, 256 B."""
         if self.unit == "x":
             return f"{self.limit:g}x"
+        if self.unit == "ns" and self.limit >= 1e6:
+            return f"{self.limit / 1e6:g} ms"
         if self.unit == "ns" and self.limit >= 1000:
             return f"{self.limit / 1000:g} us"
         return f"{self.limit:g} {self.unit}"
@@ -74,6 +76,8 @@ GOALS = {
     "drift": Goal(0.0, "ns"),  # window ends off the absolute grid
     "sfu_bare": Goal(1.3, "x"),  # SFU-shaped: net cost per record vs bare atomics, same pattern
     "sfu_livekit_go": Goal(0.4, "x"),  # SFU-shaped, Go: net cost per record vs the LiveKit model
+    "collect": Goal(10e6, "ns"),  # one Collect / Produce, aggregates, 1M open tracks (issue 18)
+    "allocs_per_track": Goal(0.0, "allocs"),  # their allocations beyond those at 1k tracks, per track
 }
 
 # The SFU-shaped workloads (benches/sfu.rs, cbindings/go/trackstats/
@@ -794,6 +798,57 @@ def section_cpp(r, cpp):
              for k, v in cpp.items()])
 
 
+METRICS_SIZES = [("1k", 1_000), ("100k", 100_000), ("1M", 1_000_000)]
+
+
+def section_metrics(r):
+    """One Collect (cbindings/go/tsprom) and one Produce (cbindings/go/tsotel)
+    per size and mode, from `make bench-metrics` (part of bench-go)."""
+    g, a = GOALS["collect"], GOALS["allocs_per_track"]
+    r.w(f"## 8. Metrics: one Collect and one Produce (goal: aggregates at 1M open tracks in under {g.amount()}, "
+        "no allocation per track)")
+    r.w()
+    go = parse_go(os.path.join(r.results, "bench-go.txt"), r.since)
+    if not any(k.startswith(("BenchmarkCollect", "BenchmarkProduce")) for k in go):
+        r.w("Not measured in this run.")
+        r.w()
+        return
+    r.w("`make bench-metrics`: a manual registry with that many open Go tracks over 50 countries, 10,000 of "
+        "them recorded on and one pass taken, so the figures are published; then one `Collector.Collect` "
+        "(tsprom, into a buffered channel, drained) or one `Producer.Produce` (tsotel) per op. Aggregates: "
+        "traffic by country and direction, and health; per-track at the limit: also the per-track series, "
+        "1000 admitted, and the overflow. Baselines in the same run and group, with as many series as the "
+        "trackstats side sends: `Collect` of a client_golang `CounterVec`, and `ManualReader.Collect` of an "
+        "OpenTelemetry SDK `Int64Counter`. Medians of 5 runs.")
+    r.w()
+    rows = []
+    for mode, label in [("Aggregates", "aggregates"), ("Tracks", "per-track at the limit")]:
+        for size, n in METRICS_SIZES:
+            c = go.get(f"BenchmarkCollect{mode}{size}/trackstats", {})
+            cb = go.get(f"BenchmarkCollect{mode}{size}/baseline-countervec", {})
+            p = go.get(f"BenchmarkProduce{mode}{size}/trackstats", {})
+            pb = go.get(f"BenchmarkProduce{mode}{size}/baseline-sdk-counter", {})
+            rows.append([label, f"{n:,}", fmt_num(c.get("series", 0)),
+                         ns(c.get("ns/op")), fmt_ratio(ratio(c.get("ns/op"), cb.get("ns/op"))),
+                         fmt_num(c.get("allocs/op", 0)),
+                         ns(p.get("ns/op")), fmt_ratio(ratio(p.get("ns/op"), pb.get("ns/op"))),
+                         fmt_num(p.get("allocs/op", 0))])
+    r.table(["figures", "open tracks", "series", "Collect", "vs CounterVec", "allocs", "Produce",
+             "vs SDK counter", "allocs"], rows)
+    for what, name in [("Collect", "BenchmarkCollectAggregates"), ("Produce", "BenchmarkProduceAggregates")]:
+        big, small = go.get(f"{name}1M/trackstats", {}), go.get(f"{name}1k/trackstats", {})
+        t = big.get("ns/op")
+        r.goal(f"8. one {what}, aggregates, 1,000,000 open tracks", ns(t), g.target(), g.verdict(t))
+        a1, a2 = small.get("allocs/op"), big.get("allocs/op")
+        per = None if a1 is None or a2 is None else max(a2 - a1, 0) / (1_000_000 - 1_000)
+        r.goal(f"8. allocations per {what} beyond 1k tracks, per track (aggregates)",
+               "-" if per is None else f"{per:g} ({fmt_num(a1)} at 1k, {fmt_num(a2)} at 1M)", a.target(),
+               a.verdict(per))
+    r.w("Neither side reads a track: the sampler keeps the figures as it takes windows and a read copies the "
+        "latest publication, so the cost follows the series sent, not the open tracks.")
+    r.w()
+
+
 def section_bindings(r):
     r.w("## Bindings (Go, C++)")
     r.w()
@@ -882,6 +937,7 @@ def render(crit, results_dir, since, notes_path, m):
     section_latency(r)
     section_memory(r)
     section_jitter(r)
+    section_metrics(r)
     section_bindings(r)
     section_others(r)
     section_notes(r, notes_path)

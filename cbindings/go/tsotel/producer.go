@@ -38,6 +38,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +57,12 @@ const ScopeName = "github.com/trackstats/trackstats/cbindings/go/tsotel"
 const OverflowTrackID = "__overflow__"
 
 var directionValue = [2]string{trackstats.Up: "incoming", trackstats.Down: "outgoing"}
+
+// overflowAttrs are the overflow series' attributes, per direction.
+var overflowAttrs = [2]attribute.Set{
+	attribute.NewSet(attribute.String("direction", "incoming"), attribute.String("track_id", OverflowTrackID)),
+	attribute.NewSet(attribute.String("direction", "outgoing"), attribute.String("track_id", OverflowTrackID)),
+}
 
 // Option configures New.
 type Option func(*config)
@@ -111,8 +118,10 @@ type Producer struct {
 
 	mu sync.Mutex
 	f  trackstats.Figures // reused: a Produce allocates no row
-	// countryAttrs caches each country's attribute sets, per direction.
+	// countryAttrs caches each country's attribute sets, per direction;
+	// trackAttrs each per-track row's, kept while the row's ids stay.
 	countryAttrs map[string]*[2]attribute.Set
+	trackAttrs   []trackAttrs
 	last         delta // what the previous Produce reported (WithDelta)
 }
 
@@ -126,6 +135,12 @@ type delta struct {
 	overflow  [2]trackstats.Traffic
 	stats     trackstats.Stats
 	tickTime  time.Duration
+}
+
+type trackAttrs struct {
+	id  [3]string // participant, track, country
+	dir trackstats.Direction
+	set attribute.Set
 }
 
 type seriesID struct {
@@ -191,7 +206,7 @@ func (p *Producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	if p.delta {
 		temporality = metricdata.DeltaTemporality
 	}
-	var ms []metricdata.Metrics
+	ms := make([]metricdata.Metrics, 0, 20)
 	sum := func(name, desc, unit string, points []metricdata.DataPoint[int64]) {
 		if len(points) > 0 || !p.delta {
 			ms = append(ms, metricdata.Metrics{Name: name, Description: desc, Unit: unit,
@@ -199,7 +214,8 @@ func (p *Producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 		}
 	}
 	if p.traffic {
-		var bytes, msgs []metricdata.DataPoint[int64]
+		bytes := make([]metricdata.DataPoint[int64], 0, 2*len(f.Countries))
+		msgs := make([]metricdata.DataPoint[int64], 0, 2*len(f.Countries))
 		for i := range f.Countries {
 			c := &f.Countries[i]
 			attrs := p.attrs(c.Country)
@@ -230,21 +246,27 @@ func (p *Producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 
 // trackPoints are the per-track series and the overflow's points.
 func (p *Producer) trackPoints(f *trackstats.Figures, from, asOf time.Time) (bytes, msgs []metricdata.DataPoint[int64]) {
+	bytes = make([]metricdata.DataPoint[int64], 0, len(f.Tracks)+2)
+	msgs = make([]metricdata.DataPoint[int64], 0, len(f.Tracks)+2)
+	p.trackAttrs = resize(p.trackAttrs, len(f.Tracks))
 	for i := range f.Tracks {
-		s := &f.Tracks[i]
+		s, a := &f.Tracks[i], &p.trackAttrs[i]
 		id := seriesID{s.ParticipantID, s.TrackID, s.Country, s.Direction, s.Start.UnixNano()}
 		start := s.Start
 		if p.delta && from.After(start) {
 			start = from
 		}
-		attrs := attribute.NewSet(
-			attribute.String("direction", directionValue[s.Direction]),
-			attribute.String("country", s.Country),
-			attribute.String("participant_id", s.ParticipantID),
-			attribute.String("track_id", s.TrackID))
+		if ids := [3]string{s.ParticipantID, s.TrackID, s.Country}; a.set.Len() == 0 || a.id != ids || a.dir != s.Direction {
+			a.id, a.dir = ids, s.Direction
+			a.set = attribute.NewSet(
+				attribute.String("direction", directionValue[s.Direction]),
+				attribute.String("country", s.Country),
+				attribute.String("participant_id", s.ParticipantID),
+				attribute.String("track_id", s.TrackID))
+		}
 		v := p.since(s.Traffic, p.last.series[id])
-		bytes = p.point(bytes, attrs, start, asOf, v.Bytes)
-		msgs = p.point(msgs, attrs, start, asOf, v.Messages)
+		bytes = p.point(bytes, a.set, start, asOf, v.Bytes)
+		msgs = p.point(msgs, a.set, start, asOf, v.Messages)
 		if p.delta {
 			p.last.next[id] = s.Traffic
 		}
@@ -258,10 +280,9 @@ func (p *Producer) trackPoints(f *trackstats.Figures, from, asOf time.Time) (byt
 		if t == (trackstats.Traffic{}) {
 			continue
 		}
-		attrs := attribute.NewSet(attribute.String("direction", directionValue[d]), attribute.String("track_id", OverflowTrackID))
 		v := p.since(t, p.last.overflow[d])
-		bytes = p.point(bytes, attrs, from, asOf, v.Bytes)
-		msgs = p.point(msgs, attrs, from, asOf, v.Messages)
+		bytes = p.point(bytes, overflowAttrs[d], from, asOf, v.Bytes)
+		msgs = p.point(msgs, overflowAttrs[d], from, asOf, v.Messages)
 		if p.delta {
 			p.last.overflow[d] = t
 		}
@@ -346,6 +367,15 @@ func (p *Producer) attrs(country string) *[2]attribute.Set {
 	}
 	p.countryAttrs[country] = a
 	return a
+}
+
+// resize is s with length n, keeping its elements (the previous Produce's
+// attribute sets, checked against the new rows before use).
+func resize[T any](s []T, n int) []T {
+	if n <= cap(s) {
+		return s[:n]
+	}
+	return slices.Grow(s[:cap(s)], n-cap(s))[:n]
 }
 
 // clamp is v as the int64 OpenTelemetry's sums hold (8 EiB is far away).

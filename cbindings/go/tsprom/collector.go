@@ -35,9 +35,11 @@ package tsprom
 
 import (
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
@@ -83,19 +85,40 @@ type Collector struct {
 	reg     *trackstats.Registry
 	traffic bool
 	tracks  bool
-	figures sync.Pool // *trackstats.Figures, reused so a Collect allocates no row
+	scratch sync.Pool // *scratch
 
 	bytes, messages           *prometheus.Desc
 	trackBytes, trackMessages *prometheus.Desc
-	health                    []gauge
+	health                    []healthFigure
 	tickDuration, lastTick    *prometheus.Desc
+	overflow                  [2][]*dto.LabelPair
 }
 
-// gauge is one health figure: its Desc, type and value.
-type gauge struct {
+// healthFigure is one health figure: its Desc, type and value.
+type healthFigure struct {
 	desc  *prometheus.Desc
-	kind  prometheus.ValueType
+	kind  kind
 	value func(*trackstats.Stats) uint64
+}
+
+// scratch is what one Collect works with, pooled: the figures (whose rows
+// and strings ReadFigures reuses) and the label pairs of each row, kept by
+// row while the row's ids stay the same, so a Collect builds no label.
+type scratch struct {
+	f         trackstats.Figures
+	countries []countryLabels
+	tracks    []trackLabels
+}
+
+type countryLabels struct {
+	country string
+	pairs   [2][]*dto.LabelPair // per direction
+}
+
+type trackLabels struct {
+	id    [3]string // participant, track, country
+	dir   trackstats.Direction
+	pairs []*dto.LabelPair
 }
 
 // New makes the collector of reg; register it where the host's metrics are
@@ -117,7 +140,10 @@ func New(reg *trackstats.Registry, opts ...Option) (*Collector, error) {
 		}
 	}
 	c := &Collector{reg: reg, traffic: !cfg.liveKit, tracks: cfg.perTrack}
-	c.figures.New = func() any { return new(trackstats.Figures) }
+	c.scratch.New = func() any { return new(scratch) }
+	for d := range c.overflow {
+		c.overflow[d] = pairs("country", "", "direction", directionLabel[d], "participant_id", "", "track_id", OverflowTrackID)
+	}
 	traffic := []string{"direction", "country"}
 	c.bytes = prometheus.NewDesc("trackstats_bytes_total",
 		"Bytes reported, by direction (incoming: UPSTREAM, outgoing: DOWNSTREAM) and country.", traffic, nil)
@@ -128,26 +154,26 @@ func New(reg *trackstats.Registry, opts ...Option) (*Collector, error) {
 		"Bytes reported of one track and direction; track_id=\"__overflow__\" sums the tracks over the limit.", track, nil)
 	c.trackMessages = prometheus.NewDesc("trackstats_track_messages_total",
 		"Messages reported of one track and direction; track_id=\"__overflow__\" sums the tracks over the limit.", track, nil)
-	health := func(name, help string, kind prometheus.ValueType, v func(*trackstats.Stats) uint64) {
-		c.health = append(c.health, gauge{prometheus.NewDesc(name, help, nil, nil), kind, v})
+	health := func(name, help string, kind kind, v func(*trackstats.Stats) uint64) {
+		c.health = append(c.health, healthFigure{prometheus.NewDesc(name, help, nil, nil), kind, v})
 	}
-	health("trackstats_open_tracks", "Tracks opened and not yet closed.", prometheus.GaugeValue,
+	health("trackstats_open_tracks", "Tracks opened and not yet closed.", gauge,
 		func(s *trackstats.Stats) uint64 { return s.OpenTracks })
-	health("trackstats_live_slots", "Slots held: open tracks plus closed ones not yet released.", prometheus.GaugeValue,
+	health("trackstats_live_slots", "Slots held: open tracks plus closed ones not yet released.", gauge,
 		func(s *trackstats.Stats) uint64 { return s.LiveSlots })
-	health("trackstats_reports_total", "Reports produced.", prometheus.CounterValue,
+	health("trackstats_reports_total", "Reports produced.", counter,
 		func(s *trackstats.Stats) uint64 { return s.ReportsEmitted })
 	health("trackstats_reports_merged_total", "Reports folded into a pending one (lagging consumer).",
-		prometheus.CounterValue, func(s *trackstats.Stats) uint64 { return s.ReportsMerged })
-	health("trackstats_reports_pending", "Reports waiting for the consumer.", prometheus.GaugeValue,
+		counter, func(s *trackstats.Stats) uint64 { return s.ReportsMerged })
+	health("trackstats_reports_pending", "Reports waiting for the consumer.", gauge,
 		func(s *trackstats.Stats) uint64 { return s.ReportsPending })
-	health("trackstats_late_ticks_total", "Window deadlines the sampler missed.", prometheus.CounterValue,
+	health("trackstats_late_ticks_total", "Window deadlines the sampler missed.", counter,
 		func(s *trackstats.Stats) uint64 { return s.LateTicks })
-	health("trackstats_records_rejected_total", "Records over the maximum size, ignored.", prometheus.CounterValue,
+	health("trackstats_records_rejected_total", "Records over the maximum size, ignored.", counter,
 		func(s *trackstats.Stats) uint64 { return s.RecordsRejected })
-	health("trackstats_sampler_panics_total", "Panics caught in the sampler.", prometheus.CounterValue,
+	health("trackstats_sampler_panics_total", "Panics caught in the sampler.", counter,
 		func(s *trackstats.Stats) uint64 { return s.SamplerPanics })
-	health("trackstats_sink_panics_total", "Panics caught in the sink.", prometheus.CounterValue,
+	health("trackstats_sink_panics_total", "Panics caught in the sink.", counter,
 		func(s *trackstats.Stats) uint64 { return s.SinkPanics })
 	c.tickDuration = prometheus.NewDesc("trackstats_tick_duration_seconds",
 		"Time the sampler spends per window pass.", nil, nil)
@@ -175,40 +201,127 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends the metrics of one read of the registry's figures, so
 // every value comes from the same publication. It never waits for the
-// registry's sampler or report consumer.
+// registry's sampler or report consumer, and allocates one block for all
+// the metrics it sends, whatever the number of tracks.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	f := c.figures.Get().(*trackstats.Figures)
-	defer c.figures.Put(f)
+	sc := c.scratch.Get().(*scratch)
+	defer c.scratch.Put(sc)
+	f := &sc.f
 	if c.reg.ReadFigures(f) != nil {
 		return // closed: nothing to collect
 	}
+	n := len(c.health) + 2
 	if c.traffic {
+		n += 4 * len(f.Countries)
+	}
+	if c.tracks {
+		n += 2*len(f.Tracks) + 4
+	}
+	// Immutable once sent (Gather writes them later): new each Collect.
+	ms := make([]metric, 0, n)
+	if c.traffic {
+		sc.countries = resize(sc.countries, len(f.Countries))
 		for i := range f.Countries {
-			r := &f.Countries[i]
+			r, l := &f.Countries[i], &sc.countries[i]
+			if l.pairs[0] == nil || l.country != r.Country {
+				l.country = r.Country
+				for d := range l.pairs {
+					l.pairs[d] = pairs("country", r.Country, "direction", directionLabel[d])
+				}
+			}
 			for d, t := range [2]trackstats.Traffic{r.Up, r.Down} {
-				ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(t.Bytes), directionLabel[d], r.Country)
-				ch <- prometheus.MustNewConstMetric(c.messages, prometheus.CounterValue, float64(t.Messages), directionLabel[d], r.Country)
+				ms = append(ms,
+					metric{desc: c.bytes, labels: l.pairs[d], kind: counter, value: float64(t.Bytes)},
+					metric{desc: c.messages, labels: l.pairs[d], kind: counter, value: float64(t.Messages)})
 			}
 		}
 	}
 	if c.tracks {
+		sc.tracks = resize(sc.tracks, len(f.Tracks))
 		for i := range f.Tracks {
-			s := &f.Tracks[i]
-			dir := directionLabel[s.Direction]
-			ch <- prometheus.MustNewConstMetric(c.trackBytes, prometheus.CounterValue, float64(s.Bytes), dir, s.Country, s.ParticipantID, s.TrackID)
-			ch <- prometheus.MustNewConstMetric(c.trackMessages, prometheus.CounterValue, float64(s.Messages), dir, s.Country, s.ParticipantID, s.TrackID)
+			s, l := &f.Tracks[i], &sc.tracks[i]
+			id := [3]string{s.ParticipantID, s.TrackID, s.Country}
+			if l.pairs == nil || l.id != id || l.dir != s.Direction {
+				l.id, l.dir = id, s.Direction
+				l.pairs = pairs("country", s.Country, "direction", directionLabel[s.Direction],
+					"participant_id", s.ParticipantID, "track_id", s.TrackID)
+			}
+			ms = append(ms,
+				metric{desc: c.trackBytes, labels: l.pairs, kind: counter, value: float64(s.Bytes)},
+				metric{desc: c.trackMessages, labels: l.pairs, kind: counter, value: float64(s.Messages)})
 		}
 		// Once non-zero, always there: the overflow never goes back.
 		for d, t := range f.Overflow {
 			if t != (trackstats.Traffic{}) {
-				ch <- prometheus.MustNewConstMetric(c.trackBytes, prometheus.CounterValue, float64(t.Bytes), directionLabel[d], "", "", OverflowTrackID)
-				ch <- prometheus.MustNewConstMetric(c.trackMessages, prometheus.CounterValue, float64(t.Messages), directionLabel[d], "", "", OverflowTrackID)
+				ms = append(ms,
+					metric{desc: c.trackBytes, labels: c.overflow[d], kind: counter, value: float64(t.Bytes)},
+					metric{desc: c.trackMessages, labels: c.overflow[d], kind: counter, value: float64(t.Messages)})
 			}
 		}
 	}
 	for _, h := range c.health {
-		ch <- prometheus.MustNewConstMetric(h.desc, h.kind, float64(h.value(&f.Stats)))
+		ms = append(ms, metric{desc: h.desc, kind: h.kind, value: float64(h.value(&f.Stats))})
 	}
-	ch <- prometheus.MustNewConstSummary(c.tickDuration, f.Stats.Ticks, f.TickTime.Seconds(), nil)
-	ch <- prometheus.MustNewConstMetric(c.lastTick, prometheus.GaugeValue, f.LastTick.Seconds())
+	ms = append(ms,
+		metric{desc: c.tickDuration, kind: summary, value: f.TickTime.Seconds(), count: f.Stats.Ticks},
+		metric{desc: c.lastTick, kind: gauge, value: f.LastTick.Seconds()})
+	for i := range ms {
+		ch <- &ms[i]
+	}
+}
+
+// kind is a metric's type.
+type kind uint8
+
+const (
+	counter kind = iota
+	gauge
+	summary // a count and a sum, without quantiles
+)
+
+// metric is one sample, immutable once sent, like client_golang's const
+// metrics; its label pairs are shared with later Collects and never
+// written (Write hands them out as constMetric does: a wrapping registerer
+// appends to a slice whose length is its capacity, so it copies).
+type metric struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	kind   kind
+	value  float64
+	count  uint64
+}
+
+func (m *metric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *metric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	switch m.kind {
+	case counter:
+		out.Counter = &dto.Counter{Value: &m.value}
+	case gauge:
+		out.Gauge = &dto.Gauge{Value: &m.value}
+	case summary:
+		out.Summary = &dto.Summary{SampleCount: &m.count, SampleSum: &m.value}
+	}
+	return nil
+}
+
+// pairs makes label pairs from name, value, ... given sorted by name, as
+// client_golang sorts them; the slice's length is its capacity.
+func pairs(nameValues ...string) []*dto.LabelPair {
+	ps := make([]*dto.LabelPair, 0, len(nameValues)/2)
+	for i := 0; i < len(nameValues); i += 2 {
+		name, value := nameValues[i], nameValues[i+1]
+		ps = append(ps, &dto.LabelPair{Name: &name, Value: &value})
+	}
+	return ps
+}
+
+// resize is s with length n, keeping its elements (the previous Collect's
+// labels, checked against the new rows before use).
+func resize[T any](s []T, n int) []T {
+	if n <= cap(s) {
+		return s[:n]
+	}
+	return slices.Grow(s[:cap(s)], n-cap(s))[:n]
 }

@@ -219,21 +219,12 @@ impl Board {
     }
 }
 
-/// Per slot index, what the sampler role found out about the track in it.
-#[derive(Clone, Copy)]
-struct Seen {
-    country: u32,
-    /// Per direction: `UNDECIDED`, `OVERFLOW`, or the index of its series.
-    series: [u32; 2],
-}
-
+/// A slot whose track's country is not looked up yet.
 const UNRESOLVED: u32 = u32::MAX;
+/// Per direction of a slot: not admitted yet, in the overflow, or else the
+/// index of its series.
 const UNDECIDED: u32 = u32::MAX;
 const OVERFLOW: u32 = u32::MAX - 1;
-
-impl Seen {
-    const NEW: Seen = Seen { country: UNRESOLVED, series: [UNDECIDED; 2] };
-}
 
 struct Country {
     name: Arc<str>,
@@ -254,8 +245,11 @@ struct Series {
 /// reported window goes through `add` right where its reports are queued,
 /// so the figures are exactly what the reports add up to.
 pub(crate) struct Tally {
-    /// Indexed by slot index; reset when the slot is released.
-    seen: Vec<Seen>,
+    /// Per slot index, reset when the slot is released: its track's country
+    /// id, read at every take (4 bytes a track: a pass streams it), and its
+    /// series per direction, kept only once per-track figures are on.
+    country_of: Vec<u32>,
+    series_of: Vec<[u32; 2]>,
     countries: Vec<Country>,
     country_ids: HashMap<Arc<str>, u32>,
     /// Country ids sorted by name, the order of publication.
@@ -274,16 +268,19 @@ pub(crate) struct Tally {
     overflow: [Delta; 2],
     /// The board's setting, read at the start of each batch of work.
     limit: Option<u32>,
+    /// What changed since the last publication: country sums, per-track
+    /// rows, the setting.
     countries_changed: bool,
     tracks_changed: bool,
-    changed: bool,
+    limit_changed: bool,
     last: Arc<Published>,
 }
 
 impl Tally {
     pub fn new() -> Tally {
         Tally {
-            seen: Vec::new(),
+            country_of: Vec::new(),
+            series_of: Vec::new(),
             countries: Vec::new(),
             country_ids: HashMap::new(),
             order: Vec::new(),
@@ -297,7 +294,7 @@ impl Tally {
             limit: None,
             countries_changed: false,
             tracks_changed: false,
-            changed: false,
+            limit_changed: false,
             last: Arc::new(Published::default()),
         }
     }
@@ -309,7 +306,7 @@ impl Tally {
         let limit = board.track_series();
         if limit != self.limit {
             self.limit = limit;
-            self.changed = true;
+            self.limit_changed = true;
         }
     }
 
@@ -317,14 +314,36 @@ impl Tally {
     /// folded into the slot's sums.
     #[inline]
     pub fn add(&mut self, i: u32, slot: &Slot, d: &[Delta; 2]) {
-        let i = i as usize;
-        if i >= self.seen.len() {
-            // Amortized: the table grows to the highest slot index reported.
-            self.seen.resize(i + 1, Seen::NEW);
+        let c = match self.country_of.get(i as usize) {
+            Some(&c) if c != UNRESOLVED => c,
+            _ => self.resolve(i, slot),
+        };
+        let t = &mut self.countries[c as usize].traffic;
+        t[0] = t[0].add(d[0]);
+        t[1] = t[1].add(d[1]);
+        if self.limit.is_some() {
+            self.add_series(i as usize, slot, d);
         }
-        let mut e = self.seen[i];
-        if e.country == UNRESOLVED {
-            e.country = self.country_id(slot.key().country());
+        self.countries_changed = true;
+    }
+
+    /// The country id of the track at slot `i`, looked up once per track.
+    #[cold]
+    fn resolve(&mut self, i: u32, slot: &Slot) -> u32 {
+        let i = i as usize;
+        if i >= self.country_of.len() {
+            // Amortized: the table grows to the highest slot index reported.
+            self.country_of.resize(i + 1, UNRESOLVED);
+        }
+        let c = self.country_id(slot.key().country());
+        self.country_of[i] = c;
+        c
+    }
+
+    /// The per-track part of `add`, once per-track figures are on.
+    fn add_series(&mut self, i: usize, slot: &Slot, d: &[Delta; 2]) {
+        if i >= self.series_of.len() {
+            self.series_of.resize(i + 1, [UNDECIDED; 2]);
         }
         for dir in Direction::ALL {
             let k = dir.index();
@@ -332,23 +351,16 @@ impl Tally {
             if x.is_zero() {
                 continue;
             }
-            let c = &mut self.countries[e.country as usize].traffic[k];
-            *c = c.add(x);
-            if self.limit.is_some() {
-                match e.series[k] {
-                    UNDECIDED => e.series[k] = self.admit(slot, dir),
-                    OVERFLOW => self.overflow[k] = self.overflow[k].add(x),
-                    s => {
-                        let t = &mut self.series[s as usize].traffic;
-                        *t = t.add(x);
-                        self.tracks_changed = true;
-                    }
+            match self.series_of[i][k] {
+                UNDECIDED => self.series_of[i][k] = self.admit(slot, dir),
+                OVERFLOW => self.overflow[k] = self.overflow[k].add(x),
+                s => {
+                    let t = &mut self.series[s as usize].traffic;
+                    *t = t.add(x);
+                    self.tracks_changed = true;
                 }
             }
         }
-        self.seen[i] = e;
-        self.countries_changed = true;
-        self.changed = true;
     }
 
     fn country_id(&mut self, name: &str) -> u32 {
@@ -403,16 +415,18 @@ impl Tally {
     /// its series end (their final values stay published for one to two
     /// passes, see the module doc), and the slot's next track starts afresh.
     pub fn forget(&mut self, i: u32) {
-        let Some(e) = self.seen.get_mut(i as usize) else { return };
-        for s in e.series {
+        let i = i as usize;
+        if let Some(c) = self.country_of.get_mut(i) {
+            *c = UNRESOLVED;
+        }
+        let Some(e) = self.series_of.get_mut(i) else { return };
+        for s in std::mem::replace(e, [UNDECIDED; 2]) {
             if s < OVERFLOW {
                 self.series[s as usize].ended = true;
                 self.ending.push(s);
                 self.tracks_changed = true;
-                self.changed = true;
             }
         }
-        *e = Seen::NEW;
     }
 
     /// At the end of a pass: frees the series that ended before the
@@ -423,7 +437,6 @@ impl Tally {
             self.free_series.push(s);
             self.admitted -= 1;
             self.tracks_changed = true;
-            self.changed = true;
         }
         std::mem::swap(&mut self.ended, &mut self.ending);
     }
@@ -431,7 +444,7 @@ impl Tally {
     /// Publishes what changed since the last publication, if anything did.
     /// `as_of_unix_ns`: the end of the latest window taken.
     pub fn publish(&mut self, board: &Board, as_of_unix_ns: u64) {
-        if !self.changed {
+        if !(self.countries_changed || self.tracks_changed || self.limit_changed) {
             return;
         }
         let countries =
@@ -447,9 +460,9 @@ impl Tally {
         });
         board.published.store(p.clone());
         self.last = p;
-        self.changed = false;
         self.countries_changed = false;
         self.tracks_changed = false;
+        self.limit_changed = false;
     }
 
     fn country_rows(&self) -> Rows<CountryFigures, Arc<str>> {

@@ -50,26 +50,15 @@ struct Window {
     flags: u32,
 }
 
-/// Queues the reports of one track's window, one per direction that moved,
-/// and counts them in the figures. `seq` belongs to the up side (packet
-/// records are publisher-side).
-#[allow(clippy::too_many_arguments)]
-fn emit(
-    out: &mut Writer,
-    tally: &mut Tally,
-    i: u32,
-    slot: &Slot,
-    state: &SlotState,
-    d: [Delta; 2],
-    seq: SeqStats,
-    w: Window,
-) {
+/// Queues the reports of one track's window: one per direction that moved.
+/// `seq` belongs to the up side (packet records are publisher-side). The
+/// caller counts `d` in the figures (`Tally::add`) beside it.
+fn emit(out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, d: [Delta; 2], seq: SeqStats, w: Window) {
     let up = !d[Direction::Up.index()].is_zero() || !seq.is_zero();
     let down = !d[Direction::Down.index()].is_zero();
     if !up && !down {
         return;
     }
-    tally.add(i, slot, &d);
     let report = |direction: Direction, key: TrackKey| {
         let x = d[direction.index()];
         let seq = if direction == Direction::Up { seq } else { SeqStats::ZERO };
@@ -172,7 +161,8 @@ impl Sampler {
             // this window, which for it is empty in time, not reversed.
             let start = prev.max(slot.floor().load(Relaxed)).min(end_ns);
             let late = if state.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
-            emit(&mut out, tally, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
+            tally.add(i, slot, &d);
+            emit(&mut out, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
         });
         drop(out);
         self.tally.pass_done();
@@ -216,7 +206,8 @@ impl Sampler {
         let now = st.clock.now_unix_ns();
         let floor = slot.floor();
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
-        emit(out, &mut self.tally, i, slot, state, d, seq, Window { start, end: now, flags });
+        self.tally.add(i, slot, &d);
+        emit(out, i, slot, state, d, seq, Window { start, end: now, flags });
         floor.store(now, Relaxed);
     }
 

@@ -59,8 +59,11 @@ $(STATICLIB): lib
 demo: check-tools
 	$(CARGO) run --release -p trackstats-demo -- $(DEMO_ARGS)
 
+# Also refreshes the copies that bindings keep (HEADER_COPIES: the Go
+# package carries one in its module).
 header:
 	TRACKSTATS_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --release --lib
+	@for f in $(HEADER_COPIES); do cp $(HEADER) $$f; done
 
 # Regenerates the header to a scratch file and fails if it differs.
 test-header: check-tools

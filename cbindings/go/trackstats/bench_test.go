@@ -2,10 +2,11 @@ package trackstats
 
 // The Go binding's benchmarks, all in one run (make bench-go):
 //
-//	BenchmarkRecord/*: one record on an open track against its baselines,
-//	  measured in the same run: a native atomic.AddUint64 on Go memory, one
-//	  cgo call per record (trackstats_record_up), and a model of LiveKit's
-//	  BytesTrackStats.AddBytes (four atomic adds per message).
+//	BenchmarkRecord/* (BenchmarkRecordNoCgo/* without cgo): one record on an
+//	  open track against its baselines, measured in the same run: a native
+//	  atomic.AddUint64 on Go memory, one call into the library per record
+//	  (trackstats_record_up, through cgo or the loader), and a model of
+//	  LiveKit's BytesTrackStats.AddBytes (four atomic adds per message).
 //	BenchmarkRecordParallel/*: RecordUp from GOMAXPROCS goroutines at
 //	  once (b.RunParallel; ns/op is wall time per record over all of them),
 //	  each on its own track against each on its own padded atomic word, and
@@ -29,6 +30,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 const benchMessage = 1200 // a typical data-channel message
@@ -88,7 +91,9 @@ func (s *liveKitModel) worker(wg *sync.WaitGroup) {
 	}
 }
 
-func BenchmarkRecord(b *testing.B) {
+// benchRecord is BenchmarkRecord with cgo and BenchmarkRecordNoCgo without
+// (bench_mode_test.go): one name per mode, so that one report can hold both.
+func benchRecord(b *testing.B) {
 	r := newRegistry(b) // the default: a sampler thread, 5 s windows
 	tk := mustOpen(b, r, "PA_bench", "TR_bench", "US", 1)
 
@@ -102,13 +107,15 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportAllocs()
 		word := new([8]uint64) // a cache line of Go memory
 		for i := 0; i < b.N; i++ {
-			atomic.AddUint64(&word[0], wordMessageOne|benchMessage)
+			atomic.AddUint64(&word[0], clib.WordMessageOne|benchMessage)
 		}
 	})
-	b.Run("baseline-cgo-call", func(b *testing.B) {
+	b.Run("baseline-"+callKind+"-call", func(b *testing.B) {
+		// One call into the library per record (trackstats_record_up).
 		b.ReportAllocs()
+		l := lib()
 		for i := 0; i < b.N; i++ {
-			cgoRecordUp(tk, benchMessage)
+			l.Record(tk.e.h, clib.DirectionUp, benchMessage)
 		}
 	})
 	b.Run("baseline-livekit-AddBytes", func(b *testing.B) {
@@ -151,7 +158,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 	b.Run("baseline-atomic-own-word", func(b *testing.B) {
 		each(b, func(i int, pb *testing.PB) {
 			for w := &words[i][0]; pb.Next(); {
-				atomic.AddUint64(w, wordMessageOne|benchMessage)
+				atomic.AddUint64(w, clib.WordMessageOne|benchMessage)
 			}
 		})
 	})
@@ -165,7 +172,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 	b.Run("baseline-atomic-one-word", func(b *testing.B) {
 		each(b, func(_ int, pb *testing.PB) {
 			for w := &words[0][0]; pb.Next(); {
-				atomic.AddUint64(w, wordMessageOne|benchMessage)
+				atomic.AddUint64(w, clib.WordMessageOne|benchMessage)
 			}
 		})
 	})
@@ -310,7 +317,7 @@ func snapshot() memSnapshot {
 	runtime.ReadMemStats(&m)
 	return memSnapshot{
 		goBytes:    m.HeapAlloc + m.StackInuse + m.OtherSys,
-		cBytes:     cHeapBytes(),
+		cBytes:     lib().CHeapBytes(),
 		goroutines: runtime.NumGoroutine(),
 	}
 }

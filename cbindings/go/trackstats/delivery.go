@@ -1,9 +1,13 @@
 package trackstats
 
-import "time"
+import (
+	"time"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
+)
 
 // Drain appends every pending report to dst without blocking and returns it
-// (one cgo call per batch of up to 1024 reports). Reports of tracks with a
+// (one call into the library per batch of up to 1024 reports). Reports of tracks with a
 // listener are passed to their listener instead, on this goroutine, before
 // Drain returns. After Close, Drain returns what Close collected, then
 // nothing. Safe for concurrent use (calls are serialised).
@@ -27,8 +31,8 @@ func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
 	var err error
 	r.mu.RLock()
 	for r.h != nil {
-		batch, code := cTake(r.h, r.batch, -1)
-		if code != resultOK {
+		batch, code := lib().FillBatch(r.h, r.batch, -1)
+		if code != clib.ResultOK {
 			err = ResultError(code)
 			break
 		}
@@ -59,7 +63,7 @@ func (r *Registry) feed() {
 	var routed []routedReport
 	for {
 		// Close does not free h or the batch before this goroutine ends.
-		batch, code := cTake(r.h, r.batch, feederWaitMS)
+		batch, code := lib().FillBatch(r.h, r.batch, feederWaitMS)
 		plain, routed = r.entries.convert(batch, plain[:0], routed[:0])
 		for i := range routed {
 			routed[i].deliver()
@@ -73,8 +77,8 @@ func (r *Registry) feed() {
 			}
 		}
 		switch code {
-		case resultOK:
-		case resultRegistryClosed:
+		case clib.ResultOK:
+		case clib.ResultRegistryClosed:
 			return
 		default:
 			// Only a caught panic in the library gets here; do not spin.

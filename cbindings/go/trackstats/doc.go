@@ -1,16 +1,16 @@
 // Package trackstats is the Go binding of trackstats: lock-free per-track
 // traffic metrics for SFUs, in place of a goroutine and a ticker per track.
 //
-// A Registry owns tracks and one sampler thread (in the linked Rust library)
-// that ends a window for every track on absolute deadlines, every 5 s by
-// default. Each Track counts the messages received from the publisher
-// (RecordUp, LiveKit's UPSTREAM) and sent to a subscriber (RecordDown,
-// DOWNSTREAM). A record is one sync/atomic add on the track's slot in C
-// memory, done by Go itself: no lock, no allocation, and no cgo call but one
-// per track, direction and window (the window's first record). Reports,
-// one per (track, direction, window) with a non-zero delta, reach Go by
-// Drain (one cgo call per batch), on a channel, or through per-track
-// listeners, from one goroutine per registry at most.
+// A Registry owns tracks and one sampler thread (in the Rust library,
+// libtrackstats) that ends a window for every track on absolute deadlines,
+// every 5 s by default. Each Track counts the messages received from the
+// publisher (RecordUp, LiveKit's UPSTREAM) and sent to a subscriber
+// (RecordDown, DOWNSTREAM). A record is one sync/atomic add on the track's
+// slot in C memory, done by Go itself: no lock, no allocation, and no call
+// into the library but one per track, direction and window (the window's
+// first record). Reports, one per (track, direction, window) with a
+// non-zero delta, reach Go by Drain (one call per batch), on a channel, or
+// through per-track listeners, from one goroutine per registry at most.
 //
 // Every recorded byte and message is reported exactly once, a message's bytes
 // and count in the same window, including around Close and when a Track is
@@ -27,6 +27,12 @@
 // BytesTrackStats is replaced by the tslivekit module (cbindings/go/tslivekit),
 // built on OpenTrackWithListener.
 //
-// The package links target/release/libtrackstats.a from the repository
-// (run `make lib` first); see README.md for using it from another module.
+// With cgo the package links the static library that its module carries for
+// the platform (linux/amd64, linux/arm64), or an installed one with the
+// trackstats_system build tag (pkg-config). Without cgo, or with the
+// trackstats_purego tag, a program imports the loader module,
+// github.com/trackstats/trackstats/cbindings/go/tsnocgo, which opens
+// libtrackstats.so at run time; NewRegistry returns an error wrapping
+// ErrNoLibrary when there is no library. The README of the module's
+// repository directory (cbindings/go) has the build modes.
 package trackstats

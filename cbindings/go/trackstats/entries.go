@@ -3,6 +3,8 @@ package trackstats
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 // ReportListener receives the reports of one track (OpenTrackWithListener).
@@ -26,7 +28,7 @@ type ReportListener interface {
 // after the Track's finalizer released the slot and every message it
 // recorded has been reported.
 type entry struct {
-	h *cTrack
+	h *clib.Track
 	// userData is OpenTrack's user data, given back in every report.
 	userData uint64
 	// owed is the track's recorded messages minus its reported messages
@@ -173,14 +175,14 @@ func (x *routedReport) deliver() { x.to.OnReport(x.Report) }
 
 // convert turns a batch of C reports into Go reports, appending plain ones to
 // plain and listener ones to routed. One lock per batch.
-func (es *entries) convert(batch []cReport, plain []Report, routed []routedReport) ([]Report, []routedReport) {
+func (es *entries) convert(batch []clib.Report, plain []Report, routed []routedReport) ([]Report, []routedReport) {
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	var keys keyCopier
 	for i := range batch {
 		c := &batch[i]
 		r := goReport(c, &keys)
-		e := es.lookup(reportID(c))
+		e := es.lookup(c.UserData)
 		if e == nil {
 			es.orphan++
 			plain = append(plain, r)

@@ -1,29 +1,45 @@
 package trackstats
 
-// #include "trackstats.h"
-import "C"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
 
-import "errors"
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
+)
 
 // ResultError is a trackstats_result code other than OK. Compare with
 // errors.Is against the Err* values; unknown codes (from a newer library)
 // still print their name.
 type ResultError uint32
 
-func (e ResultError) Error() string { return "trackstats: " + cResultString(uint32(e)) }
+func (e ResultError) Error() string {
+	if l, err := loadLib(); err == nil {
+		return "trackstats: " + l.ResultString(uint32(e))
+	}
+	return "trackstats: result " + strconv.FormatUint(uint64(e), 10)
+}
 
 // The codes a Go caller can meet (the C header lists them all).
 const (
-	ErrInvalidUTF8     ResultError = C.TRACKSTATS_RESULT_INVALID_UTF8
-	ErrEmptyID         ResultError = C.TRACKSTATS_RESULT_EMPTY_ID
-	ErrIDTooLong       ResultError = C.TRACKSTATS_RESULT_ID_TOO_LONG
-	ErrInvalidInterval ResultError = C.TRACKSTATS_RESULT_INVALID_INTERVAL
-	ErrRegistryClosed  ResultError = C.TRACKSTATS_RESULT_REGISTRY_CLOSED
-	ErrWrongMode       ResultError = C.TRACKSTATS_RESULT_WRONG_MODE
-	ErrTooManyTracks   ResultError = C.TRACKSTATS_RESULT_TOO_MANY_TRACKS
-	ErrThreadSpawn     ResultError = C.TRACKSTATS_RESULT_THREAD_SPAWN_FAILED
-	ErrPanic           ResultError = C.TRACKSTATS_RESULT_PANIC
+	ErrInvalidUTF8     ResultError = clib.ResultInvalidUTF8
+	ErrEmptyID         ResultError = clib.ResultEmptyID
+	ErrIDTooLong       ResultError = clib.ResultIDTooLong
+	ErrInvalidInterval ResultError = clib.ResultInvalidInterval
+	ErrRegistryClosed  ResultError = clib.ResultRegistryClosed
+	ErrWrongMode       ResultError = clib.ResultWrongMode
+	ErrTooManyTracks   ResultError = clib.ResultTooManyTracks
+	ErrThreadSpawn     ResultError = clib.ResultThreadSpawnFailed
+	ErrPanic           ResultError = clib.ResultPanic
 )
+
+// ErrNoLibrary: NewRegistry found no libtrackstats. The error it returns
+// wraps this one and says what was looked for and how to fix it: build with
+// cgo, or import the loader module
+// (github.com/trackstats/trackstats/cbindings/go/tsnocgo) in a binary built
+// without cgo.
+var ErrNoLibrary = errors.New("trackstats: no libtrackstats")
 
 // ErrListenerRequired: a registry made WithDispatcher delivers every report
 // to its track's listener, so it only opens tracks that have one.
@@ -33,8 +49,35 @@ var ErrListenerRequired = errors.New("trackstats: a WithDispatcher registry open
 var ErrNotPull = errors.New("trackstats: Drain on a registry made WithReportChannel or WithDispatcher")
 
 func resultErr(code uint32) error {
-	if code == resultOK {
+	if code == clib.ResultOK {
 		return nil
 	}
 	return ResultError(code)
+}
+
+// loadLib is the library's table of calls (internal/clib): the one cgo
+// linked, or the one the loader opened at the first call. NewRegistry
+// returns its error; everything else only runs once a registry exists.
+var loadLib = sync.OnceValues(func() (*clib.Lib, error) {
+	l, err := clib.Get()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoLibrary, err)
+	}
+	return l, nil
+})
+
+// lib is the library, for calls made on a registry or track: one exists,
+// so loadLib succeeded.
+func lib() *clib.Lib {
+	l, _ := loadLib()
+	return l
+}
+
+// Version is the library's version, e.g. "0.1.0", or "" when there is no
+// library (see ErrNoLibrary).
+func Version() string {
+	if l, err := loadLib(); err == nil {
+		return l.Version()
+	}
+	return ""
 }

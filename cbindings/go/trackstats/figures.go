@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 // Traffic is a cumulative count of bytes and messages.
@@ -112,7 +114,7 @@ func (r *Registry) ReadFigures(dst *Figures) error {
 	if r == nil {
 		return ErrRegistryClosed
 	}
-	return r.call(func(h *cRegistry) uint32 { return cFigures(h, dst) })
+	return r.call(func(h *clib.Registry) uint32 { return readFigures(h, dst) })
 }
 
 // Figures reads the registry's figures into a new Figures (see
@@ -137,7 +139,7 @@ func (r *Registry) SetTrackSeries(max int) error {
 	if r == nil {
 		return ErrRegistryClosed
 	}
-	return r.call(func(h *cRegistry) uint32 { return cSetTrackSeries(h, clampSeries(max)) })
+	return r.call(func(h *clib.Registry) uint32 { return lib().RegistrySetTrackSeries(h, clampSeries(max)) })
 }
 
 // clampSeries maps a Go series limit onto the library's uint32.
@@ -167,4 +169,53 @@ func resize[T any](s []T, n int) []T {
 		return s[:n]
 	}
 	return slices.Grow(s[:cap(s)], n-cap(s))[:n]
+}
+
+// readFigures reads the registry's figures into f (two calls into the
+// library: the read and its free). Rows and strings are copied into Go
+// memory, reusing f's rows and strings where they are equal, so nothing is
+// allocated per row of a reused f whose ids did not change.
+func readFigures(h *clib.Registry, f *Figures) uint32 {
+	l := lib()
+	read, v, code := l.RegistryFigures(h)
+	if code != clib.ResultOK {
+		return code
+	}
+	defer l.FiguresFree(read)
+	// The view and everything it points to stay valid until the free;
+	// nothing read from them is kept without a copy.
+	f.Publication = v.Publication
+	f.AsOf = time.Time{}
+	if v.AsOfUnixNS != 0 {
+		f.AsOf = unixNano(v.AsOfUnixNS)
+	}
+	f.Started = unixNano(v.StartedUnixNS)
+	cs := cArray(v.Countries, v.CountriesLen)
+	f.Countries = resize(f.Countries, len(cs))
+	for i := range cs {
+		c, row := &cs[i], &f.Countries[i]
+		row.Country = keep(row.Country, borrowed(c.Country, c.CountryLen))
+		row.Up = Traffic{c.UpBytes, c.UpMessages}
+		row.Down = Traffic{c.DownBytes, c.DownMessages}
+	}
+	ts := cArray(v.Tracks, v.TracksLen)
+	f.Tracks = resize(f.Tracks, len(ts))
+	for i := range ts {
+		t, row := &ts[i], &f.Tracks[i]
+		row.ParticipantID = keep(row.ParticipantID, borrowed(t.ParticipantID, t.ParticipantIDLen))
+		row.TrackID = keep(row.TrackID, borrowed(t.TrackID, t.TrackIDLen))
+		row.Country = keep(row.Country, borrowed(t.Country, t.CountryLen))
+		row.Direction = Direction(t.Direction)
+		row.Traffic = Traffic{t.Bytes, t.Messages}
+		row.Start = unixNano(t.StartUnixNS)
+		row.Ended = t.Ended
+	}
+	f.Overflow[Up] = Traffic{v.OverflowUpBytes, v.OverflowUpMessages}
+	f.Overflow[Down] = Traffic{v.OverflowDownBytes, v.OverflowDownMessages}
+	f.TrackSeries = v.TrackSeriesOn
+	f.TrackSeriesLimit = int(v.TrackSeriesLimit)
+	f.TickTime = time.Duration(v.TickNSTotal)
+	f.LastTick = time.Duration(v.LastTickNS)
+	f.Stats = goStats(v.Stats)
+	return clib.ResultOK
 }

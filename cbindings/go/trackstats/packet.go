@@ -4,6 +4,8 @@ import (
 	"math"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 // RecordUpPacket records one data-track packet of n bytes received from the
@@ -15,11 +17,11 @@ import (
 // frame (not on a duplicate). The counts are in each Up report and in
 // Totals (docs/seq.md has the window semantics).
 //
-// Like RecordUp it never blocks and never allocates, and makes no cgo call
-// but at a track's first packet (the library then allocates the track's
-// 128-byte sequence block), at a window's first record, as RecordUp, and
-// for n > MaxInlineBytes. The counts are exact
-// with one goroutine at a time recording packets on a track (a track's
+// Like RecordUp it never blocks and never allocates, and calls into the
+// library only at a track's first packet (the library then allocates the
+// track's 128-byte sequence block), at a window's first record, as
+// RecordUp, and for n > MaxInlineBytes. The counts are exact with one
+// goroutine at a time recording packets on a track (a track's
 // packets normally come off one read loop); concurrent callers on one track
 // keep bytes and messages exact and stay memory-safe, but may under-count
 // the sequence counts (docs/seq.md says how).
@@ -34,10 +36,10 @@ func (t *Track) RecordUpPacket(n uint64, seq uint16, endOfFrame bool) {
 	}
 	// The common case, the next number (nothing lost), inline; the rest of
 	// the rule out of line.
-	if st := atomic.LoadUint64(&p[packetWordState]); st&packetStarted != 0 && seq-uint16(st) == 1 {
-		storeWord(&p[packetWordState], packetStarted|uint64(seq))
+	if st := atomic.LoadUint64(&p[clib.PacketWordState]); st&clib.PacketStarted != 0 && seq-uint16(st) == 1 {
+		storeWord(&p[clib.PacketWordState], clib.PacketStarted|uint64(seq))
 		if endOfFrame {
-			bump(&p[packetWordFrames], 1)
+			bump(&p[clib.PacketWordFrames], 1)
 		}
 	} else {
 		applyPacket(p, st, seq, endOfFrame)
@@ -46,7 +48,7 @@ func (t *Track) RecordUpPacket(n uint64, seq uint16, endOfFrame bool) {
 	// it also publishes the stores above to the sampler, which takes the
 	// word and then, after an acquire fence, the counts (the header's
 	// "stores before the add" rule; the pair is Slot::take_seq in the core).
-	if old := atomic.AddUint64(&t.words[Up], wordMessageOne|n) - (wordMessageOne | n); needsSlowPath(old) {
+	if old := atomic.AddUint64(&t.words[Up], clib.WordMessageOne|n) - (clib.WordMessageOne | n); needsSlowPath(old) {
 		t.slowPath(Up, old)
 	}
 	// As in RecordUp: the words are C memory that the Track's finalizer frees.
@@ -57,29 +59,29 @@ func (t *Track) RecordUpPacket(n uint64, seq uint16, endOfFrame bool) {
 // (trackstats_track_packet_words) on the packet words p, from the track's
 // one writer: loads and stores, no read-modify-write. st is the state word,
 // as the caller loaded it.
-func applyPacket(p *[packetWords]uint64, st uint64, seq uint16, endOfFrame bool) {
-	if st&packetStarted == 0 {
-		storeWord(&p[packetWordState], packetStarted|uint64(seq))
+func applyPacket(p *[clib.PacketWords]uint64, st uint64, seq uint16, endOfFrame bool) {
+	if st&clib.PacketStarted == 0 {
+		storeWord(&p[clib.PacketWordState], clib.PacketStarted|uint64(seq))
 	} else {
 		switch d := seq - uint16(st); {
 		case d == 0:
-			bump(&p[packetWordDuplicated], 1)
+			bump(&p[clib.PacketWordDuplicated], 1)
 			return // a duplicate is not a frame
 		case d > 1<<15:
-			bump(&p[packetWordOutOfOrder], 1)
+			bump(&p[clib.PacketWordOutOfOrder], 1)
 			// The outstanding loss is lost - recovered.
-			if atomic.LoadUint64(&p[packetWordLost]) > atomic.LoadUint64(&p[packetWordRecovered]) {
-				bump(&p[packetWordRecovered], 1)
+			if atomic.LoadUint64(&p[clib.PacketWordLost]) > atomic.LoadUint64(&p[clib.PacketWordRecovered]) {
+				bump(&p[clib.PacketWordRecovered], 1)
 			}
 		default:
 			if d > 1 {
-				bump(&p[packetWordLost], uint64(d-1))
+				bump(&p[clib.PacketWordLost], uint64(d-1))
 			}
-			storeWord(&p[packetWordState], packetStarted|uint64(seq))
+			storeWord(&p[clib.PacketWordState], clib.PacketStarted|uint64(seq))
 		}
 	}
 	if endOfFrame {
-		bump(&p[packetWordFrames], 1)
+		bump(&p[clib.PacketWordFrames], 1)
 	}
 }
 
@@ -122,20 +124,20 @@ func storeWord(p *uint64, v uint64) {
 
 // packetSlow is RecordUpPacket's rare paths: a packet too large for the
 // window word goes to C whole; the first packet gets the packet words from
-// the library (one cgo call, which allocates the sequence block) and then
+// the library (one call, which allocates the sequence block) and then
 // takes the inline path; if the block could not be allocated, C counts the
 // packet (as a plain record, and tries again at the next packet).
 //
 //go:noinline
 func (t *Track) packetSlow(n uint64, seq uint16, endOfFrame bool) {
 	if n <= MaxInlineBytes {
-		if p := cPacketWords(t.e.h); p != nil {
+		if p := lib().PacketWords(t.e.h); p != nil {
 			// Concurrent first packets all get the same address.
 			t.pkt.Store(p)
 			t.RecordUpPacket(n, seq, endOfFrame)
 			return
 		}
 	}
-	cRecordUpPacket(t.e.h, n, seq, endOfFrame)
+	lib().RecordUpPacket(t.e.h, n, seq, endOfFrame)
 	runtime.KeepAlive(t)
 }

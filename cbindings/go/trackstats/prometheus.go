@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"unsafe"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 // DefaultMaxTrackSeries is the per-track series limit when
@@ -43,12 +45,12 @@ const minPromBuffer = 16 << 10
 // direction ("incoming" for UPSTREAM, "outgoing" for DOWNSTREAM, as
 // LiveKit's own counters) and country, cumulative over every track the
 // registry has had; optionally per-track series; and health (open tracks,
-// reports, merges, late ticks, tick duration). One cgo call in the common
-// case: the library renders into a buffer sized from the previous
-// exposition, and renders again only when the registry has grown past it.
-// Never waits for the sampler; safe for concurrent use, also with records
-// and ticks. Hosts that serve a client_golang registry use the collector
-// of the tsprom module instead.
+// reports, merges, late ticks, tick duration). One call into the library in
+// the common case: the library renders into a buffer sized from the
+// previous exposition, and renders again only when the registry has grown
+// past it. Never waits for the sampler; safe for concurrent use, also with
+// records and ticks. Hosts that serve a client_golang registry use the
+// collector of the tsprom module instead.
 func (r *Registry) Prometheus(opts PrometheusOptions) (string, error) {
 	if r == nil {
 		return "", ErrRegistryClosed
@@ -67,8 +69,8 @@ func (r *Registry) Prometheus(opts PrometheusOptions) (string, error) {
 		// Headroom, so that a registry growing a little between two
 		// scrapes still takes one call.
 		buf := make([]byte, size+size/8)
-		n, code := cPrometheus(r.h, opts.PerTrack, maxSeries, opts.NodeID, buf)
-		if code != resultOK {
+		n, code := lib().RegistryPrometheus(r.h, opts.PerTrack, maxSeries, opts.NodeID, buf)
+		if code != clib.ResultOK {
 			return "", ResultError(code)
 		}
 		r.promSize.Store(int64(n))

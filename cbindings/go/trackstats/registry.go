@@ -5,17 +5,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 // DefaultInterval is the window length without WithInterval (as LiveKit's
 // ticker).
-const DefaultInterval = 5 * time.Second
+const DefaultInterval = clib.IntervalDefaultMS * time.Millisecond
 
-// batchCapacity is the reports one cgo call moves.
+// batchCapacity is the reports one call into the library moves.
 const batchCapacity = 1024
 
 // feederWait bounds one blocking wait in C; the feeder loops until the
-// registry is closed and drained, so this only limits how long one cgo call
+// registry is closed and drained, so this only limits how long one call
 // holds its thread.
 const feederWaitMS = 1000
 
@@ -38,7 +40,7 @@ type Registry struct {
 	// mu guards h against the free in Close: every C call on h holds it for
 	// reading; Close takes it for writing once nothing else can use h.
 	mu sync.RWMutex
-	h  *cRegistry
+	h  *clib.Registry
 
 	entries entries
 	// releaseFn is r.release, made once: every Track's finalizer shares it
@@ -46,7 +48,7 @@ type Registry struct {
 	releaseFn func(*Track)
 
 	// promSize is the length of the last Prometheus exposition: the next
-	// one's buffer starts there, so one cgo call usually suffices.
+	// one's buffer starts there, so one call usually suffices.
 	promSize atomic.Int64
 
 	manual       bool
@@ -55,7 +57,7 @@ type Registry struct {
 	// pull mode: Drain's batch, serialised by drainMu, and what Close
 	// drained for later Drain calls.
 	drainMu  sync.Mutex
-	batch    *cBatch
+	batch    *clib.Batch
 	leftover []Report
 
 	// push mode: the feeder goroutine, its batch and channel.
@@ -114,16 +116,25 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.interval < time.Millisecond || cfg.interval > time.Hour || cfg.interval%time.Millisecond != 0 {
+	if cfg.interval < clib.IntervalMinMS*time.Millisecond || cfg.interval > clib.IntervalMaxMS*time.Millisecond ||
+		cfg.interval%time.Millisecond != 0 {
 		return nil, ErrInvalidInterval
 	}
-	h, code := cRegistryNew(uint64(cfg.interval/time.Millisecond), cfg.manual)
-	if code != resultOK {
+	l, err := loadLib()
+	if err != nil {
+		return nil, err
+	}
+	mode := uint32(clib.ModeThread)
+	if cfg.manual {
+		mode = clib.ModeManual
+	}
+	h, code := l.RegistryNew(uint64(cfg.interval/time.Millisecond), mode)
+	if code != clib.ResultOK {
 		return nil, ResultError(code)
 	}
-	b, code := cBatchNew(batchCapacity)
-	if code != resultOK {
-		cRegistryFree(h)
+	b, code := l.BatchNew(batchCapacity)
+	if code != clib.ResultOK {
+		l.RegistryFree(h)
 		return nil, ResultError(code)
 	}
 	r := &Registry{
@@ -151,13 +162,14 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 }
 
 type regHandles struct {
-	h *cRegistry
-	b *cBatch
+	h *clib.Registry
+	b *clib.Batch
 }
 
 func freeUnreachable(rh regHandles) {
-	cBatchFree(rh.b)
-	cRegistryFree(rh.h)
+	l := lib()
+	l.BatchFree(rh.b)
+	l.RegistryFree(rh.h)
 }
 
 // Done is closed once Close has returned: every report the registry will
@@ -174,17 +186,17 @@ func (r *Registry) Reports() <-chan Report { return r.ch }
 // Tick ends the current window of every track now and queues the reports
 // (manual registries only: ErrWrongMode otherwise).
 func (r *Registry) Tick() error {
-	return r.call(cRegistryTick)
+	return r.call(lib().RegistryTick)
 }
 
 // Flush processes pending closes and releases now, without ending a window.
 // A sampler thread does this by itself within milliseconds; manual registries
 // call it for a prompt final flush.
 func (r *Registry) Flush() error {
-	return r.call(cRegistryFlush)
+	return r.call(lib().RegistryFlush)
 }
 
-func (r *Registry) call(f func(*cRegistry) uint32) error {
+func (r *Registry) call(f func(*clib.Registry) uint32) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.h == nil {
@@ -200,8 +212,11 @@ func (r *Registry) Stats() (Stats, error) {
 	if r.h == nil {
 		return Stats{}, ErrRegistryClosed
 	}
-	s, code := cRegistryStats(r.h)
-	return s, resultErr(code)
+	s, code := lib().RegistryStats(r.h)
+	if code != clib.ResultOK {
+		return Stats{}, ResultError(code)
+	}
+	return goStats(s), nil
 }
 
 // Close final-flushes every track, delivers what is left, stops the
@@ -211,7 +226,7 @@ func (r *Registry) Stats() (Stats, error) {
 func (r *Registry) Close() error {
 	r.closeOnce.Do(func() {
 		r.mu.RLock()
-		r.closeErr = resultErr(cRegistryClose(r.h))
+		r.closeErr = resultErr(lib().RegistryClose(r.h))
 		r.mu.RUnlock()
 		if r.push {
 			// The feeder drains until the library says the registry is
@@ -230,9 +245,9 @@ func (r *Registry) Close() error {
 		r.h, r.batch = nil, nil
 		r.mu.Unlock()
 		if b != nil {
-			cBatchFree(b)
+			lib().BatchFree(b)
 		}
-		cRegistryFree(h)
+		lib().RegistryFree(h)
 		close(r.done)
 	})
 	return r.closeErr

@@ -3,6 +3,8 @@ package trackstats
 import (
 	"math"
 	"time"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 // Direction is the side of a track a report covers.
@@ -10,9 +12,9 @@ type Direction uint32
 
 const (
 	// Up is traffic received from the publisher (RecordUp): LiveKit's UPSTREAM.
-	Up Direction = 0
+	Up Direction = clib.DirectionUp
 	// Down is traffic sent to a subscriber (RecordDown): LiveKit's DOWNSTREAM.
-	Down Direction = 1
+	Down Direction = clib.DirectionDown
 )
 
 func (d Direction) String() string {
@@ -31,12 +33,12 @@ type Flags uint32
 const (
 	// FlagFinal: produced by the track's Close (or its release): no regular
 	// report follows.
-	FlagFinal Flags = 1
+	FlagFinal Flags = clib.FlagFinal
 	// FlagLate: bytes recorded after the track was closed.
-	FlagLate Flags = 2
+	FlagLate Flags = clib.FlagLate
 	// FlagMerged: several windows folded into one because the consumer
 	// lagged or the sampler missed deadlines; Start..End spans them all.
-	FlagMerged Flags = 4
+	FlagMerged Flags = clib.FlagMerged
 )
 
 // Report is one (track, direction, window) delta. Only non-zero deltas are

@@ -39,6 +39,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 const (
@@ -191,11 +193,11 @@ func (h *sfuHost) forwardNone(messages int) {
 func (h *sfuHost) forwardBare(messages int) {
 	for i := 0; i < messages; i++ {
 		pub, n := h.message()
-		atomic.AddUint64(&pub.word[0], wordMessageOne|n)
+		atomic.AddUint64(&pub.word[0], clib.WordMessageOne|n)
 		for _, d := range pub.downs {
 			d.packets++
 			d.bytes += n
-			atomic.AddUint64(&d.word[0], wordMessageOne|n)
+			atomic.AddUint64(&d.word[0], clib.WordMessageOne|n)
 		}
 	}
 }

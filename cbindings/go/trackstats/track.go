@@ -3,6 +3,8 @@ package trackstats
 import (
 	"runtime"
 	"sync/atomic"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 // Track is the stats handle of one (participant, track, country) key.
@@ -23,7 +25,7 @@ type Track struct {
 	words *[2]uint64
 	// pkt are the slot's packet words (RecordUpPacket), in C memory, got
 	// from the library at the first packet; nil before. Valid as words.
-	pkt atomic.Pointer[[packetWords]uint64]
+	pkt atomic.Pointer[[clib.PacketWords]uint64]
 	// e holds the handle, the user data, the listener and the closed flag.
 	// It outlives the Track (the finalizer releases the slot through it).
 	e *entry
@@ -38,7 +40,7 @@ func (t *Track) RecordUp(n uint64) {
 	// reads the latest value in the word's modification order.
 	if t == nil || n > MaxInlineBytes {
 		t.slow(Up, n)
-	} else if old := atomic.AddUint64(&t.words[Up], wordMessageOne|n) - (wordMessageOne | n); needsSlowPath(old) {
+	} else if old := atomic.AddUint64(&t.words[Up], clib.WordMessageOne|n) - (clib.WordMessageOne | n); needsSlowPath(old) {
 		t.slowPath(Up, old)
 	}
 	// The words are C memory the GC does not see: keep the Track (and so
@@ -53,11 +55,23 @@ func (t *Track) RecordDown(n uint64) {
 	// As RecordUp.
 	if t == nil || n > MaxInlineBytes {
 		t.slow(Down, n)
-	} else if old := atomic.AddUint64(&t.words[Down], wordMessageOne|n) - (wordMessageOne | n); needsSlowPath(old) {
+	} else if old := atomic.AddUint64(&t.words[Down], clib.WordMessageOne|n) - (clib.WordMessageOne | n); needsSlowPath(old) {
 		t.slowPath(Down, old)
 	}
 	runtime.KeepAlive(t)
 }
+
+// The sizes of include/trackstats.h.
+const (
+	// MaxInlineBytes is the largest record done with one atomic add in Go;
+	// larger ones take one call into the library.
+	MaxInlineBytes = clib.MaxInlineBytes
+	// MaxRecordBytes: larger records are rejected (counted in
+	// Stats.RecordsRejected) because they can only come from a bug.
+	MaxRecordBytes = clib.MaxRecordBytes
+	// MaxIDBytes is the longest participant, track or country id.
+	MaxIDBytes = clib.MaxIDBytes
+)
 
 // MaxBatchMessages is the most messages one add of RecordBatch carries.
 // With at most this many messages and MaxInlineBytes bytes per add, the
@@ -84,7 +98,7 @@ func (t *Track) RecordBatch(dir Direction, messages, bytes uint64) {
 		messages, bytes = messages-m, bytes-n
 		// The window-word rule of include/trackstats.h with m messages in
 		// one add: each field of the increment is within the limits above.
-		inc := m*wordMessageOne | n
+		inc := m*clib.WordMessageOne | n
 		if old := atomic.AddUint64(&t.words[dir], inc) - inc; needsSlowPath(old) {
 			t.slowPath(dir, old)
 		}
@@ -102,25 +116,25 @@ func (t *Track) slow(dir Direction, n uint64) {
 	if t == nil {
 		return
 	}
-	cRecord(t.e.h, dir, n)
+	lib().Record(t.e.h, uint32(dir), n)
 	runtime.KeepAlive(t)
 }
 
 // needsSlowPath is the rule's test on the value before the add: 0 is the
 // window's first record (the library marks the track for the sampler's next
-// pass: one cgo call per track, direction and window, 5 s by default); a
-// set bit of the spill mask is a field at least half full (about once per
-// 2^23 messages or 512 GiB in one window: the word moves to the wide
-// accumulator).
+// pass: one call into the library per track, direction and window, 5 s by
+// default); a set bit of the spill mask is a field at least half full
+// (about once per 2^23 messages or 512 GiB in one window: the word moves to
+// the wide accumulator).
 func needsSlowPath(old uint64) bool {
-	return old == 0 || old&wordSpillMask != 0
+	return old == 0 || old&clib.WordSpillMask != 0
 }
 
 // slowPath is trackstats_track_slow_path, out of line.
 //
 //go:noinline
 func (t *Track) slowPath(dir Direction, old uint64) {
-	cSlowPath(t.e.h, dir, old)
+	lib().SlowPath(t.e.h, uint32(dir), old)
 	runtime.KeepAlive(t)
 }
 
@@ -132,7 +146,7 @@ func (t *Track) Close() error {
 	if t == nil || t.e.state.Or(entryClosed)&entryClosed != 0 {
 		return nil
 	}
-	err := resultErr(cClose(t.e.h))
+	err := resultErr(lib().TrackClose(t.e.h))
 	runtime.KeepAlive(t)
 	return err
 }
@@ -143,7 +157,7 @@ func (t *Track) Totals() Totals {
 	if t == nil {
 		return Totals{}
 	}
-	tot := cTotals(t.e.h)
+	tot := goTotals(lib().TrackTotals(t.e.h))
 	runtime.KeepAlive(t)
 	return tot
 }
@@ -155,8 +169,9 @@ func (t *Track) Totals() Totals {
 // reused.
 func (r *Registry) release(t *Track) {
 	e := t.e
-	tot := cTotals(e.h)
-	cRelease(e.h)
+	l := lib()
+	tot := l.TrackTotals(e.h)
+	l.TrackRelease(e.h)
 	r.entries.released(e, tot.UpMessages+tot.DownMessages)
 }
 
@@ -192,9 +207,9 @@ func (r *Registry) open(participantID, trackID, country string, userData uint64,
 		r.entries.remove(e)
 		return nil, ErrRegistryClosed
 	}
-	h, words, code := cOpen(r.h, participantID, trackID, country, e.id())
+	h, words, code := lib().TrackOpen(r.h, participantID, trackID, country, e.id())
 	r.mu.RUnlock()
-	if code != resultOK {
+	if code != clib.ResultOK {
 		r.entries.remove(e)
 		return nil, ResultError(code)
 	}

@@ -4,6 +4,11 @@
 #                         go.work, the tests with cgo under the race detector
 #                         and without cgo (the loader module), and the loader
 #                         in a cgo build (-tags trackstats_purego).
+#   make test-go-release  the modules as a user gets them (scripts/test_release.sh):
+#                         go get from a file module proxy, vendored, no cgo,
+#                         the system library, another Rust library beside it.
+#   make go-module        VERSION=vX.Y.Z (default: Cargo.toml's): the release,
+#                         in build/go-module (the tree and a module proxy).
 #   make go-lib           copies the libraries `make lib` built to where the
 #                         modules link and embed them (git-ignored).
 #   make bench-go         the benchmarks README.md quotes (build/go/bench.txt).
@@ -34,9 +39,11 @@ GO_NOCGO_ENV = CGO_ENABLED=0 GOTOOLCHAIN=local
 # require the loader's module, which requires it).
 GO_OVERLAY := build/go/overlay.json
 BENCH_GO_OUT := build/go/bench.txt
+GO_RELEASE_OUT := build/go-module
+VERSION ?= v$(TRACKSTATS_VERSION)
 
-TEST_TARGETS += test-go
-.PHONY: test-go go-lib bench-go check-go
+TEST_TARGETS += test-go test-go-release
+.PHONY: test-go test-go-release go-module go-lib bench-go check-go
 
 # Every Go target depends on check-go, so it also puts the libraries where
 # the modules link and embed them (go-lib).
@@ -79,6 +86,28 @@ test-go: check-go $(GO_OVERLAY)
 	done
 	@echo "go test -tags trackstats_purego (the loader in a cgo build): trackstats"
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -timeout 300s -tags trackstats_purego -overlay $(CURDIR)/$(GO_OVERLAY) ./trackstats
+
+# The release as a user gets it, for this machine's platform.
+GO_TEST_MODULE := build/go/release
+GO_TEST_PREFIX := build/go/prefix
+test-go-release: check-go
+	$(MAKE) --no-print-directory go-module GO_RELEASE_OUT=$(GO_TEST_MODULE) GO_RELEASE_LIBS="$(GO_PLATFORM)=$(LIB_DIR)" GO_ARM64=
+	rm -rf $(GO_TEST_PREFIX) && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(GO_TEST_PREFIX) >/dev/null
+	GO=$(GO) GOTOOLCHAIN=local $(GO_DIR)/scripts/test_release.sh . $(GO_TEST_MODULE)/proxy $(VERSION) $(GO_TEST_PREFIX)
+
+# A release carries linux/amd64 and, when the aarch64 Rust target and
+# Debian's gcc-aarch64-linux-gnu are installed, linux/arm64 (README: Releasing).
+GO_ARM64_TARGET := aarch64-unknown-linux-gnu
+GO_ARM64_CC := aarch64-linux-gnu-gcc
+GO_RELEASE_LIBS ?= linux_amd64=$(LIB_DIR) $(if $(GO_ARM64),linux_arm64=$(TARGET_DIR)/$(GO_ARM64_TARGET)/release)
+GO_ARM64 ?= $(shell rustup target list --installed 2>/dev/null | grep -qx $(GO_ARM64_TARGET) && command -v $(GO_ARM64_CC) >/dev/null && echo yes)
+go-module: lib
+	@[ "$(VERSION)" = "v$(TRACKSTATS_VERSION)" ] || { echo "error: VERSION=$(VERSION), but the library is $(TRACKSTATS_VERSION) (Cargo.toml): a Go release carries the library of its own version"; exit 1; }
+ifneq ($(GO_ARM64),)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=$(GO_ARM64_CC) $(CARGO) build --release --lib --target $(GO_ARM64_TARGET)
+endif
+	$(GO_DIR)/scripts/go_module.py --repo . --version $(VERSION) --out $(GO_RELEASE_OUT) \
+	  $(foreach l,$(GO_RELEASE_LIBS),--lib $(l)) $(if $(GO_ARM64),--strip-tool linux_arm64=aarch64-linux-gnu-strip)
 
 # About 4 minutes on 2 cores: 5 runs of each benchmark, 1 s each (the
 # 100k-track ones run once per count); BenchmarkRecordParallel once more per

@@ -1,4 +1,5 @@
 module github.com/trackstats/trackstats/cbindings/go
 
-// runtime.AddCleanup (the safety net that releases a dropped Track) is Go 1.24.
+// Go 1.24: runtime.AddCleanup frees a pull registry nobody closed. (A
+// dropped Track is released by its finalizer, runtime.SetFinalizer.)
 go 1.24

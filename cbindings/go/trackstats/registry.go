@@ -33,9 +33,9 @@ const feederWaitMS = 1000
 // (OpenTrackWithListener) goes to its listener and nowhere else. No registry starts
 // a goroutine per track.
 //
-// Close the registry when done: it final-flushes every track. Bytes recorded
-// after Registry.Close, and late bytes of tracks closed but still referenced
-// at that moment, are not delivered; drop (or let go of) tracks first.
+// Close the registry when done: it final-flushes every track, and delivers
+// what tracks closed earlier recorded since (flagged late). Bytes recorded
+// after Registry.Close are counted in a Track's Totals but not delivered.
 type Registry struct {
 	// mu guards h against the free in Close: every C call on h holds it for
 	// reading; Close takes it for writing once nothing else can use h.

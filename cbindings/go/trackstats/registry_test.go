@@ -90,6 +90,27 @@ func (c *consumer) finish(t *testing.T, r *Registry) {
 	}
 }
 
+// finishAndCompare releases the dropped tracks, closes the registry and
+// takes what is left (finish), then checks the reports against want (what
+// each recording goroutine recorded), exactly, and that the Go side holds
+// no entry and met no report it could not place.
+func (c *consumer) finishAndCompare(t *testing.T, r *Registry, want []sums) {
+	t.Helper()
+	collectDropped(t, r)
+	c.finish(t, r)
+	all := sums{}
+	for _, s := range want {
+		all.merge(s)
+	}
+	compareSums(t, c.got, all)
+	if n := r.entries.len(); n != 0 {
+		t.Errorf("%d Go entries left after every report was delivered", n)
+	}
+	if r.entries.orphan != 0 {
+		t.Errorf("%d reports named no known track", r.entries.orphan)
+	}
+}
+
 // Exactly once with records racing Close, late records, releases by the
 // garbage collector, slot reuse, window ticks every 2 ms, a lagging consumer
 // and the registry's shutdown: per track (user data) and direction, the
@@ -101,10 +122,7 @@ func TestExactlyOnceRacingClose(t *testing.T) {
 			if mode == "channel" {
 				opts = append(opts, WithReportChannel(64))
 			}
-			r, err := NewRegistry(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := newRegistry(t, opts...)
 			c := startConsumer(t, r, nil)
 
 			const workers, rounds, tracksPerRound, recorders, messages = 4, 60, 3, 2, 4000
@@ -163,20 +181,7 @@ func TestExactlyOnceRacingClose(t *testing.T) {
 				}(w)
 			}
 			wg.Wait()
-			collectDropped(t, r)
-			c.finish(t, r)
-
-			all := sums{}
-			for _, s := range want {
-				all.merge(s)
-			}
-			compareSums(t, c.got, all)
-			if n := r.entries.len(); n != 0 {
-				t.Errorf("%d Go entries left after every report was delivered", n)
-			}
-			if r.entries.orphan != 0 {
-				t.Errorf("%d reports named no known track", r.entries.orphan)
-			}
+			c.finishAndCompare(t, r, want)
 			t.Logf("%d tracks, %d reports (%d merged)", workers*rounds*tracksPerRound, c.reports, c.merged)
 		})
 	}
@@ -214,10 +219,7 @@ const windowRecordSize = 1000
 // the reports must add up to what was recorded.
 func checkWindowConsistency(t *testing.T, goroutines, minRecords int, record func(tracks []*Track, g, i int, mine sums)) {
 	t.Helper()
-	r, err := NewRegistry(WithInterval(time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRegistry(t, WithInterval(time.Millisecond))
 	c := startConsumer(t, r, func(rep Report) bool { return rep.Bytes == windowRecordSize*rep.Messages })
 	tracks := []*Track{mustOpen(t, r, "p", "a", "", 1), mustOpen(t, r, "p", "b", "", 2)}
 	want := make([]sums, goroutines)
@@ -236,13 +238,7 @@ func checkWindowConsistency(t *testing.T, goroutines, minRecords int, record fun
 	}
 	wg.Wait()
 	tracks = nil
-	collectDropped(t, r)
-	c.finish(t, r)
-	all := sums{}
-	for _, s := range want {
-		all.merge(s)
-	}
-	compareSums(t, c.got, all)
+	c.finishAndCompare(t, r, want)
 	for _, b := range c.bad {
 		t.Errorf("a window split a record: %d bytes for %d messages of %d (%+v)", b.Bytes, b.Messages, windowRecordSize, b)
 	}
@@ -253,10 +249,7 @@ func checkWindowConsistency(t *testing.T, goroutines, minRecords int, record fun
 }
 
 func TestRegistryCloseKeepsUndrainedReports(t *testing.T) {
-	r, err := NewRegistry(WithManualTicking())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRegistry(t, WithManualTicking())
 	tk := mustOpen(t, r, "p", "t", "", 9)
 	tk.RecordUp(11)
 	if err := r.Close(); err != nil {
@@ -281,4 +274,37 @@ func TestRegistryCloseKeepsUndrainedReports(t *testing.T) {
 	if err := tk.Close(); err != nil {
 		t.Errorf("Track Close after registry Close: %v", err)
 	}
+}
+
+// Registry.Close delivers what a track closed earlier and still referenced
+// recorded since (flagged late), as the final flush of the open ones: the
+// library's close flushes every slot it still holds.
+func TestRegistryCloseDeliversLateBytesOfReferencedTracks(t *testing.T) {
+	r := newRegistry(t, WithManualTicking())
+	tk := mustOpen(t, r, "p", "t", "", 5)
+	tk.RecordUp(10)
+	if err := tk.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if rs := drainAll(t, r); len(rs) != 1 || rs[0].Bytes != 10 || rs[0].Flags&FlagFinal == 0 {
+		t.Fatalf("after Track.Close: %+v, want the final report of 10 bytes", rs)
+	}
+	tk.RecordUp(7) // late, and the Track is still referenced below
+	tk.RecordDown(3)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := sums{}
+	rs := drainAll(t, r)
+	got.addReports(rs)
+	compareSums(t, got, sums{{5, uint64(Up)}: {7, 1}, {5, uint64(Down)}: {3, 1}})
+	for _, rep := range rs {
+		if rep.Flags&FlagLate == 0 {
+			t.Errorf("a record after Track.Close reported without FlagLate: %+v", rep)
+		}
+	}
+	runtime.KeepAlive(tk)
 }

@@ -6,7 +6,8 @@
 #                         in a cgo build (-tags trackstats_purego).
 #   make test-go-release  the modules as a user gets them (scripts/test_release.sh):
 #                         go get from a file module proxy, vendored, no cgo,
-#                         the system library, another Rust library beside it.
+#                         the system library, another Rust library beside it;
+#                         test-go-release-all: the same for every platform.
 #   make go-module        VERSION=vX.Y.Z (default: Cargo.toml's): the release,
 #                         in build/go-module (the tree and a module proxy).
 #   make go-lib           copies the libraries `make lib` built to where the
@@ -43,7 +44,7 @@ GO_RELEASE_OUT := build/go-module
 VERSION ?= v$(TRACKSTATS_VERSION)
 
 TEST_TARGETS += test-go test-go-release
-.PHONY: test-go test-go-release go-module go-lib bench-go check-go
+.PHONY: test-go test-go-release test-go-release-all go-module go-lib bench-go check-go
 
 # Every Go target depends on check-go, so it also puts the libraries where
 # the modules link and embed them (go-lib).
@@ -94,6 +95,12 @@ test-go-release: check-go
 	$(MAKE) --no-print-directory go-module GO_RELEASE_OUT=$(GO_TEST_MODULE) GO_RELEASE_LIBS="$(GO_PLATFORM)=$(LIB_DIR)" GO_ARM64=
 	rm -rf $(GO_TEST_PREFIX) && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(GO_TEST_PREFIX) >/dev/null
 	GO=$(GO) GOTOOLCHAIN=local $(GO_DIR)/scripts/test_release.sh . $(GO_TEST_MODULE)/proxy $(VERSION) $(GO_TEST_PREFIX)
+
+# The same for the whole release (both platforms when arm64 can be built:
+# see go-module), arm64 cross-built and, with qemu-user-static, run.
+test-go-release-all: go-module
+	rm -rf $(GO_TEST_PREFIX) && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(GO_TEST_PREFIX) >/dev/null
+	GO=$(GO) GOTOOLCHAIN=local $(GO_DIR)/scripts/test_release.sh . $(GO_RELEASE_OUT)/proxy $(VERSION) $(GO_TEST_PREFIX)
 
 # A release carries linux/amd64 and, when the aarch64 Rust target and
 # Debian's gcc-aarch64-linux-gnu are installed, linux/arm64 (README: Releasing).

@@ -14,7 +14,9 @@
 #      `make install` prefix (pkg-config), and the no-cgo loader pointed at
 #      that prefix's library;
 #   5. another Rust static library in the same binary (rust-lang/rust#44322):
-#      which build modes link (see the README's table).
+#      which build modes link (see the README's table);
+#   6. when the release carries linux/arm64 (make test-go-release-all): the
+#      consumer cross-built for it, with and without cgo, and run under qemu.
 #
 # Usage: test_release.sh REPO PROXY VERSION PREFIX
 set -euo pipefail
@@ -118,5 +120,21 @@ printf '%-34s %s\n' "cgo, -tags trackstats_system" "links and runs"
 $GO build -tags trackstats_purego -o eh-purego . && run eh-purego ./eh-purego >/dev/null
 printf '%-34s %s\n' "cgo, -tags trackstats_purego" "links and runs"
 echo "(CGO_ENABLED=0 links no C library at all)"
+
+if [ -f "$c/vendor/$mod/trackstats/libtrackstats_linux_arm64.a" ]; then
+  say "6. linux/arm64: cross builds, run under qemu-aarch64-static when installed"
+  cd "$c"
+  if command -v aarch64-linux-gnu-gcc >/dev/null; then
+    GOARCH=arm64 CGO_ENABLED=1 CC=aarch64-linux-gnu-gcc $GO build -o consumer-arm64-cgo .
+  else
+    echo "no aarch64-linux-gnu-gcc (Debian: gcc-aarch64-linux-gnu): cgo build for arm64 skipped"
+  fi
+  GOARCH=arm64 CGO_ENABLED=0 $GO build -o consumer-arm64-nocgo .
+  if command -v qemu-aarch64-static >/dev/null && [ -d /usr/aarch64-linux-gnu ]; then
+    for b in consumer-arm64-*; do run "$b" qemu-aarch64-static -L /usr/aarch64-linux-gnu "./$b"; done
+  else
+    echo "no qemu-aarch64-static (Debian: qemu-user-static): built, not run"
+  fi
+fi
 
 say "test_release.sh: every check passed"

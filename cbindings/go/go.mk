@@ -2,8 +2,9 @@
 #   make test-go          the main module and the loader: go vet, gofmt, the
 #                         header copy's drift, every module's go.mod against
 #                         go.work, the tests with cgo under the race detector
-#                         and without cgo (the loader module), and the loader
-#                         in a cgo build (-tags trackstats_purego).
+#                         and without cgo (the loader module), the loader in
+#                         a cgo build (-tags trackstats_purego), and builds
+#                         without cgo for other platforms.
 #   make test-go-release  the modules as a user gets them (scripts/test_release.sh):
 #                         go get from a file module proxy, vendored, no cgo,
 #                         the system library, another Rust library beside it;
@@ -39,6 +40,10 @@ GO_NOCGO_ENV = CGO_ENABLED=0 GOTOOLCHAIN=local
 # testdata/nocgo_loader_test.go laid over the package (its go.mod cannot
 # require the loader's module, which requires it).
 GO_OVERLAY := build/go/overlay.json
+# Without cgo every module builds for the platforms Go servers ship to
+# (LiveKit's releases: linux, windows, darwin; amd64 and arm64), whether or
+# not a library can be loaded there.
+GO_CROSS_PLATFORMS := linux/arm64 windows/amd64 darwin/arm64
 BENCH_GO_OUT := build/go/bench.txt
 GO_RELEASE_OUT := build/go-module
 VERSION ?= v$(TRACKSTATS_VERSION)
@@ -85,6 +90,10 @@ test-go: check-go $(GO_OVERLAY)
 	  echo "go test (CGO_ENABLED=0, the loader): $$m"; \
 	  (cd $(GO_DIR)/$$m && $(GO_NOCGO_ENV) $(GO) test -count=1 -timeout 300s -overlay $(CURDIR)/$(GO_OVERLAY) ./...); \
 	done
+	@set -e; for m in $(GO_MODULES); do for p in $(GO_CROSS_PLATFORMS); do \
+	  echo "go build, CGO_ENABLED=0, $$p: $$m"; \
+	  (cd $(GO_DIR)/$$m && GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_NOCGO_ENV) $(GO) build ./...); \
+	done; done
 	@echo "go test -tags trackstats_purego (the loader in a cgo build): trackstats"
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -timeout 300s -tags trackstats_purego -overlay $(CURDIR)/$(GO_OVERLAY) ./trackstats
 

@@ -1,3 +1,5 @@
+//go:build darwin || freebsd || linux || netbsd
+
 package tsnocgo
 
 import (
@@ -350,4 +352,19 @@ var cHeapBytes = func() func() uint64 {
 		m := mi()
 		return uint64(m.uordblks) + uint64(m.hblkhd)
 	}
+}
+
+// open dlopens file and resolves the library's calls; source names it in
+// errors and in the table.
+func open(file, source string) (*clib.Lib, error) {
+	h, err := purego.Dlopen(file, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	if err != nil {
+		return nil, err
+	}
+	l, err := bind(h, source)
+	if err != nil {
+		_ = purego.Dlclose(h)
+		return nil, err
+	}
+	return l, nil
 }

@@ -38,7 +38,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ebitengine/purego"
 	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
@@ -99,21 +98,6 @@ func load() (*clib.Lib, error) {
 	}
 	return nil, errors.New("tsnocgo: no libtrackstats.so; tried\n\t" + strings.Join(tried, "\n\t") +
 		"\nset " + EnvLibrary + " to the library's path, or call tsnocgo.SetLibrary")
-}
-
-// open dlopens file and resolves the library's calls; source names it in
-// errors and in the table.
-func open(file, source string) (*clib.Lib, error) {
-	h, err := purego.Dlopen(file, purego.RTLD_NOW|purego.RTLD_LOCAL)
-	if err != nil {
-		return nil, err
-	}
-	l, err := bind(h, source)
-	if err != nil {
-		_ = purego.Dlclose(h)
-		return nil, err
-	}
-	return l, nil
 }
 
 // soname is the library's SONAME, which build.rs sets (the rule's one

@@ -25,6 +25,10 @@ GO=${GO:-go}
 mod=github.com/trackstats/trackstats/cbindings/go
 platform=$($GO env GOOS)_$($GO env GOARCH)
 
+# purego, which the loader module requires, from the usual proxy into the
+# usual module cache (a no-op once the repository's own build fetched it).
+(cd "$repo/cbindings/go/tsnocgo" && $GO mod download github.com/ebitengine/purego)
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Hermetic: only the file proxy, a module cache of its own (the fake

@@ -12,10 +12,9 @@ import (
 	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
-// symbols are the library's functions by name: addresses for
-// purego.SyscallN, which passes and returns machine words without the
-// reflection of purego.RegisterFunc (the calls on the trackstats package's
-// slow paths allocate nothing unless they write an out-parameter).
+// symbols are the library's functions: addresses for purego.SyscallN,
+// which passes and returns machine words without the reflection (and the
+// allocations) of purego.RegisterFunc.
 type symbols struct {
 	version, resultStr                                             uintptr
 	configDefault, registryNew, registryClose, registryFree        uintptr
@@ -114,12 +113,16 @@ func (f *frame) call(fn uintptr, args ...uintptr) uintptr {
 	return r
 }
 
-// addr is the address of a frame's field, for C. The frame is a heap
-// object its caller holds over the call, so the address stays valid.
-func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
+// addr is the address of a frame's field, for C.
+func addr[T any](p *T) uintptr {
+	// SAFETY: p is inside a frame, a heap object (the collector never
+	// moves those) that the caller holds until the call has returned.
+	return uintptr(unsafe.Pointer(p))
+}
 
 // caddr is a handle's C address.
 func caddr[T clib.Registry | clib.Track | clib.Batch | clib.Figures](h *T) uintptr {
+	// SAFETY: h points into C memory, which the collector ignores.
 	return uintptr(unsafe.Pointer(h))
 }
 
@@ -160,6 +163,8 @@ func goString(p uintptr) string {
 	if p == 0 {
 		return ""
 	}
+	// SAFETY: p is one of the library's static strings (trackstats_version,
+	// trackstats_result_str), NUL-terminated and valid for the process.
 	n := 0
 	for *(*byte)(unsafe.Add(ptr(p), n)) != 0 {
 		n++

@@ -49,7 +49,7 @@ GO_RELEASE_OUT := build/go-module
 VERSION ?= v$(TRACKSTATS_VERSION)
 
 TEST_TARGETS += test-go test-go-release
-.PHONY: test-go test-go-release test-go-release-all go-module go-lib bench-go check-go
+.PHONY: test-go test-go-release test-go-release-all check-go-release-tools go-module go-lib bench-go check-go
 
 # Every Go target depends on check-go, so it also puts the libraries where
 # the modules link and embed them (go-lib).
@@ -100,14 +100,21 @@ test-go: check-go $(GO_OVERLAY)
 # The release as a user gets it, for this machine's platform.
 GO_TEST_MODULE := build/go/release
 GO_TEST_PREFIX := build/go/prefix
-test-go-release: check-go
+test-go-release: check-go check-go-release-tools
 	$(MAKE) --no-print-directory go-module GO_RELEASE_OUT=$(GO_TEST_MODULE) GO_RELEASE_LIBS="$(GO_PLATFORM)=$(LIB_DIR)" GO_ARM64=
 	rm -rf $(GO_TEST_PREFIX) && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(GO_TEST_PREFIX) >/dev/null
 	GO=$(GO) GOTOOLCHAIN=local $(GO_DIR)/scripts/test_release.sh . $(GO_TEST_MODULE)/proxy $(VERSION) $(GO_TEST_PREFIX)
 
+# The system-library build needs pkg-config, installed here when missing
+# (as root, with apt-get).
+check-go-release-tools:
+	@command -v pkg-config >/dev/null 2>&1 || { echo "test-go-release: pkg-config is missing; installing it"; \
+	  [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq pkg-config >/dev/null; } \
+	  || { echo "error: pkg-config is required for test-go-release (Debian: apt-get install pkg-config)"; exit 1; }
+
 # The same for the whole release (both platforms when arm64 can be built:
 # see go-module), arm64 cross-built and, with qemu-user-static, run.
-test-go-release-all: go-module
+test-go-release-all: go-module check-go-release-tools
 	rm -rf $(GO_TEST_PREFIX) && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(GO_TEST_PREFIX) >/dev/null
 	GO=$(GO) GOTOOLCHAIN=local $(GO_DIR)/scripts/test_release.sh . $(GO_RELEASE_OUT)/proxy $(VERSION) $(GO_TEST_PREFIX)
 

@@ -132,30 +132,36 @@ endif
 	$(GO_DIR)/scripts/go_module.py --repo . --version $(VERSION) --out $(GO_RELEASE_OUT) \
 	  $(foreach l,$(GO_RELEASE_LIBS),--lib $(l)) $(if $(GO_ARM64),--strip-tool linux_arm64=aarch64-linux-gnu-strip)
 
-# About 4 minutes on 2 cores: 5 runs of each benchmark, 1 s each (the
-# 100k-track ones run once per count); BenchmarkRecordParallel once more per
-# GOMAXPROCS in 1, 2, 4, ... up to the cores. The SFU-shaped ones
-# (sfu_bench_test.go): BenchmarkSFU in 5 runs of the test binary, so that
-# its cases interleave (ABAB) instead of each running 5 times in a row, then
-# BenchmarkSFUProcess once (its three children at once, SFU_SECONDS each,
-# 60 by default); then the loader against cgo in one cgo process
-# (BenchmarkSlowPath, BenchmarkOpenClose) and RecordUp without cgo
-# (BenchmarkRecordNoCgo, the loader laid over). Medians: benchstat
-# $(BENCH_GO_OUT).
+# About 6 minutes on 2 cores. Five rounds, each running every benchmark
+# once (1 s; BenchmarkSFU's cases 0.5 s; the 100k-track ones once), so that
+# a noisy neighbour slows a benchmark and its baseline alike; then
+# BenchmarkRecordParallel 5 times per GOMAXPROCS in 1, 2, 4, ... up to the
+# cores; then BenchmarkSFUProcess once (its three children at once,
+# SFU_SECONDS each, 60 by default). Medians: benchstat $(BENCH_GO_OUT).
+# The test binaries:
+#   trackstats.test        the package with cgo;
+#   trackstats-nocgo.test  without cgo, the loader laid over (BenchmarkRecordNoCgo);
+#   tsnocgo.test           the loader against cgo in one cgo process
+#                          (BenchmarkSlowPath, BenchmarkOpenClose).
 BENCH_GO_CPUS := $(shell n=$$(nproc 2>/dev/null || echo 1); c=1; l=; \
 	while [ $$c -lt $$n ]; do l="$$l$$c,"; c=$$((c * 2)); done; echo "$$l$$n")
-BENCH_GO_TEST := $(CURDIR)/build/go/trackstats.test
+BENCH_GO_BIN := $(CURDIR)/build/go/bench
+BENCH_GO_FLAGS := -test.run '^$$' -test.benchmem -test.benchtime 1s -test.timeout 600s
 SFU_SECONDS ?= 60
 bench-go: check-go $(GO_OVERLAY)
-	@mkdir -p $(dir $(BENCH_GO_OUT))
-	cd $(GO_DIR) && set -o pipefail && { \
-	  $(GO_ENV) $(GO) test -run '^$$' -bench . -skip 'Parallel|SFU' -benchmem -count 5 -benchtime 1s -timeout 600s ./... && \
-	  $(GO_ENV) $(GO) test -run '^$$' -bench 'Parallel' -cpu $(BENCH_GO_CPUS) -benchmem -count 5 -benchtime 1s -timeout 600s ./... && \
-	  $(GO_ENV) $(GO) test -c -o $(BENCH_GO_TEST) ./trackstats && cd trackstats && \
-	  for i in 1 2 3 4 5; do $(BENCH_GO_TEST) -test.run '^$$' -test.bench 'SFU$$' -test.benchtime 0.5s -test.timeout 600s || exit 1; done && \
-	  TRACKSTATS_SFU_SECONDS=$(SFU_SECONDS) $(BENCH_GO_TEST) -test.run '^$$' -test.bench 'SFUProcess' -test.benchtime 1x -test.timeout 0 && \
-	  cd .. && $(GO_ENV) $(GO) test -run '^$$' -bench 'SlowPath|OpenClose' -benchmem -count 5 -benchtime 1s -timeout 600s ./tsnocgo && \
-	  $(GO_NOCGO_ENV) $(GO) test -run '^$$' -bench 'RecordNoCgo' -benchmem -count 5 -benchtime 1s -timeout 600s -overlay $(CURDIR)/$(GO_OVERLAY) ./trackstats; \
+	@mkdir -p $(BENCH_GO_BIN)
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -c -o $(BENCH_GO_BIN)/trackstats.test ./trackstats
+	cd $(GO_DIR) && $(GO_NOCGO_ENV) $(GO) test -c -overlay $(CURDIR)/$(GO_OVERLAY) -o $(BENCH_GO_BIN)/trackstats-nocgo.test ./trackstats
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -c -o $(BENCH_GO_BIN)/tsnocgo.test ./tsnocgo
+	set -o pipefail && cd $(GO_DIR)/trackstats && { \
+	  for i in 1 2 3 4 5; do \
+	    $(BENCH_GO_BIN)/trackstats.test $(BENCH_GO_FLAGS) -test.bench . -test.skip 'Parallel|SFU' && \
+	    $(BENCH_GO_BIN)/trackstats.test $(BENCH_GO_FLAGS) -test.bench 'SFU$$' -test.benchtime 0.5s && \
+	    $(BENCH_GO_BIN)/trackstats-nocgo.test $(BENCH_GO_FLAGS) -test.bench 'RecordNoCgo' && \
+	    $(BENCH_GO_BIN)/tsnocgo.test $(BENCH_GO_FLAGS) -test.bench 'SlowPath|OpenClose' || exit 1; \
+	  done && \
+	  $(BENCH_GO_BIN)/trackstats.test $(BENCH_GO_FLAGS) -test.bench 'Parallel' -test.count 5 -test.cpu $(BENCH_GO_CPUS) && \
+	  TRACKSTATS_SFU_SECONDS=$(SFU_SECONDS) $(BENCH_GO_BIN)/trackstats.test -test.run '^$$' -test.bench 'SFUProcess' -test.benchtime 1x -test.timeout 0; \
 	} | tee $(CURDIR)/$(BENCH_GO_OUT)
 	@echo "bench-go: results in $(BENCH_GO_OUT); medians: go run golang.org/x/perf/cmd/benchstat@latest $(BENCH_GO_OUT)"
 

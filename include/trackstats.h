@@ -125,8 +125,9 @@ enum trackstats_result
   TRACKSTATS_RESULT_REGISTRY_CLOSED = 8,
   // `trackstats_registry_tick` on a registry with a sampler thread.
   TRACKSTATS_RESULT_WRONG_MODE = 9,
-  // Called from inside the sink in a way that would need the sampler role
-  // the sink's caller holds (tick, flush, or close of a manual registry).
+  // Called from inside this registry's own sink (the calling thread holds
+  // its sampler role) in a way that needs that role: tick, flush,
+  // prometheus, or close of a manual registry.
   TRACKSTATS_RESULT_REENTRANT_CALL = 10,
   // Every slot index is in use.
   TRACKSTATS_RESULT_TOO_MANY_TRACKS = 11,
@@ -227,10 +228,27 @@ typedef struct trackstats_prometheus_options {
 } trackstats_prometheus_options;
 
 // Called with each batch of reports on the sampler thread (in manual mode:
-// on the thread calling tick, flush or close). `reports` and every string in
-// them are valid only during the call. It must not call
-// `trackstats_registry_tick`, `_flush` or `_free` of its own registry; other
-// calls work (close from inside it asks the thread to finish and returns).
+// on the thread calling tick, flush or close; a `_flush` of a threaded
+// registry may also deliver on its caller's thread). `reports` and every
+// string in them are valid only during the call.
+//
+// Re-entrancy is decided per registry: the thread running the sink holds
+// its registry's sampler role, and only calls that need that role are
+// refused. On its own registry a sink may call every function but these:
+// `trackstats_registry_tick` and `_flush` return `REENTRANT_CALL` (tick of a
+// threaded registry: `WRONG_MODE`); `_prometheus` returns `REENTRANT_CALL`;
+// `_close` returns `REENTRANT_CALL` in manual mode, and with a sampler thread
+// asks the thread to finish and returns OK at once (the close completes
+// after the sink returns); `_free` must not be called. `_wait` works but
+// finds only what is already queued (nothing new arrives while the sink
+// runs). Records, track open, close, release and totals, `_stats` and
+// `_drain` work. A sink called inside another sink (a tick of registry B
+// from registry A's sink) holds both roles: both registries refuse.
+//
+// On any other registry every function works as it does anywhere else. The
+// blocking ones (tick, flush, close, free, prometheus) wait for that
+// registry's role, so two registries whose sinks make such calls on each
+// other can deadlock, as two locks taken in opposite orders do.
 typedef void (*trackstats_sink_fn)(void *ctx, const struct trackstats_report *reports, size_t len);
 
 // Registry settings. Start from `trackstats_config_default()`.
@@ -321,7 +339,7 @@ const struct trackstats_report *trackstats_batch_reports(const struct trackstats
 // success `*out` is a NUL-terminated string owned by the caller (free it
 // with `trackstats_string_free`) and `*out_len`, if `out_len` is not NULL,
 // its length without the NUL. Thread-safe; briefly waits for a window pass
-// in progress. `REENTRANT_CALL` from inside the sink.
+// in progress. `REENTRANT_CALL` from inside this registry's own sink.
 trackstats_result trackstats_registry_prometheus(const struct trackstats_registry *registry,
                                                  const struct trackstats_prometheus_options *options,
                                                  char **out,
@@ -347,9 +365,10 @@ trackstats_result trackstats_registry_new(const struct trackstats_config *config
 // it returns the sink is never called again. Pending reports
 // stay drainable until `_free`. Tracks stay valid: records after this are
 // reported as late when the track is released. Idempotent: a call racing
-// the first returns once the first has finished (from inside the sink: at
-// once, the thread finishing after the sink returns). From inside the sink
-// of a manual registry: `REENTRANT_CALL`. Thread-safe.
+// the first returns once the first has finished. From inside this
+// registry's own sink: with a sampler thread, returns at once and the thread
+// finishes the close after the sink returns; in manual mode,
+// `REENTRANT_CALL`. Thread-safe.
 trackstats_result trackstats_registry_close(struct trackstats_registry *registry);
 
 // Closes (as `_close`) and frees the registry. NULL is a no-op. Open tracks
@@ -361,7 +380,8 @@ void trackstats_registry_free(struct trackstats_registry *registry);
 
 // Manual mode: ends the current window of every track now, processes
 // closes and releases, and delivers to the sink. `WRONG_MODE` with a sampler
-// thread; `REENTRANT_CALL` from inside the sink. Thread-safe (serialized).
+// thread; `REENTRANT_CALL` from inside this registry's own sink.
+// Thread-safe (serialized).
 trackstats_result trackstats_registry_tick(struct trackstats_registry *registry);
 
 // Processes pending closes and releases now and delivers to the sink,

@@ -14,7 +14,8 @@ use crate::sampler::{Request, Sampler, Sink, Store};
 use crate::slab::Slab;
 use crate::slot::{Home, Slot};
 use crate::stats::{Counters, Stats};
-use crate::sync::{lock, AtomicBool, Condvar, Mutex, Ordering::*};
+use crate::sync::{lock, thread_token, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering::*};
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,9 +40,45 @@ pub(crate) struct Core {
     pub interval_ns: u64,
     pub inbox: Mutex<Inbox>,
     pub inbox_cv: Condvar,
-    /// The sampler role: whoever holds this lock takes windows.
-    pub sampler: Mutex<Sampler>,
+    /// The sampler role: whoever holds this lock takes windows. Taken
+    /// through `role`, which records the holder in `role_holder`.
+    sampler: Mutex<Sampler>,
+    /// The `thread_token` of the thread holding the sampler role, 0 when
+    /// none: a call that needs the role from the thread that holds it (a
+    /// sink calling back into its own registry) is refused instead of
+    /// deadlocking, while calls on other registries go through.
+    role_holder: AtomicU64,
     pub closed: AtomicBool,
+}
+
+/// The sampler role, held: the sampler lock's guard, with the holder
+/// recorded for `Core::role_held_here` until it is dropped.
+pub(crate) struct Role<'a> {
+    core: &'a Core,
+    sampler: MutexGuard<'a, Sampler>,
+}
+
+impl Deref for Role<'_> {
+    type Target = Sampler;
+    fn deref(&self) -> &Sampler {
+        &self.sampler
+    }
+}
+
+impl DerefMut for Role<'_> {
+    fn deref_mut(&mut self) -> &mut Sampler {
+        &mut self.sampler
+    }
+}
+
+impl Drop for Role<'_> {
+    /// Runs before the guard's own drop: the mark is gone before the lock is.
+    fn drop(&mut self) {
+        // Relaxed: only the holding thread compares the mark with its own
+        // token (`role_held_here`); it reads its own stores in program order,
+        // and no other thread's token can equal its own.
+        self.core.role_holder.store(0, Relaxed);
+    }
 }
 
 const _: () = assert!(std::mem::offset_of!(Core, home) == 0);
@@ -75,8 +112,25 @@ impl Core {
             inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
             inbox_cv: Condvar::new(),
             sampler: Mutex::new(Sampler::new(start, sink)),
+            role_holder: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         })
+    }
+
+    /// Takes the sampler role, waiting for the current holder.
+    pub(crate) fn role(&self) -> Role<'_> {
+        let sampler = lock(&self.sampler);
+        // Relaxed: see `Role::drop`.
+        self.role_holder.store(thread_token(), Relaxed);
+        Role { core: self, sampler }
+    }
+
+    /// Whether the calling thread holds this registry's sampler role: it is
+    /// inside this registry's sink (or a pass), so a call that needs the
+    /// role would wait for itself.
+    pub(crate) fn role_held_here(&self) -> bool {
+        // Relaxed: see `Role::drop`.
+        self.role_holder.load(Relaxed) == thread_token()
     }
 
     /// The core a slot's `home()` points to.
@@ -164,7 +218,7 @@ impl Core {
             return;
         }
         drop(inbox);
-        let mut s = lock(&self.sampler);
+        let mut s = self.role();
         s.apply_all(&self.store, &[req]);
     }
 
@@ -200,7 +254,7 @@ impl Core {
     pub(crate) fn prometheus_snapshot(&self, per_track: bool) -> Snapshot {
         let mut snap = Snapshot::default();
         {
-            let s = lock(&self.sampler);
+            let s = self.role();
             for (country, d) in &s.retired {
                 for dir in Direction::ALL {
                     snap.add(country, dir, d[dir.index()]);
@@ -254,7 +308,7 @@ pub(crate) fn run_sampler(core: Arc<Core>) {
             }
             inbox.shutdown
         };
-        let mut s = lock(&core.sampler);
+        let mut s = core.role();
         // Taken only while holding the sampler role: a `flush` on another
         // thread also takes requests, and two holders must apply them in the
         // order they were queued (a close applied after its slot's release

@@ -6,7 +6,7 @@ use crate::hub::{run_sampler, Core};
 use crate::key::{KeyError, TrackKey};
 use crate::prometheus::{render, PrometheusOptions};
 use crate::report::Report;
-use crate::sampler::{in_sink, Sampler, Sink};
+use crate::sampler::{Sampler, Sink};
 use crate::stats::Stats;
 use crate::sync::thread::JoinHandle;
 use crate::sync::{lock, thread, Mutex, Ordering::*};
@@ -62,8 +62,8 @@ pub enum Error {
     ThreadSpawn,
     /// `tick` on a threaded registry.
     WrongMode,
-    /// A call from inside the sink that needs the sampler role the sink's
-    /// caller holds.
+    /// A call from inside this registry's own sink that needs the sampler
+    /// role the sink's caller holds.
     Reentrant,
 }
 
@@ -142,13 +142,13 @@ impl Registry {
     }
 
     fn with_sampler(&self, f: impl FnOnce(&Core, &mut Sampler)) -> Result<(), Error> {
-        if in_sink() {
+        if self.core.role_held_here() {
             return Err(Error::Reentrant);
         }
         if self.core.closed.load(Acquire) {
             return Err(Error::Closed);
         }
-        let mut s = lock(&self.core.sampler);
+        let mut s = self.core.role();
         // A panic in the sampler role (a bug) is counted as the thread's are,
         // then goes on to the caller (the C ABI returns PANIC). Reports it
         // made are already queued; marks it had not visited are put back.
@@ -179,9 +179,9 @@ impl Registry {
     /// `prometheus.rs`): cumulative bytes and messages by direction and
     /// country, optional per-track series, and health. Taken under the
     /// sampler role, so a track moving from live to released is counted once.
-    /// `Reentrant` from inside the sink.
+    /// `Reentrant` from inside this registry's own sink.
     pub fn prometheus(&self, options: &PrometheusOptions) -> Result<String, Error> {
-        if in_sink() {
+        if self.core.role_held_here() {
             return Err(Error::Reentrant);
         }
         Ok(render(&self.core.prometheus_snapshot(options.per_track), options))
@@ -190,28 +190,31 @@ impl Registry {
     /// Final-flushes every track, delivers, and stops the sampler. After it
     /// returns the sink is never called again; pending reports stay drainable
     /// and `wait` returns `Closed` once they are taken. Idempotent: a call
-    /// racing the first returns once the first has finished. From inside the
-    /// sink of a manual registry it fails with `Reentrant`; from the sampler
-    /// thread's sink it asks the thread to finish and returns at once.
+    /// racing the first returns once the first has finished. From inside this
+    /// registry's own sink it fails with `Reentrant` in manual mode; with a
+    /// sampler thread it asks the thread to finish and returns at once (the
+    /// thread closes once the sink returns). From inside another registry's
+    /// sink it works as anywhere else.
     pub fn close(&self) -> Result<(), Error> {
         let core = &self.core;
-        if self.mode == Mode::Manual && in_sink() {
+        let inside = core.role_held_here();
+        if self.mode == Mode::Manual && inside {
             return Err(Error::Reentrant);
         }
         // Release: pairs with the Acquire load in `open`.
         if core.closed.swap(true, AcqRel) {
             // Another call got here first and may still be closing: wait for
             // it, so that "the sink is never called again" holds after every
-            // close returns. Not from inside a sink, where this thread may be
-            // the one that has to finish the close.
-            if !in_sink() {
+            // close returns. Not from inside this registry's sink, where this
+            // thread holds the role the close needs.
+            if !inside {
                 core.store.outbox.wait_closed();
             }
             return Ok(());
         }
         match self.mode {
             Mode::Manual => {
-                let mut s = lock(&core.sampler);
+                let mut s = core.role();
                 core.shut_down(&mut s);
             }
             Mode::Thread => {
@@ -219,8 +222,12 @@ impl Registry {
                 core.inbox_cv.notify_one();
                 let handle = lock(&self.thread).take();
                 if let Some(h) = handle {
-                    if h.thread().id() == thread::current().id() {
-                        // Called from the sink: the thread finishes after it returns.
+                    if inside {
+                        // From inside the sink (on the sampler thread, or on
+                        // a host thread in `flush`): the thread finishes the
+                        // close once the sink returns; joining would wait for
+                        // this very call. Dropping the handle detaches it; a
+                        // later close or free waits for it through the outbox.
                         return Ok(());
                     }
                     if h.join().is_err() {
@@ -237,7 +244,7 @@ impl Registry {
     #[cfg(feature = "fault-injection")]
     #[doc(hidden)]
     pub fn inject_sampler_panic(&self, after_slots: usize) {
-        lock(&self.core.sampler).panic_after = Some(after_slots);
+        self.core.role().panic_after = Some(after_slots);
     }
 }
 

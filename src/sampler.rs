@@ -15,7 +15,6 @@ use crate::slot::{Slot, SlotState, OPEN};
 use crate::stats::Counters;
 use crate::sync::Ordering::Relaxed;
 use crate::word::Delta;
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -84,24 +83,6 @@ fn emit(out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, d: [Delta; 2],
         (true, false) => out.push(i, report(Direction::Up, key)),
         _ => out.push(i, report(Direction::Down, key)),
     }
-}
-
-#[cfg(not(trackstats_loom))]
-thread_local! {
-    static IN_SINK: Cell<bool> = const { Cell::new(false) };
-}
-
-// loom's threads share one OS thread: its thread-local is per model thread
-// (and takes a plain expression, not `const { .. }`).
-#[cfg(trackstats_loom)]
-loom::thread_local! {
-    static IN_SINK: Cell<bool> = Cell::new(false);
-}
-
-/// Whether this thread is inside a sink callback (re-entrant calls that would
-/// need the sampler role are refused instead of deadlocking).
-pub(crate) fn in_sink() -> bool {
-    IN_SINK.with(|c| c.get())
 }
 
 pub(crate) struct Sampler {
@@ -274,9 +255,7 @@ impl Sampler {
             if st.outbox.drain(&mut self.delivery, CHUNK) == 0 {
                 return;
             }
-            IN_SINK.with(|c| c.set(true));
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(&self.delivery)));
-            IN_SINK.with(|c| c.set(false));
             if r.is_err() {
                 st.counters.sink_panics.fetch_add(1, Relaxed);
             }

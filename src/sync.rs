@@ -58,6 +58,24 @@ impl AtomicU128 {
     }
 }
 
+/// A number naming the calling thread, unique for the life of the process
+/// (never 0): how a registry tells whether the thread calling it is the one
+/// holding its sampler role (`hub::Core::role_held_here`).
+pub(crate) fn thread_token() -> u64 {
+    // Not a model object: only a source of distinct numbers.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    #[cfg(not(trackstats_loom))]
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    // loom's model threads share one OS thread: its thread-local is per model thread.
+    #[cfg(trackstats_loom)]
+    loom::thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    TOKEN.with(|t| *t)
+}
+
 /// Locks ignoring poison: every critical section in this crate leaves its
 /// data consistent at each step, and a panic caught at the ABI boundary must
 /// not turn every later call into a second panic.

@@ -28,7 +28,7 @@ pub struct trackstats_prometheus_options {
 /// success `*out` is a NUL-terminated string owned by the caller (free it
 /// with `trackstats_string_free`) and `*out_len`, if `out_len` is not NULL,
 /// its length without the NUL. Thread-safe; briefly waits for a window pass
-/// in progress. `REENTRANT_CALL` from inside the sink.
+/// in progress. `REENTRANT_CALL` from inside this registry's own sink.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_prometheus(
     registry: *const trackstats_registry,

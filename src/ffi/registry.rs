@@ -35,10 +35,27 @@ pub const TRACKSTATS_MODE_THREAD: u32 = 0;
 pub const TRACKSTATS_MODE_MANUAL: u32 = 1;
 
 /// Called with each batch of reports on the sampler thread (in manual mode:
-/// on the thread calling tick, flush or close). `reports` and every string in
-/// them are valid only during the call. It must not call
-/// `trackstats_registry_tick`, `_flush` or `_free` of its own registry; other
-/// calls work (close from inside it asks the thread to finish and returns).
+/// on the thread calling tick, flush or close; a `_flush` of a threaded
+/// registry may also deliver on its caller's thread). `reports` and every
+/// string in them are valid only during the call.
+///
+/// Re-entrancy is decided per registry: the thread running the sink holds
+/// its registry's sampler role, and only calls that need that role are
+/// refused. On its own registry a sink may call every function but these:
+/// `trackstats_registry_tick` and `_flush` return `REENTRANT_CALL` (tick of a
+/// threaded registry: `WRONG_MODE`); `_prometheus` returns `REENTRANT_CALL`;
+/// `_close` returns `REENTRANT_CALL` in manual mode, and with a sampler thread
+/// asks the thread to finish and returns OK at once (the close completes
+/// after the sink returns); `_free` must not be called. `_wait` works but
+/// finds only what is already queued (nothing new arrives while the sink
+/// runs). Records, track open, close, release and totals, `_stats` and
+/// `_drain` work. A sink called inside another sink (a tick of registry B
+/// from registry A's sink) holds both roles: both registries refuse.
+///
+/// On any other registry every function works as it does anywhere else. The
+/// blocking ones (tick, flush, close, free, prometheus) wait for that
+/// registry's role, so two registries whose sinks make such calls on each
+/// other can deadlock, as two locks taken in opposite orders do.
 #[allow(non_camel_case_types)]
 pub type trackstats_sink_fn =
     Option<unsafe extern "C" fn(ctx: *mut c_void, reports: *const trackstats_report, len: usize)>;
@@ -133,9 +150,10 @@ pub extern "C" fn trackstats_registry_new(
 /// it returns the sink is never called again. Pending reports
 /// stay drainable until `_free`. Tracks stay valid: records after this are
 /// reported as late when the track is released. Idempotent: a call racing
-/// the first returns once the first has finished (from inside the sink: at
-/// once, the thread finishing after the sink returns). From inside the sink
-/// of a manual registry: `REENTRANT_CALL`. Thread-safe.
+/// the first returns once the first has finished. From inside this
+/// registry's own sink: with a sampler thread, returns at once and the thread
+/// finishes the close after the sink returns; in manual mode,
+/// `REENTRANT_CALL`. Thread-safe.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_close(registry: *mut trackstats_registry) -> trackstats_result {
     guard(|| match arg!(registry).inner.close() {
@@ -161,7 +179,8 @@ pub extern "C" fn trackstats_registry_free(registry: *mut trackstats_registry) {
 
 /// Manual mode: ends the current window of every track now, processes
 /// closes and releases, and delivers to the sink. `WRONG_MODE` with a sampler
-/// thread; `REENTRANT_CALL` from inside the sink. Thread-safe (serialized).
+/// thread; `REENTRANT_CALL` from inside this registry's own sink.
+/// Thread-safe (serialized).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_tick(registry: *mut trackstats_registry) -> trackstats_result {
     guard(|| match arg!(registry).inner.tick() {

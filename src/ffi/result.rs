@@ -32,8 +32,9 @@ pub enum trackstats_result {
     RegistryClosed = 8,
     /// `trackstats_registry_tick` on a registry with a sampler thread.
     WrongMode = 9,
-    /// Called from inside the sink in a way that would need the sampler role
-    /// the sink's caller holds (tick, flush, or close of a manual registry).
+    /// Called from inside this registry's own sink (the calling thread holds
+    /// its sampler role) in a way that needs that role: tick, flush,
+    /// prometheus, or close of a manual registry.
     ReentrantCall = 10,
     /// Every slot index is in use.
     TooManyTracks = 11,

@@ -105,9 +105,16 @@ impl Core {
     pub(crate) fn new(interval_ns: u64, sink: Option<Sink>) -> Arc<Core> {
         let clock = Clock::new();
         let start = clock.origin_unix_ns();
-        Arc::new(Core {
+        Arc::new_cyclic(|me: &std::sync::Weak<Core>| Core {
             home: Home { mark, reject },
-            store: Store { slab: Slab::new(), clock, counters: Counters::default(), outbox: Outbox::new() },
+            // The core's address (its first field is `home`), with the whole
+            // core's provenance for `from_home`.
+            store: Store {
+                slab: Slab::new(me.as_ptr().cast::<Home>()),
+                clock,
+                counters: Counters::default(),
+                outbox: Outbox::new(),
+            },
             interval_ns,
             inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
             inbox_cv: Condvar::new(),
@@ -144,12 +151,11 @@ impl Core {
         unsafe { &*home.cast::<Core>() }
     }
 
-    /// The live core of a held slot, None for a slot never published.
-    fn of(slot: &Slot) -> Option<&Core> {
-        let home = slot.home();
-        // SAFETY: a non-null `home` was set by `open` from a core whose
-        // strong count the slot's holder keeps (see `Slot::home`).
-        (!home.is_null()).then(|| unsafe { Core::from_home(home) })
+    /// The live core of a held slot.
+    fn of(slot: &Slot) -> &Core {
+        // SAFETY: a slot's home is the core whose slab holds it (`new`), kept
+        // alive by the count the slot's holder has (`open`).
+        unsafe { Core::from_home(slot.home()) }
     }
 
     /// Takes a free slot and makes it live for `key`. The slot holds one
@@ -161,10 +167,10 @@ impl Core {
         let slot = st.slab.get(i);
         st.counters.open_tracks.fetch_add(1, Relaxed);
         st.counters.live_slots.fetch_add(1, Relaxed);
-        // The track's strong reference to the core, given back in `release_track`;
-        // the pointer keeps the whole core's provenance for `from_home`.
-        let home = Arc::into_raw(self.clone()).cast::<Home>();
-        slot.publish(home, key, st.clock.now_unix_ns());
+        // The track's strong reference to the core, given back through the
+        // slot's home (the same address) in `release_track`.
+        let _ = Arc::into_raw(self.clone());
+        slot.publish(key, st.clock.now_unix_ns());
         Some(slot)
     }
 
@@ -174,7 +180,7 @@ impl Core {
         if !slot.mark_closed() {
             return false;
         }
-        let core = Core::of(slot).expect("a live slot names its core");
+        let core = Core::of(slot);
         core.store.counters.open_tracks.fetch_sub(1, Relaxed);
         core.submit(Request::Close(core.store.slab.index_of(slot)));
         true
@@ -190,11 +196,8 @@ impl Core {
         // SAFETY: the caller guarantees `p` is live.
         let slot = unsafe { &*p };
         let home = slot.home();
-        if home.is_null() {
-            return;
-        }
-        // SAFETY: `home` was set by `open`, and this handle's count keeps
-        // the core alive until the decrement below.
+        // SAFETY: `home` is the slot's core (`new`), and this handle's count
+        // keeps it alive until the decrement below.
         let core = unsafe { Core::from_home(home) };
         core.submit(Request::Release(core.store.slab.index_of(slot)));
         // SAFETY: `open` gave this handle one strong count via `Arc::into_raw`

@@ -11,6 +11,7 @@
 // Bottom up: each module uses only modules listed before it (rustfmt.toml
 // keeps this order). The module graph is in README.md, "Layout".
 mod sync;
+mod pages;
 mod word;
 mod key;
 mod clock;

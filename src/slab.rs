@@ -1,5 +1,8 @@
 //! Slots in equal segments whose addresses never move: a segment is added,
-//! never reallocated, so a track handle can be a raw slot pointer.
+//! never reallocated, so a track handle can be a raw slot pointer. Each
+//! segment is a group of slots in the sense of `slot.rs`: aligned to
+//! `GROUP_ALIGN` and headed by the `GroupHead` its slots find their registry
+//! and index in.
 //!
 //! Slot `i` lives in segment `i >> SEG_BITS`, found through a two-level table
 //! (a fixed array of directories, each a block of segment pointers). Equal
@@ -11,7 +14,7 @@
 //! zero and visits only the marked slots, so an idle track costs a pass one
 //! bit, not a cache miss on its slot.
 
-use crate::slot::Slot;
+use crate::slot::{GroupHead, Home, Padded, Slot, GROUP_ALIGN};
 use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering::*};
 use crossbeam_utils::CachePadded;
 
@@ -41,19 +44,25 @@ const ACTIVE_WORDS: usize = SEG.div_ceil(64);
 
 const _: () = assert!(MAX_SLOTS <= u32::MAX as usize);
 
-pub(crate) type Padded = CachePadded<Slot>;
-
-/// `SEG` slots and their activity bits. All-zero is a valid segment: every
-/// slot FREE, no bit set.
-#[repr(C)]
+/// `SEG` slots, their group head and their activity bits. All-zero but
+/// the head is a valid segment: every slot FREE, no bit set.
+#[cfg_attr(not(trackstats_loom), repr(C))]
+#[cfg_attr(trackstats_loom, repr(C, align(65536)))]
 struct Segment {
+    head: CachePadded<GroupHead>,
     active: CachePadded<[AtomicU64; ACTIVE_WORDS]>,
     slots: [Padded; SEG],
 }
 
+const _: () = assert!(std::mem::size_of::<Segment>() <= GROUP_ALIGN);
+#[cfg(trackstats_loom)]
+const _: () = assert!(std::mem::align_of::<Segment>() == GROUP_ALIGN);
+
 type Dir = [AtomicPtr<Segment>; DIR];
 
 pub(crate) struct Slab {
+    /// The registry every slot here belongs to (each segment's head copies it).
+    home: *const Home,
     dirs: [AtomicPtr<Dir>; DIRS],
     /// Slots handed out at least once: `0..len` are initialized and published.
     len: AtomicU32,
@@ -72,9 +81,16 @@ const fn split(i: u32) -> (usize, usize, usize) {
     (i >> (SEG_BITS + DIR_BITS), (i >> SEG_BITS) & (DIR - 1), i & (SEG - 1))
 }
 
+// SAFETY: `home` is only copied into segment heads (see `GroupHead`); the
+// rest is atomics and a mutex.
+unsafe impl Send for Slab {}
+unsafe impl Sync for Slab {}
+
 impl Slab {
-    pub(crate) fn new() -> Slab {
+    /// An empty slab whose slots will belong to the registry at `home`.
+    pub(crate) fn new(home: *const Home) -> Slab {
         Slab {
+            home,
             dirs: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
             len: AtomicU32::new(0),
             alloc: Mutex::new(Alloc { free: Vec::new(), next: 0 }),
@@ -98,12 +114,10 @@ impl Slab {
                 // Release: pairs with the Acquire load in `segment`.
                 self.dirs[d].store(new_zeroed::<Dir>(), Release);
             }
-            // Release: pairs with the Acquire load in `segment`.
-            self.dir(d)[s].store(new_zeroed::<Segment>(), Release);
+            // Release: pairs with the Acquire load in `segment`; the head
+            // written by `new_segment` is visible to whoever finds the segment.
+            self.dir(d)[s].store(new_segment(self.home, i), Release);
         }
-        // Written once, here, rather than for the whole segment at creation,
-        // so a segment's pages stay untouched until its slots are used.
-        self.get(i).set_index(i);
         a.next = i + 1;
         // Release: pairs with the Acquire load in `len`; the table entries
         // and the index above are visible to whoever sees the new length.
@@ -212,6 +226,31 @@ impl Slab {
     }
 }
 
+/// A segment whose first slot has index `first`, its head written.
+fn new_segment(home: *const Home, first: u32) -> *mut Segment {
+    #[cfg(not(trackstats_loom))]
+    let seg = crate::pages::map(std::mem::size_of::<Segment>(), GROUP_ALIGN) as *mut Segment;
+    #[cfg(trackstats_loom)]
+    let seg = Box::into_raw(Box::new(Segment::loom_new()));
+    let head = GroupHead { home, first, slots_at: std::mem::offset_of!(Segment, slots) as u32 };
+    // SAFETY: a fresh segment, not yet shared; the head is plain data.
+    unsafe { std::ptr::addr_of_mut!((*seg).head).write(CachePadded::new(head)) };
+    seg
+}
+
+/// # Safety
+/// `seg` came from `new_segment` and is freed once, with no reference left.
+unsafe fn free_segment(seg: *mut Segment) {
+    // SAFETY: per the contract, the block `map` returned for a segment.
+    #[cfg(not(trackstats_loom))]
+    unsafe {
+        crate::pages::unmap(seg.cast(), std::mem::size_of::<Segment>())
+    };
+    // SAFETY: per the contract (a Box under loom).
+    #[cfg(trackstats_loom)]
+    drop(unsafe { Box::from_raw(seg) });
+}
+
 /// Marks a pass took from one bit word and has not visited yet. Dropped
 /// with bits left only when the visitor panics (a bug, counted by the
 /// sampler): they go back, so their windows wait for the next pass instead of
@@ -264,9 +303,10 @@ impl LoomNew for Dir {
 }
 
 #[cfg(trackstats_loom)]
-impl LoomNew for Segment {
+impl Segment {
     fn loom_new() -> Self {
         Segment {
+            head: CachePadded::new(GroupHead { home: std::ptr::null(), first: 0, slots_at: 0 }),
             active: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
             slots: std::array::from_fn(|_| CachePadded::new(Slot::default())),
         }
@@ -303,8 +343,8 @@ impl Drop for Slab {
             for s in unsafe { &*dir } {
                 let seg = s.load(Acquire);
                 if !seg.is_null() {
-                    // SAFETY: from `new_zeroed::<Segment>()`, freed once here.
-                    unsafe { free(seg) };
+                    // SAFETY: from `new_segment`, freed once here.
+                    unsafe { free_segment(seg) };
                 }
             }
             // SAFETY: from `new_zeroed::<Dir>()`, freed once here.
@@ -339,7 +379,7 @@ mod tests {
 
     #[test]
     fn addresses_never_move_and_indices_round_trip() {
-        let slab = Slab::new();
+        let slab = Slab::new(std::ptr::null());
         let first = slab.alloc().unwrap();
         let p0 = slab.get(first) as *const Slot;
         for _ in 0..10_000 {
@@ -361,7 +401,7 @@ mod tests {
 
     #[test]
     fn marks_are_taken_once_in_index_order() {
-        let slab = Slab::new();
+        let slab = Slab::new(std::ptr::null());
         for _ in 0..3000 {
             slab.alloc().unwrap();
         }
@@ -380,7 +420,7 @@ mod tests {
 
     #[test]
     fn a_panicking_visit_puts_back_the_marks_it_did_not_finish() {
-        let slab = Slab::new();
+        let slab = Slab::new(std::ptr::null());
         for _ in 0..200 {
             slab.alloc().unwrap();
         }
@@ -399,7 +439,7 @@ mod tests {
     #[test]
     fn the_reserve_is_under_one_segment() {
         // Equal segments: 10,000 slots use ten segments, not 16,320 slots.
-        let slab = Slab::new();
+        let slab = Slab::new(std::ptr::null());
         for _ in 0..10_000 {
             slab.alloc().unwrap();
         }

@@ -10,18 +10,22 @@
 //! - `state`: the opener (publish), `close` (lifecycle CAS), spilling writers
 //!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free).
 //! - `sums`, `sums_seq`, `key`, `floor`: only the sampler role (the thread
-//!   holding the hub's sampler lock), except `key`/`home`/`floor`, which the
-//!   opener writes before it publishes the slot, and `index`, written once by
-//!   the allocator.
+//!   holding the hub's sampler lock), except `key`/`floor`, which the opener
+//!   writes before it publishes the slot.
 //!   They are atomics for safety, accessed Relaxed, because one thread owns them
 //!   at a time and the hand-offs are ordered by `state` (Release/Acquire) and
 //!   by the allocator's mutex.
+//!
+//! A slot carries neither its registry nor its index: the allocator keeps
+//! slots in groups aligned to `GROUP_ALIGN`, each beginning with a
+//! `GroupHead`, and a slot finds both there from its own address.
 
 use crate::key::TrackKey;
 use crate::report::Direction;
 use crate::seq::{SeqBlock, SeqStats};
 use crate::sync::{fence, AtomicPtr, AtomicU128, AtomicU32, AtomicU64, Ordering, Ordering::*};
 use crate::word::{self, Delta, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_MAX_RECORD_BYTES};
+use crossbeam_utils::CachePadded;
 
 /// Lifecycle values (low two bits of `state`).
 pub(crate) const FREE: u64 = 0;
@@ -49,6 +53,36 @@ pub(crate) struct Home {
     pub reject: unsafe fn(*const Home),
 }
 
+/// The alignment of a group of slots: a slot's group head is at its address
+/// rounded down to this. 256 KiB holds the slab's segments (a head and 1024
+/// slots, 128 KiB and a little).
+#[cfg(not(trackstats_loom))]
+pub(crate) const GROUP_ALIGN: usize = 1 << 18;
+/// Under loom a group (two model slots) is a box with this alignment.
+#[cfg(trackstats_loom)]
+pub(crate) const GROUP_ALIGN: usize = 1 << 16;
+
+/// The start of every group of slots, written by the allocator before any
+/// of its slots is handed out and never changed after.
+#[repr(C)]
+pub(crate) struct GroupHead {
+    /// The registry all the group's slots belong to.
+    pub home: *const Home,
+    /// The index of the group's first slot.
+    pub first: u32,
+    /// Where the group's first slot begins, in bytes from the group's start.
+    pub slots_at: u32,
+}
+
+// SAFETY: written once before the group is shared (the allocator publishes
+// it with a Release store) and only read after; `home` points to a registry
+// that every holder of one of the group's slots keeps alive.
+unsafe impl Send for GroupHead {}
+unsafe impl Sync for GroupHead {}
+
+/// A slot as it sits in its group: alone on its 128-byte unit.
+pub(crate) type Padded = CachePadded<Slot>;
+
 #[repr(C)]
 pub struct Slot {
     /// The window words, `[up, down]`: the only memory the hot path touches.
@@ -60,29 +94,22 @@ pub struct Slot {
     spill: [AtomicU128; 2],
     /// Sampler-owned running sums per direction: `[bytes, messages]`.
     sums: [[AtomicU64; 2]; 2],
-    /// Seqlock over `sums` and the sampler's swaps: odd while the sampler
-    /// moves a window. 32 bits (so `floor` fits the 128 bytes): a reader is
-    /// fooled only if it stalls across exactly 2^31 of this slot's passes.
-    sums_seq: AtomicU32,
-    /// This slot's index in its slab, so a handle finds its bookkeeping
-    /// (activity bit, pending report) without a search. Beside `sums_seq`,
-    /// so the two 32-bit fields share one word.
-    index: AtomicU32,
     /// Reports of this track never start before its floor: the open time,
     /// then each close or late flush (Unix ns).
     floor: AtomicU64,
-    /// The registry this slot belongs to (see `Home`); written before each
-    /// publish.
-    home: AtomicPtr<Home>,
     /// The key, as `TrackKey::into_raw`, owned by the slot while it is live.
     key: AtomicPtr<u8>,
+    /// Seqlock over `sums` and the sampler's swaps: odd while the sampler
+    /// moves a window. 32 bits: a reader is fooled only if it stalls across
+    /// exactly 2^31 of this slot's passes.
+    sums_seq: AtomicU32,
 }
 
 // The hot line (words + state) and all the rest fit one padded unit.
 #[cfg(not(trackstats_loom))]
 const _: () = assert!(std::mem::size_of::<Slot>() <= 128);
 
-// SAFETY: every field is an atomic; the raw pointers in `home` and `key` are
+// SAFETY: every field is an atomic; the raw pointers in `seq` and `key` are
 // only dereferenced under the lifecycle protocol described above.
 unsafe impl Send for Slot {}
 unsafe impl Sync for Slot {}
@@ -95,11 +122,9 @@ impl Default for Slot {
             seq: AtomicPtr::new(std::ptr::null_mut()),
             spill: [AtomicU128::new(0), AtomicU128::new(0)],
             sums: [[AtomicU64::new(0), AtomicU64::new(0)], [AtomicU64::new(0), AtomicU64::new(0)]],
-            sums_seq: AtomicU32::new(0),
             floor: AtomicU64::new(0),
-            home: AtomicPtr::new(std::ptr::null_mut()),
             key: AtomicPtr::new(std::ptr::null_mut()),
-            index: AtomicU32::new(0),
+            sums_seq: AtomicU32::new(0),
         }
     }
 }
@@ -249,11 +274,9 @@ impl Slot {
     #[cold]
     fn mark_active(&self) {
         let home = self.home();
-        if !home.is_null() {
-            // SAFETY: a non-null `home` is live while this slot is held (see
-            // `home`), and `mark` is the call its hub gave for it.
-            unsafe { ((*home).mark)(home, self.index()) }
-        }
+        // SAFETY: `home` is live while this slot is held (see `home`), and
+        // `mark` is the call its hub gave for it.
+        unsafe { ((*home).mark)(home, self.index()) }
     }
 
     /// Moves the whole window word into the wide accumulator.
@@ -272,10 +295,8 @@ impl Slot {
     fn record_wide(&self, dir: Direction, bytes: u64) {
         if bytes > TRACKSTATS_MAX_RECORD_BYTES {
             let home = self.home();
-            if !home.is_null() {
-                // SAFETY: as in `mark_active`.
-                unsafe { ((*home).reject)(home) }
-            }
+            // SAFETY: as in `mark_active`.
+            unsafe { ((*home).reject)(home) }
             return;
         }
         self.add_spill(dir, Delta { bytes, messages: 1 });
@@ -301,12 +322,21 @@ impl Slot {
 
     // ---- lifecycle ------------------------------------------------------
 
-    /// The registry this slot belongs to, null before its first publish.
-    /// Every holder of the slot (a track handle, the sampler role) keeps
-    /// that registry alive, so a non-null `home` stays valid while held.
+    /// The head of this slot's group (see `GroupHead`).
+    #[inline]
+    fn group(&self) -> &GroupHead {
+        let at = (self as *const Slot as usize) & !(GROUP_ALIGN - 1);
+        // SAFETY: slots exist only inside groups the allocator made (`Slab`),
+        // aligned to `GROUP_ALIGN` and beginning with an initialized head that
+        // lives as long as the group.
+        unsafe { &*(at as *const GroupHead) }
+    }
+
+    /// The registry this slot belongs to. Every holder of the slot (a track
+    /// handle, the sampler role) keeps that registry alive, so `home` stays
+    /// valid while held.
     pub(crate) fn home(&self) -> *const Home {
-        // Acquire: pairs with the Release store in `publish`.
-        self.home.load(Acquire)
+        self.group().home
     }
 
     /// The floor (see the field); the sampler role's after publish.
@@ -315,33 +345,24 @@ impl Slot {
         &self.floor
     }
 
-    /// The slot's index in its slab.
+    /// The slot's index in its slab, from its place in its group.
     pub(crate) fn index(&self) -> u32 {
-        // Relaxed: written once by the allocator before the slot was first
-        // published; every reader got the slot after that publish.
-        self.index.load(Relaxed)
-    }
-
-    /// The allocator, once, when it first hands the slot out.
-    pub(crate) fn set_index(&self, i: u32) {
-        // Relaxed: ordered before every reader by the Release store of the
-        // slab's length and by `publish`.
-        self.index.store(i, Relaxed);
+        let g = self.group();
+        let offset = self as *const Slot as usize - (g as *const GroupHead as usize) - g.slots_at as usize;
+        g.first + (offset / std::mem::size_of::<Padded>()) as u32
     }
 
     /// Makes a free slot live for a new track. The caller owns the slot
     /// exclusively (it just took it from the allocator); `now_ns` is its floor.
-    pub(crate) fn publish(&self, home: *const Home, key: TrackKey, now_ns: u64) {
+    pub(crate) fn publish(&self, key: TrackKey, now_ns: u64) {
         debug_assert_eq!(self.state.load(Relaxed) & LIFECYCLE, FREE);
-        // Release: pairs with the Acquire load in `home`.
-        self.home.store(home as *mut Home, Release);
         // Relaxed: published by the Release store of `state` below.
         self.key.store(key.into_raw(), Relaxed);
         // Relaxed: published by the Release store below.
         self.floor.store(now_ns, Relaxed);
         let generation = self.state.load(Relaxed) & !((1 << GEN_SHIFT) - 1);
         // Release: pairs with the Acquire loads in `observe` and `totals`, so
-        // the key, floor and home stores before it are visible to the sampler.
+        // the key and floor stores before it are visible to the sampler.
         self.state.store(generation | OPEN, Release);
     }
 
@@ -553,20 +574,77 @@ mod tests {
         assert_eq!(s.words_ptr() as usize, &s as *const Slot as usize);
     }
 
+    /// What the slots under test reach through their group: nothing to mark,
+    /// and a count of rejected records.
+    static REJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    unsafe fn mark(_: *const Home, _: u32) {}
+    unsafe fn reject(_: *const Home) {
+        REJECTED.fetch_add(1, Relaxed);
+    }
+    static HOME: Home = Home { mark, reject };
+
+    /// A group of `N` slots, as the allocator lays one out.
+    struct Group<const N: usize> {
+        at: *mut u8,
+    }
+
+    impl<const N: usize> Group<N> {
+        const SLOTS_AT: usize = std::mem::size_of::<Padded>();
+
+        fn layout() -> std::alloc::Layout {
+            std::alloc::Layout::from_size_align(Self::SLOTS_AT * (N + 1), GROUP_ALIGN).unwrap()
+        }
+
+        fn new(first: u32) -> Self {
+            // SAFETY: a non-zero size; all-zero slots are valid (FREE).
+            let at = unsafe { std::alloc::alloc_zeroed(Self::layout()) };
+            assert!(!at.is_null());
+            let head = GroupHead { home: &HOME, first, slots_at: Self::SLOTS_AT as u32 };
+            // SAFETY: the block starts with room for the head, aligned.
+            unsafe { (at as *mut GroupHead).write(head) };
+            Group { at }
+        }
+
+        fn slot(&self, k: usize) -> &Slot {
+            assert!(k < N);
+            // SAFETY: slot `k` lies inside the block, zero-initialized or
+            // used through atomics only.
+            unsafe { &*(self.at.add(Self::SLOTS_AT * (k + 1)) as *const Slot) }
+        }
+
+        /// Slot `k`, live with a fresh key.
+        fn live(&self, k: usize) -> &Slot {
+            let s = self.slot(k);
+            s.publish(TrackKey::new("p", "t", "", 0).unwrap(), 0);
+            s
+        }
+    }
+
+    impl<const N: usize> Drop for Group<N> {
+        fn drop(&mut self) {
+            // SAFETY: from `alloc_zeroed` with this layout; no slot is used after.
+            unsafe { std::alloc::dealloc(self.at, Self::layout()) }
+        }
+    }
+
+    #[test]
+    fn a_slot_finds_its_index_and_home_in_its_group() {
+        let g = Group::<3>::new(2048);
+        for k in 0..3 {
+            assert_eq!(g.slot(k).index(), 2048 + k as u32);
+            assert!(std::ptr::eq(g.slot(k).home(), &HOME));
+        }
+    }
+
     #[test]
     fn the_128_bit_accumulator_is_lock_free_here() {
         assert!(portable_atomic::AtomicU128::is_lock_free());
     }
 
-    fn live() -> Slot {
-        let s = Slot::default();
-        s.publish(std::ptr::null(), TrackKey::new("p", "t", "", 0).unwrap(), 0);
-        s
-    }
-
     #[test]
     fn records_and_spills_keep_every_byte_and_message() {
-        let s = live();
+        let g = Group::<1>::new(0);
+        let s = g.live(0);
         for _ in 0..5 {
             s.record(Direction::Up, 10);
         }
@@ -584,7 +662,8 @@ mod tests {
 
     #[test]
     fn a_word_at_half_a_field_spills_on_the_next_record() {
-        let s = live();
+        let g = Group::<1>::new(0);
+        let s = g.live(0);
         s.words[0].store(1 << (word::TRACKSTATS_WORD_BYTES_BITS - 1), Relaxed);
         s.record(Direction::Up, 1);
         assert_eq!(s.words[0].load(Relaxed), 0, "the writer moved the word");
@@ -596,9 +675,12 @@ mod tests {
 
     #[test]
     fn absurd_sizes_are_ignored() {
-        let s = live();
+        let g = Group::<1>::new(0);
+        let s = g.live(0);
+        let before = REJECTED.load(Relaxed);
         s.record(Direction::Up, u64::MAX);
         assert!(s.is_idle(&s.observe().unwrap()));
+        assert_eq!(REJECTED.load(Relaxed), before + 1);
         s.free();
     }
 }

@@ -36,6 +36,12 @@
 // The top bit of each field: when the old value has one set, spill.
 #define TRACKSTATS_WORD_SPILL_MASK 9223372586610589696ull
 
+// The value of a sealed window word: both spill bits, nothing else. A word
+// that reads as sealed (`(w & TRACKSTATS_WORD_SPILL_MASK) ==
+// TRACKSTATS_WORD_SPILL_MASK`) holds `w - TRACKSTATS_WORD_SEALED` of records
+// made after the seal.
+#define TRACKSTATS_WORD_SEALED TRACKSTATS_WORD_SPILL_MASK
+
 // The largest record that goes through the window word (16 MiB - 1).
 #define TRACKSTATS_MAX_INLINE_BYTES 16777215
 
@@ -91,11 +97,27 @@
 // The default window, in milliseconds: 5 s, as LiveKit's ticker.
 #define TRACKSTATS_INTERVAL_DEFAULT_MS 5000
 
+// How long a released track's slot waits, by default, before another track
+// may have it (see `Config::quarantine`), in milliseconds.
+#define TRACKSTATS_QUARANTINE_DEFAULT_MS 5000
+
+// How many released slots wait in the quarantine at most, by default.
+#define TRACKSTATS_QUARANTINE_DEFAULT_SLOTS 4096
+
+// The most tracks one registry holds at once (open, or closed and not yet
+// released): 2^26.
+#define TRACKSTATS_MAX_TRACKS (uint32_t)MAX_SLOTS
+
 // A sampler thread closes windows on absolute deadlines.
 #define TRACKSTATS_MODE_THREAD 0
 
 // No thread: the caller closes windows with `trackstats_registry_tick`.
 #define TRACKSTATS_MODE_MANUAL 1
+
+// Debug: never reuse a released slot. Every record through a stale handle
+// is caught by the sealed words and counted in `stale_records`; memory grows
+// with every track ever opened.
+#define TRACKSTATS_CONFIG_NEVER_REUSE 1
 
 // What a fallible call returns. `TRACKSTATS_RESULT_OK` is 0; any other value
 // means nothing was written to the out-parameters. New codes may be added:
@@ -263,6 +285,23 @@ typedef struct trackstats_config {
   // Passed to `sink`; must stay valid until `trackstats_registry_close`
   // (or `_free`) returns, after which the sink is never called again.
   void *sink_ctx;
+  // A released track's slot waits this many milliseconds before another
+  // track may have it (its window words sealed meanwhile: a record through
+  // the stale handle is counted in `stale_records`, not given to anyone)...
+  // Default `TRACKSTATS_QUARANTINE_DEFAULT_MS`.
+  uint32_t quarantine_ms;
+  // ...unless more than this many slots released after it wait too: the
+  // oldest leaves early. Slots leave the quarantine in release order.
+  // Default `TRACKSTATS_QUARANTINE_DEFAULT_SLOTS`; 0 (with a zero
+  // `quarantine_ms`): reused at once.
+  uint32_t quarantine_slots;
+  // The most tracks held at once (open, or closed and not yet released);
+  // `trackstats_track_open` beyond it returns `TOO_MANY_TRACKS`. 0
+  // (default): `TRACKSTATS_MAX_TRACKS`.
+  uint32_t max_tracks;
+  // `TRACKSTATS_CONFIG_*` bits; 0 by default. Unknown bits:
+  // `INVALID_ARGUMENT`.
+  uint32_t flags;
 } trackstats_config;
 
 // A registry's counters at one moment: what `trackstats_registry_stats`
@@ -290,6 +329,20 @@ typedef struct trackstats_stats {
   uint64_t sampler_panics;
   // Panics caught in the sink (a bug in the host's sink).
   uint64_t sink_panics;
+  // Records that reached a track after its release had been processed,
+  // through a stale handle or a host's words after the library let go of
+  // them: caught by the sealed window words (or found on the slot when it
+  // was reused), counted here, never reported and never given to another
+  // track. Messages and bytes.
+  uint64_t stale_records;
+  uint64_t stale_bytes;
+  // Released slots waiting in the quarantine before they may be reused.
+  uint64_t slots_quarantined;
+  // Slab segments (1024 slots, 128 KiB each) whose memory is resident,
+  // and those whose memory was handed back to the system after they
+  // emptied (their addresses stay reserved).
+  uint64_t segments_resident;
+  uint64_t segments_returned;
 } trackstats_stats;
 
 // Cumulative totals of one track.
@@ -351,7 +404,8 @@ trackstats_result trackstats_registry_prometheus(const struct trackstats_registr
 void trackstats_string_free(char *s);
 
 // The defaults: `TRACKSTATS_INTERVAL_DEFAULT_MS` windows, a sampler
-// thread, reports queued for drain. Thread-safe.
+// thread, reports queued for drain, the default quarantine, no limit on
+// tracks but `TRACKSTATS_MAX_TRACKS`, no flags. Thread-safe.
 struct trackstats_config trackstats_config_default(void);
 
 // Creates a registry. `config` may be NULL for the defaults. On success

@@ -11,13 +11,18 @@ use crate::outbox::Outbox;
 use crate::prometheus::Snapshot;
 use crate::report::{Direction, TRACKSTATS_FLAG_MERGED};
 use crate::sampler::{Request, Sampler, Sink, Store};
-use crate::slab::Slab;
+use crate::slab::{Reuse, Slab};
 use crate::slot::{Home, Slot};
 use crate::stats::{Counters, Stats};
 use crate::sync::{lock, thread_token, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering::*};
+use crate::word::Delta;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Queued requests beyond which a close or release processes the queue
+/// itself when the sampler role is free (`Core::help`).
+const HELP_AT: usize = 1024;
 
 /// Close and release requests on their way to the sampler role.
 pub(crate) struct Inbox {
@@ -101,16 +106,27 @@ unsafe fn reject(home: *const Home) {
     unsafe { Core::from_home(home) }.store.counters.records_rejected.fetch_add(1, Relaxed);
 }
 
+/// `Home::stale` of every core.
+///
+/// # Safety
+/// As `mark`.
+unsafe fn stale(home: *const Home, d: Delta) {
+    // SAFETY: per the contract.
+    let c = &unsafe { Core::from_home(home) }.store.counters;
+    c.stale_records.fetch_add(d.messages, Relaxed);
+    c.stale_bytes.fetch_add(d.bytes, Relaxed);
+}
+
 impl Core {
-    pub(crate) fn new(interval_ns: u64, sink: Option<Sink>) -> Arc<Core> {
+    pub(crate) fn new(interval_ns: u64, sink: Option<Sink>, reuse: Reuse) -> Arc<Core> {
         let clock = Clock::new();
         let start = clock.origin_unix_ns();
         Arc::new_cyclic(|me: &std::sync::Weak<Core>| Core {
-            home: Home { mark, reject },
+            home: Home { mark, reject, stale },
             // The core's address (its first field is `home`), with the whole
             // core's provenance for `from_home`.
             store: Store {
-                slab: Slab::new(me.as_ptr().cast::<Home>()),
+                slab: Slab::new(me.as_ptr().cast::<Home>(), reuse),
                 clock,
                 counters: Counters::default(),
                 outbox: Outbox::new(),
@@ -130,6 +146,18 @@ impl Core {
         // Relaxed: see `Role::drop`.
         self.role_holder.store(thread_token(), Relaxed);
         Role { core: self, sampler }
+    }
+
+    /// The sampler role if nobody holds it, without waiting.
+    fn try_role(&self) -> Option<Role<'_>> {
+        let sampler = match self.sampler.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        // Relaxed: see `Role::drop`.
+        self.role_holder.store(thread_token(), Relaxed);
+        Some(Role { core: self, sampler })
     }
 
     /// Whether the calling thread holds this registry's sampler role: it is
@@ -159,18 +187,23 @@ impl Core {
     }
 
     /// Takes a free slot and makes it live for `key`. The slot holds one
-    /// strong count of the core, given back by `release_track`. None when every
-    /// slot index is in use.
+    /// strong count of the core, given back by `release_track`. None when the
+    /// registry holds as many tracks as it may.
     pub(crate) fn open(self: &Arc<Core>, key: TrackKey) -> Option<&Slot> {
         let st = &self.store;
-        let i = st.slab.alloc()?;
+        let now = st.clock.now_unix_ns();
+        let (i, stale_found) = st.slab.alloc(now)?;
+        if !stale_found.is_zero() {
+            // SAFETY: our own home.
+            unsafe { stale(&self.home, stale_found) };
+        }
         let slot = st.slab.get(i);
         st.counters.open_tracks.fetch_add(1, Relaxed);
         st.counters.live_slots.fetch_add(1, Relaxed);
         // The track's strong reference to the core, given back through the
         // slot's home (the same address) in `release_track`.
         let _ = Arc::into_raw(self.clone());
-        slot.publish(key, st.clock.now_unix_ns());
+        slot.publish(key, now);
         Some(slot)
     }
 
@@ -199,6 +232,11 @@ impl Core {
         // SAFETY: `home` is the slot's core (`new`), and this handle's count
         // keeps it alive until the decrement below.
         let core = unsafe { Core::from_home(home) };
+        // A release closes the track at once, as `close_track` does: open
+        // tracks drop now, not when the sampler gets to the request.
+        if slot.mark_closed() {
+            core.store.counters.open_tracks.fetch_sub(1, Relaxed);
+        }
         core.submit(Request::Release(core.store.slab.index_of(slot)));
         // SAFETY: `open` gave this handle one strong count via `Arc::into_raw`
         // (`home` is that pointer); this gives it back exactly once. A queued
@@ -209,20 +247,36 @@ impl Core {
 
     /// Hands a request to the sampler role without waiting for it, or, once
     /// nobody will process the queue (registry closed), processes it here.
+    /// A submitter that finds `HELP_AT` requests queued processes them itself
+    /// if the role is free (see `help`).
     fn submit(&self, req: Request) {
         let mut inbox = lock(&self.inbox);
         if inbox.accepting {
             inbox.requests.push(req);
-            let wake = inbox.sampler_waiting;
+            let (wake, backlog) = (inbox.sampler_waiting, inbox.requests.len());
             drop(inbox);
             if wake {
                 self.inbox_cv.notify_one();
+            }
+            if backlog >= HELP_AT {
+                self.help();
             }
             return;
         }
         drop(inbox);
         let mut s = self.role();
         s.apply_all(&self.store, &[req]);
+    }
+
+    /// Processes the queued requests on the calling thread if the sampler
+    /// role is free, without delivering (the sampler or the next flush does).
+    /// A sampler thread that gets no core (a host churning tracks on every
+    /// one) would otherwise let released slots, and the reports of their
+    /// tracks, pile up for as long as the churn goes on. Never waits.
+    fn help(&self) {
+        let Some(mut s) = self.try_role() else { return };
+        let reqs = self.take_requests();
+        s.apply_all(&self.store, &reqs);
     }
 
     /// The requests queued so far, for the holder of the sampler role.
@@ -249,7 +303,16 @@ impl Core {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        self.store.counters.snapshot(self.store.outbox.len() as u64)
+        let st = &self.store;
+        let g = &st.slab.gauges;
+        Stats {
+            reports_pending: st.outbox.len() as u64,
+            // Relaxed: statistics (see `slab::Gauges`).
+            slots_quarantined: g.quarantined.load(Relaxed),
+            segments_resident: g.segments.load(Relaxed),
+            segments_returned: g.segments_returned.load(Relaxed),
+            ..st.counters.snapshot()
+        }
     }
 
     /// What the Prometheus exposition shows, gathered under the sampler

@@ -235,7 +235,21 @@ impl Queue {
         out.extend(self.reports.drain(..n));
         self.base = self.base.wrapping_add(n as u32);
         self.indexed = self.indexed.saturating_sub(n);
+        self.shrink();
         n
+    }
+
+    /// Gives back the memory of a backlog once the consumer has caught up:
+    /// the queue keeps at most four times what it holds (and `CHUNK`), the
+    /// merge index nothing while nothing is queued.
+    fn shrink(&mut self) {
+        let keep = (4 * self.reports.len()).max(CHUNK);
+        if self.reports.capacity() > 2 * keep {
+            self.reports.shrink_to(keep);
+        }
+        if self.reports.is_empty() && self.pend.capacity() > CHUNK {
+            self.pend = Vec::new();
+        }
     }
 }
 

@@ -85,7 +85,6 @@ pub(crate) unsafe fn unmap(p: *mut u8, len: usize) {
 /// # Safety
 /// The range lies in a block of `map`, and the caller accepts that every
 /// byte in those pages becomes zero (at any moment, for a racing writer).
-#[allow(dead_code)] // the slab's reclaim, next
 pub(crate) unsafe fn discard(p: *const u8, len: usize) -> usize {
     let page = page_size();
     let start = (p as usize).next_multiple_of(page);

@@ -7,6 +7,7 @@ use crate::key::{KeyError, TrackKey};
 use crate::prometheus::{render, PrometheusOptions};
 use crate::report::Report;
 use crate::sampler::{Sampler, Sink};
+use crate::slab::{Reuse, MAX_SLOTS};
 use crate::stats::Stats;
 use crate::sync::thread::JoinHandle;
 use crate::sync::{lock, thread, Mutex, Ordering::*};
@@ -28,6 +29,15 @@ pub const MAX_INTERVAL: Duration = Duration::from_millis(TRACKSTATS_INTERVAL_MAX
 /// `TRACKSTATS_INTERVAL_DEFAULT_MS` as a `Duration`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(TRACKSTATS_INTERVAL_DEFAULT_MS);
 
+/// How long a released track's slot waits, by default, before another track
+/// may have it (see `Config::quarantine`), in milliseconds.
+pub const TRACKSTATS_QUARANTINE_DEFAULT_MS: u32 = 5_000;
+/// How many released slots wait in the quarantine at most, by default.
+pub const TRACKSTATS_QUARANTINE_DEFAULT_SLOTS: u32 = 4_096;
+/// The most tracks one registry holds at once (open, or closed and not yet
+/// released): 2^26.
+pub const TRACKSTATS_MAX_TRACKS: u32 = MAX_SLOTS as u32;
+
 /// How windows are closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -43,11 +53,35 @@ pub struct Config {
     pub mode: Mode,
     /// None: reports wait in the queue for `drain`/`wait`.
     pub sink: Option<Sink>,
+    /// A released track's slot (its words sealed) waits this long before
+    /// another track may have it, so that a stale handle used shortly after
+    /// its release is caught and counted in `Stats::stale_records` instead of
+    /// counting into another track...
+    pub quarantine: Duration,
+    /// ...unless more than this many slots released after it wait too (so a
+    /// fast churn does not hold memory: the oldest leaves early). Slots leave
+    /// in release order. 0 with a zero `quarantine`: reused at once.
+    pub quarantine_slots: usize,
+    /// Debug: never reuse a slot. Every record through a stale handle is
+    /// caught and counted, but memory grows with every track ever opened.
+    pub never_reuse: bool,
+    /// The most tracks held at once (open, or closed and not yet released;
+    /// slots in quarantine do not count); `open` beyond it fails with
+    /// `TooManyTracks`. 0: `TRACKSTATS_MAX_TRACKS`.
+    pub max_tracks: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { interval: DEFAULT_INTERVAL, mode: Mode::Thread, sink: None }
+        Config {
+            interval: DEFAULT_INTERVAL,
+            mode: Mode::Thread,
+            sink: None,
+            quarantine: Duration::from_millis(TRACKSTATS_QUARANTINE_DEFAULT_MS.into()),
+            quarantine_slots: TRACKSTATS_QUARANTINE_DEFAULT_SLOTS as usize,
+            never_reuse: false,
+            max_tracks: 0,
+        }
     }
 }
 
@@ -57,7 +91,8 @@ pub enum Error {
     Closed,
     InvalidInterval,
     Key(KeyError),
-    /// Every slot index is in use.
+    /// The registry holds `Config::max_tracks` tracks (or every slot index
+    /// is in use).
     TooManyTracks,
     ThreadSpawn,
     /// `tick` on a threaded registry.
@@ -85,7 +120,16 @@ impl Registry {
         if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&config.interval) {
             return Err(Error::InvalidInterval);
         }
-        let core = Core::new(config.interval.as_nanos() as u64, config.sink);
+        let reuse = Reuse {
+            quarantine_ns: config.quarantine.as_nanos().min(u64::MAX as u128) as u64,
+            quarantine_slots: config.quarantine_slots,
+            never: config.never_reuse,
+            max_live: match config.max_tracks {
+                0 => MAX_SLOTS,
+                n => n.min(MAX_SLOTS),
+            },
+        };
+        let core = Core::new(config.interval.as_nanos() as u64, config.sink, reuse);
         let thread = match config.mode {
             Mode::Manual => None,
             Mode::Thread => {

@@ -11,7 +11,7 @@ use crate::outbox::{Outbox, Writer, CHUNK};
 use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
 use crate::seq::SeqStats;
 use crate::slab::Slab;
-use crate::slot::{Slot, SlotState, OPEN};
+use crate::slot::{Slot, SlotState};
 use crate::stats::Counters;
 use crate::sync::Ordering::Relaxed;
 use crate::word::Delta;
@@ -39,6 +39,9 @@ pub(crate) struct Store {
     pub counters: Counters,
     pub outbox: Outbox,
 }
+
+/// Not a report flag: asks `flush_to_now` for the sealing take.
+const SEAL: u32 = 1 << 31;
 
 /// The span and flags of the reports one take of a slot produces.
 #[derive(Clone, Copy)]
@@ -147,6 +150,8 @@ impl Sampler {
             self.panic_after = fuse;
         }
         self.prev_boundary_ns = end_ns;
+        // Quarantines end by time too, so an idle registry's memory goes back.
+        st.slab.expire_quarantine(st.clock.now_unix_ns());
         let took = began.elapsed().as_nanos() as u64;
         st.counters.tick_ns_total.fetch_add(took, Relaxed);
         st.counters.last_tick_ns.store(took, Relaxed);
@@ -172,10 +177,18 @@ impl Sampler {
         self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_LATE);
     }
 
+    /// At release: the last late flush, which seals the slot's words.
+    fn report_late_and_seal(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+        let Some(state) = slot.observe() else { return };
+        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_LATE | SEAL);
+    }
+
     /// Takes the slot's windows into one report ending now, and moves its
     /// floor there, so a later report of this track starts where this ended.
+    /// `SEAL` in `flags` makes it the last take (see `Slot::take_and_seal`).
     fn flush_to_now(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32) {
-        let d = slot.take_windows(state);
+        let d = if flags & SEAL != 0 { slot.take_and_seal(state) } else { slot.take_windows(state) };
+        let flags = flags & !SEAL;
         let seq = slot.take_seq();
         let now = st.clock.now_unix_ns();
         let floor = slot.floor();
@@ -189,25 +202,25 @@ impl Sampler {
             Request::Close(i) => self.report_final(st, out, i, st.slab.get(i)),
             Request::Release(i) => {
                 let slot = st.slab.get(i);
-                let Some(state) = slot.observe() else { return };
-                if state.lifecycle() == OPEN && slot.mark_closed() {
-                    st.counters.open_tracks.fetch_sub(1, Relaxed);
+                if slot.observe().is_none() {
+                    return;
                 }
+                // `release_track` closed it (a registry close may have too).
                 self.report_final(st, out, i, slot);
-                self.report_late(st, out, i, slot);
+                self.report_late_and_seal(st, out, i, slot);
                 // The reports hold their own key; the slot can go, its sums
                 // kept by country. The outbox is let go before the slab's lock.
                 out.unlock();
                 self.retire(slot);
                 slot.free();
-                st.slab.release(i);
+                st.slab.release(i, st.clock.now_unix_ns());
                 st.counters.live_slots.fetch_sub(1, Relaxed);
             }
         }
     }
 
     fn retire(&mut self, slot: &Slot) {
-        let t = slot.totals();
+        let t = slot.sums();
         let key = slot.key();
         let sums = match self.retired.get_mut(key.country()) {
             Some(s) => s,

@@ -8,7 +8,15 @@
 //! - `seq`: null until the first packet record installs the track's sequence
 //!   block (CAS); the sampler frees it with the slot (see `seq.rs`).
 //! - `state`: the opener (publish), `close` (lifecycle CAS), spilling writers
-//!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free).
+//!   (flag `fetch_or`), the sampler (flag `fetch_and`, `FINALIZED`, free),
+//!   the allocator (`clear_for_reuse`, on a FREE slot nobody holds).
+//!
+//! After its release the sampler seals the slot's window words
+//! (`TRACKSTATS_WORD_SEALED`, see `word.rs`) as it takes them for the last
+//! time, and frees it. A record through a stale handle then takes the slow
+//! path, which puts the seal back and counts the record as stale through the
+//! slot's home; what reaches a free slot another way (a wide record, a
+//! spill racing the seal) is found and counted when the slot is reused.
 //! - `sums`, `sums_seq`, `key`, `floor`: only the sampler role (the thread
 //!   holding the hub's sampler lock), except `key`/`floor`, which the opener
 //!   writes before it publishes the slot.
@@ -51,6 +59,8 @@ pub(crate) struct Home {
     pub mark: unsafe fn(*const Home, u32),
     /// Counts one rejected record.
     pub reject: unsafe fn(*const Home),
+    /// Counts records that reached a track after its release (stale).
+    pub stale: unsafe fn(*const Home, Delta),
 }
 
 /// The alignment of a group of slots: a slot's group head is at its address
@@ -141,9 +151,6 @@ impl SlotState {
     pub fn finalized(&self) -> bool {
         self.bits & FINALIZED != 0
     }
-    pub fn lifecycle(&self) -> u64 {
-        self.bits & LIFECYCLE
-    }
 }
 
 impl Slot {
@@ -192,7 +199,9 @@ impl Slot {
     #[cold]
     #[inline(never)]
     fn record_packet_slow(&self, bytes: u64, seq: u16, end_of_frame: bool) {
-        if bytes > TRACKSTATS_MAX_RECORD_BYTES {
+        if bytes > TRACKSTATS_MAX_RECORD_BYTES || self.is_free() {
+            // A free slot gets no sequence block: the packet counts as a
+            // stale record (or a rejected one).
             self.record_wide(Direction::Up, bytes);
             return;
         }
@@ -279,14 +288,22 @@ impl Slot {
         unsafe { ((*home).mark)(home, self.index()) }
     }
 
-    /// Moves the whole window word into the wide accumulator.
+    /// Moves the whole window word into the wide accumulator; from a sealed
+    /// word, puts the seal back and counts what was on it as stale.
     #[cold]
     pub fn spill_word(&self, dir: Direction) {
+        let word = &self.words[dir.index()];
         // Relaxed: an RMW, ordered against records and the sampler's swap by
         // the word's modification order; the moved amount is published to the
         // sampler by `add_spill`'s Release.
-        let w = self.words[dir.index()].swap(0, Relaxed);
-        if w != 0 {
+        let w = word.swap(0, Relaxed);
+        if word::is_sealed(w) {
+            // The swap unsealed it: seal it again, keeping what other writers
+            // added since (Relaxed: an RMW, as above). Their own slow paths
+            // take it from there, or the allocator does at reuse.
+            word.fetch_add(word::TRACKSTATS_WORD_SEALED, Relaxed);
+            self.count_stale(word::unseal(w));
+        } else if w != 0 {
             self.add_spill(dir, Delta::from_word(w));
         }
     }
@@ -299,10 +316,32 @@ impl Slot {
             unsafe { ((*home).reject)(home) }
             return;
         }
-        self.add_spill(dir, Delta { bytes, messages: 1 });
+        let d = Delta { bytes, messages: 1 };
+        if self.is_free() {
+            self.count_stale(d);
+        } else {
+            self.add_spill(dir, d);
+        }
     }
 
-    fn add_spill(&self, dir: Direction, d: Delta) {
+    /// Counts records that reached this slot after its track was released.
+    #[cold]
+    fn count_stale(&self, d: Delta) {
+        if !d.is_zero() {
+            let home = self.home();
+            // SAFETY: as in `mark_active`: a stale handle's registry is alive
+            // as long as the registry's own handle is (the header's rule).
+            unsafe { ((*home).stale)(home, d) }
+        }
+    }
+
+    /// Whether the slot holds no track (released, in quarantine or free).
+    fn is_free(&self) -> bool {
+        // Acquire: pairs with the Release store in `publish`.
+        self.state.load(Acquire) & LIFECYCLE == FREE
+    }
+
+    pub(crate) fn add_spill(&self, dir: Direction, d: Delta) {
         // Relaxed: made visible to the sampler by the Release below.
         self.spill[dir.index()].fetch_add(d.to_wide(), Relaxed);
         // Release: pairs with the Acquire `fetch_and` in `take_spill`. If the
@@ -406,6 +445,17 @@ impl Slot {
     /// running sums, inside the seqlock so `totals` never sees a window twice
     /// or not at all.
     pub(crate) fn take_windows(&self, state: &SlotState) -> [Delta; 2] {
+        self.take(state, false)
+    }
+
+    /// Sampler only, at release: the last take, which leaves the words
+    /// sealed. Every record after it takes the slow path and is counted as
+    /// stale, not reported.
+    pub(crate) fn take_and_seal(&self, state: &SlotState) -> [Delta; 2] {
+        self.take(state, true)
+    }
+
+    fn take(&self, state: &SlotState, seal: bool) -> [Delta; 2] {
         let seq = self.sums_seq.load(Relaxed);
         self.sums_seq.store(seq.wrapping_add(1), Relaxed);
         // Release fence: pairs with the Acquire fence in `totals`. A reader
@@ -423,7 +473,13 @@ impl Slot {
             // inbox) is seen by coherence, so no window is left behind.
             // Relaxed: see `record`; the swap, an RMW, reads the latest value.
             let w = self.words[i].load(Relaxed);
-            let mut d = if w == 0 { Delta::ZERO } else { Delta::from_word(self.words[i].swap(0, Relaxed)) };
+            let mut d = if seal {
+                word::taken(self.words[i].swap(word::TRACKSTATS_WORD_SEALED, Relaxed))
+            } else if w == 0 {
+                Delta::ZERO
+            } else {
+                Delta::from_word(self.words[i].swap(0, Relaxed))
+            };
             if state.bits & SPILLED[i] != 0 {
                 d = d.add(self.take_spill(dir));
             }
@@ -476,8 +532,16 @@ impl Slot {
         unsafe { TrackKey::clone_raw(p) }
     }
 
+    /// Sampler only: the running sums, everything this track reported.
+    pub(crate) fn sums(&self) -> [Delta; 2] {
+        // Relaxed: the sampler role's own fields.
+        let d = |i: usize| Delta { bytes: self.sums[i][0].load(Relaxed), messages: self.sums[i][1].load(Relaxed) };
+        [d(0), d(1)]
+    }
+
     /// Sampler only: returns the slot to FREE with the next generation. The
-    /// caller has already taken its last windows and no holder remains.
+    /// caller has already taken its last windows (sealing the words) and no
+    /// holder remains.
     pub(crate) fn free(&self) {
         let p = self.key.swap(std::ptr::null_mut(), Relaxed);
         if !p.is_null() {
@@ -503,6 +567,52 @@ impl Slot {
         self.state.store(next_gen | FREE, Release);
     }
 
+    /// The allocator, on a FREE slot it is about to hand out again, nobody
+    /// else holding it: takes whatever reached the slot since its release
+    /// (stale records left on the sealed words or the accumulators, a
+    /// sequence block a stale packet installed) and readies it for a track
+    /// whose generation is at least `generation`. Returns the stale amount.
+    pub(crate) fn clear_for_reuse(&self, generation: u32) -> Delta {
+        let mut stale = Delta::ZERO;
+        for i in 0..2 {
+            // Relaxed: the allocator's mutex orders this with the release that
+            // freed the slot and the open that publishes it next; the swaps
+            // read the latest values of the words (RMWs).
+            stale = stale.add(word::taken(self.words[i].swap(0, Relaxed)));
+            stale = stale.add(Delta::from_wide(self.spill[i].swap(0, Relaxed)));
+        }
+        // Relaxed: as above.
+        let b = self.seq.swap(std::ptr::null_mut(), Relaxed);
+        if !b.is_null() {
+            // SAFETY: a block a stale packet record installed on the free
+            // slot, from `alloc_seq_block`; nobody holds the slot.
+            unsafe { free_seq_block(b) };
+        }
+        let s = self.state.load(Relaxed);
+        let generation = ((s >> GEN_SHIFT) as u32).max(generation);
+        // Relaxed: published by `publish`'s Release store; drops the spill
+        // flags a stale record set.
+        self.state.store(((generation as u64) << GEN_SHIFT) | FREE, Relaxed);
+        stale
+    }
+
+    /// The slab's drop, nobody holding the slot: frees what it owns.
+    pub(crate) fn dispose(&self) {
+        if self.observe().is_some() {
+            self.free();
+        }
+        // Relaxed: nobody else holds the slot.
+        if !self.seq.load(Relaxed).is_null() {
+            self.clear_for_reuse(0);
+        }
+    }
+
+    /// The generation of the slot's current (or next) track.
+    pub(crate) fn generation(&self) -> u32 {
+        // Relaxed: the allocator reads it for slots nobody holds.
+        (self.state.load(Relaxed) >> GEN_SHIFT) as u32
+    }
+
     /// Cumulative totals: the sampler's sums plus the open window, consistent
     /// against the sampler's moves. A spill in flight on another thread (once
     /// per 2^23 messages on one track) may be missed by a read racing it.
@@ -517,7 +627,7 @@ impl Slot {
             let mut out = [Delta::ZERO; 2];
             for (i, o) in out.iter_mut().enumerate() {
                 let sums = Delta { bytes: self.sums[i][0].load(Relaxed), messages: self.sums[i][1].load(Relaxed) };
-                let open = Delta::from_word(self.words[i].load(Relaxed));
+                let open = word::taken(self.words[i].load(Relaxed));
                 let spilled = Delta::from_wide(self.spill[i].load(Relaxed));
                 *o = sums.add(open).add(spilled);
             }
@@ -581,7 +691,11 @@ mod tests {
     unsafe fn reject(_: *const Home) {
         REJECTED.fetch_add(1, Relaxed);
     }
-    static HOME: Home = Home { mark, reject };
+    static STALE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    unsafe fn stale(_: *const Home, d: Delta) {
+        STALE.fetch_add(d.bytes, Relaxed);
+    }
+    static HOME: Home = Home { mark, reject, stale };
 
     /// A group of `N` slots, as the allocator lays one out.
     struct Group<const N: usize> {

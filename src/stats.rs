@@ -30,6 +30,20 @@ pub struct Stats {
     pub sampler_panics: u64,
     /// Panics caught in the sink (a bug in the host's sink).
     pub sink_panics: u64,
+    /// Records that reached a track after its release had been processed,
+    /// through a stale handle or a host's words after the library let go of
+    /// them: caught by the sealed window words (or found on the slot when it
+    /// was reused), counted here, never reported and never given to another
+    /// track. Messages and bytes.
+    pub stale_records: u64,
+    pub stale_bytes: u64,
+    /// Released slots waiting in the quarantine before they may be reused.
+    pub slots_quarantined: u64,
+    /// Slab segments (1024 slots, 128 KiB each) whose memory is resident,
+    /// and those whose memory was handed back to the system after they
+    /// emptied (their addresses stay reserved).
+    pub segments_resident: u64,
+    pub segments_returned: u64,
 }
 
 /// The live counters behind `Stats`. Each is a statistic only, read and
@@ -45,25 +59,33 @@ pub(crate) struct Counters {
     pub records_rejected: AtomicU64,
     pub sampler_panics: AtomicU64,
     pub sink_panics: AtomicU64,
+    pub stale_records: AtomicU64,
+    pub stale_bytes: AtomicU64,
     /// Time spent in window passes, in total and in the latest one.
     pub tick_ns_total: AtomicU64,
     pub last_tick_ns: AtomicU64,
 }
 
 impl Counters {
-    /// A snapshot; `reports_pending` is the outbox's, which the caller knows.
-    pub fn snapshot(&self, reports_pending: u64) -> Stats {
+    /// A snapshot of the counters; the gauges of other parts (pending
+    /// reports, slab) are the caller's to fill in.
+    pub fn snapshot(&self) -> Stats {
         Stats {
             open_tracks: self.open_tracks.load(Relaxed),
             live_slots: self.live_slots.load(Relaxed),
             reports_emitted: self.reports_emitted.load(Relaxed),
             reports_merged: self.reports_merged.load(Relaxed),
-            reports_pending,
+            reports_pending: 0,
             ticks: self.ticks.load(Relaxed),
             late_ticks: self.late_ticks.load(Relaxed),
             records_rejected: self.records_rejected.load(Relaxed),
             sampler_panics: self.sampler_panics.load(Relaxed),
             sink_panics: self.sink_panics.load(Relaxed),
+            stale_records: self.stale_records.load(Relaxed),
+            stale_bytes: self.stale_bytes.load(Relaxed),
+            slots_quarantined: 0,
+            segments_resident: 0,
+            segments_returned: 0,
         }
     }
 }

@@ -26,7 +26,7 @@ use trackstats_result as R;
 const SENTINEL: usize = 0x5e47;
 
 fn registry(mode: u32, interval_ms: u64, sink: trackstats_sink_fn, ctx: *mut c_void) -> *mut trackstats_registry {
-    let cfg = trackstats_config { interval_ms, mode, sink, sink_ctx: ctx };
+    let cfg = trackstats_config { interval_ms, mode, sink, sink_ctx: ctx, ..trackstats_config_default() };
     let mut reg = null_mut();
     assert_eq!(trackstats_registry_new(&cfg, &mut reg), R::Ok);
     assert!(!reg.is_null());
@@ -310,7 +310,7 @@ fn ids_longer_than_the_maximum_are_refused() {
 fn zero_and_absurd_intervals_are_refused() {
     for interval_ms in [0, TRACKSTATS_INTERVAL_MAX_MS + 1, u64::MAX] {
         for mode in [TRACKSTATS_MODE_THREAD, TRACKSTATS_MODE_MANUAL] {
-            let cfg = trackstats_config { interval_ms, mode, sink: None, sink_ctx: null_mut() };
+            let cfg = trackstats_config { interval_ms, mode, ..trackstats_config_default() };
             let mut out = SENTINEL as *mut trackstats_registry;
             assert_eq!(trackstats_registry_new(&cfg, &mut out), R::InvalidInterval, "{interval_ms} ms");
             assert_eq!(out as usize, SENTINEL);
@@ -324,7 +324,7 @@ fn zero_and_absurd_intervals_are_refused() {
 #[test]
 fn unknown_modes_are_refused() {
     for mode in [2, 3, u32::MAX] {
-        let cfg = trackstats_config { interval_ms: 1000, mode, sink: None, sink_ctx: null_mut() };
+        let cfg = trackstats_config { interval_ms: 1000, mode, ..trackstats_config_default() };
         let mut out = SENTINEL as *mut trackstats_registry;
         assert_eq!(trackstats_registry_new(&cfg, &mut out), R::InvalidArgument, "mode {mode}");
         assert_eq!(out as usize, SENTINEL);

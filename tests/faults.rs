@@ -170,7 +170,9 @@ fn a_panicking_rust_sink_is_caught_counted_and_called_again() {
         }
         g.lock().unwrap().extend_from_slice(rs);
     });
-    let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(sink) }).expect("registry");
+    let reg =
+        Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(sink), ..Default::default() })
+            .expect("registry");
     let t = reg.open(key(1)).expect("open");
     t.record_up(10);
     reg.tick().expect("the sink's panic does not reach the caller");

@@ -353,7 +353,8 @@ impl SinkProbe {
 
     /// A registry with the longest interval whose sink is this probe.
     fn registry(self: &Arc<Self>, mode: Mode) -> Registry {
-        Registry::new(Config { interval: MAX_INTERVAL, mode, sink: Some(self.sink()) }).expect("registry")
+        Registry::new(Config { interval: MAX_INTERVAL, mode, sink: Some(self.sink()), ..Default::default() })
+            .expect("registry")
     }
 
     fn sink(self: &Arc<Self>) -> trackstats::Sink {
@@ -462,7 +463,13 @@ fn close_from_sink_races_host_close() {
             }
         });
         let reg = Arc::new(
-            Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: Some(sink) }).expect("registry"),
+            Registry::new(Config {
+                interval: MAX_INTERVAL,
+                mode: Mode::Thread,
+                sink: Some(sink),
+                ..Default::default()
+            })
+            .expect("registry"),
         );
         weak.set(Arc::downgrade(&reg)).expect("set once");
         let t1 = reg.open(key(1)).expect("open 1");
@@ -518,7 +525,9 @@ fn open_races_tick() {
 #[test]
 fn thread_mode_requests_stay_in_order() {
     model("thread_mode_requests_stay_in_order", || {
-        let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: None }).expect("registry");
+        let reg =
+            Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, ..loom_support::reusing_at_once() })
+                .expect("registry");
         let t1 = reg.open(key(1)).expect("open 1");
         t1.close();
         drop(t1);

@@ -4,7 +4,10 @@
 //! in `track.rs`, the Prometheus exposition is in `prometheus.rs`.
 
 use super::{arg, guard, guard_void, trackstats_batch, trackstats_report, trackstats_result};
-use crate::registry::{Config, Error, Mode, Registry, TRACKSTATS_INTERVAL_DEFAULT_MS};
+use crate::registry::{
+    Config, Error, Mode, Registry, TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_QUARANTINE_DEFAULT_MS,
+    TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
+};
 use crate::report::Report;
 use crate::sampler::Sink;
 use crate::stats::Stats;
@@ -74,10 +77,33 @@ pub struct trackstats_config {
     /// Passed to `sink`; must stay valid until `trackstats_registry_close`
     /// (or `_free`) returns, after which the sink is never called again.
     pub sink_ctx: *mut c_void,
+    /// A released track's slot waits this many milliseconds before another
+    /// track may have it (its window words sealed meanwhile: a record through
+    /// the stale handle is counted in `stale_records`, not given to anyone)...
+    /// Default `TRACKSTATS_QUARANTINE_DEFAULT_MS`.
+    pub quarantine_ms: u32,
+    /// ...unless more than this many slots released after it wait too: the
+    /// oldest leaves early. Slots leave the quarantine in release order.
+    /// Default `TRACKSTATS_QUARANTINE_DEFAULT_SLOTS`; 0 (with a zero
+    /// `quarantine_ms`): reused at once.
+    pub quarantine_slots: u32,
+    /// The most tracks held at once (open, or closed and not yet released);
+    /// `trackstats_track_open` beyond it returns `TOO_MANY_TRACKS`. 0
+    /// (default): `TRACKSTATS_MAX_TRACKS`.
+    pub max_tracks: u32,
+    /// `TRACKSTATS_CONFIG_*` bits; 0 by default. Unknown bits:
+    /// `INVALID_ARGUMENT`.
+    pub flags: u32,
 }
 
+/// Debug: never reuse a released slot. Every record through a stale handle
+/// is caught by the sealed words and counted in `stale_records`; memory grows
+/// with every track ever opened.
+pub const TRACKSTATS_CONFIG_NEVER_REUSE: u32 = 1;
+
 /// The defaults: `TRACKSTATS_INTERVAL_DEFAULT_MS` windows, a sampler
-/// thread, reports queued for drain. Thread-safe.
+/// thread, reports queued for drain, the default quarantine, no limit on
+/// tracks but `TRACKSTATS_MAX_TRACKS`, no flags. Thread-safe.
 #[no_mangle]
 pub extern "C" fn trackstats_config_default() -> trackstats_config {
     trackstats_config {
@@ -85,6 +111,10 @@ pub extern "C" fn trackstats_config_default() -> trackstats_config {
         mode: TRACKSTATS_MODE_THREAD,
         sink: None,
         sink_ctx: std::ptr::null_mut(),
+        quarantine_ms: TRACKSTATS_QUARANTINE_DEFAULT_MS,
+        quarantine_slots: TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
+        max_tracks: 0,
+        flags: 0,
     }
 }
 
@@ -127,6 +157,9 @@ pub extern "C" fn trackstats_registry_new(
             TRACKSTATS_MODE_MANUAL => Mode::Manual,
             _ => return trackstats_result::InvalidArgument,
         };
+        if c.flags & !TRACKSTATS_CONFIG_NEVER_REUSE != 0 {
+            return trackstats_result::InvalidArgument;
+        }
         let cfg = Config {
             interval: Duration::from_millis(c.interval_ms),
             mode,
@@ -134,6 +167,10 @@ pub extern "C" fn trackstats_registry_new(
                 let mut sink = CSink { f, ctx: c.sink_ctx, view: Vec::new() };
                 Box::new(move |r: &[Report]| sink.call(r)) as Sink
             }),
+            quarantine: Duration::from_millis(c.quarantine_ms.into()),
+            quarantine_slots: c.quarantine_slots as usize,
+            never_reuse: c.flags & TRACKSTATS_CONFIG_NEVER_REUSE != 0,
+            max_tracks: c.max_tracks as usize,
         };
         match Registry::new(cfg) {
             Ok(inner) => {

@@ -55,8 +55,13 @@ fn a_stuck_sink_delays_reports_but_never_loses_them() {
         }
         s.lock().unwrap().extend_from_slice(rs);
     });
-    let reg =
-        Registry::new(Config { interval: Duration::from_millis(5), mode: Mode::Thread, sink: Some(sink) }).unwrap();
+    let reg = Registry::new(Config {
+        interval: Duration::from_millis(5),
+        mode: Mode::Thread,
+        sink: Some(sink),
+        ..Default::default()
+    })
+    .unwrap();
     let t = reg.open(key(1)).unwrap();
     let mut truth = Ledger::default();
     let until = Instant::now() + Duration::from_millis(400);

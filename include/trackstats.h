@@ -88,6 +88,28 @@
 // sampler missed deadlines; the report spans all of them.
 #define TRACKSTATS_FLAG_MERGED 4
 
+// Words in a hosted window block.
+#define TRACKSTATS_HOSTED_WORDS 8
+
+// Index of the up window word in a hosted block.
+#define TRACKSTATS_HOSTED_WORD_UP 0
+
+// Index of the down window word in a hosted block.
+#define TRACKSTATS_HOSTED_WORD_DOWN 1
+
+// Index of the let-go word in a hosted block (no record touches it).
+#define TRACKSTATS_HOSTED_WORD_LET_GO 2
+
+// Index of the final up bytes in a hosted block (valid once let go);
+// up messages, down bytes and down messages follow.
+#define TRACKSTATS_HOSTED_WORD_TOTAL_UP_BYTES 4
+
+// The let-go word's value once the library has let go of the block.
+#define TRACKSTATS_HOSTED_LET_GO 1
+
+// Words in a hosted packet block.
+#define TRACKSTATS_HOSTED_PACKET_WORDS 16
+
 // The shortest window a registry accepts, in milliseconds.
 #define TRACKSTATS_INTERVAL_MIN_MS 1
 
@@ -98,15 +120,23 @@
 #define TRACKSTATS_INTERVAL_DEFAULT_MS 5000
 
 // How long a released track's slot waits, by default, before another track
-// may have it (see `Config::quarantine`), in milliseconds.
+// may have it (`trackstats_config.quarantine_ms`), in milliseconds.
 #define TRACKSTATS_QUARANTINE_DEFAULT_MS 5000
 
 // How many released slots wait in the quarantine at most, by default.
 #define TRACKSTATS_QUARANTINE_DEFAULT_SLOTS 4096
 
+// How long a track released after a grace
+// (`trackstats_track_release_after_grace`) keeps its slot by default, in
+// milliseconds: one default window.
+#define TRACKSTATS_GRACE_DEFAULT_MS 5000
+
+// How many tracks may be in their grace at once, by default.
+#define TRACKSTATS_GRACE_DEFAULT_SLOTS 4096
+
 // The most tracks one registry holds at once (open, or closed and not yet
 // released): 2^26.
-#define TRACKSTATS_MAX_TRACKS (uint32_t)MAX_SLOTS
+#define TRACKSTATS_MAX_TRACKS (1 << 26)
 
 // A sampler thread closes windows on absolute deadlines.
 #define TRACKSTATS_MODE_THREAD 0
@@ -302,6 +332,14 @@ typedef struct trackstats_config {
   // `TRACKSTATS_CONFIG_*` bits; 0 by default. Unknown bits:
   // `INVALID_ARGUMENT`.
   uint32_t flags;
+  // A track released with `trackstats_track_release_after_grace` keeps
+  // its slot (and a hosted track its host's words) this many milliseconds
+  // after the sampler processes the release, its records reported LATE;
+  // then the release takes effect... Default `TRACKSTATS_GRACE_DEFAULT_MS`.
+  uint32_t grace_ms;
+  // ...unless more than this many tracks are in their grace: the oldest
+  // ends early. Default `TRACKSTATS_GRACE_DEFAULT_SLOTS`.
+  uint32_t grace_slots;
 } trackstats_config;
 
 // A registry's counters at one moment: what `trackstats_registry_stats`
@@ -338,6 +376,10 @@ typedef struct trackstats_stats {
   uint64_t stale_bytes;
   // Released slots waiting in the quarantine before they may be reused.
   uint64_t slots_quarantined;
+  // Tracks released after a grace (`trackstats_track_release_after_grace`)
+  // still in their grace: their slots are held, their records reported
+  // late.
+  uint64_t slots_in_grace;
   // Slab segments (1024 slots, 128 KiB each) whose memory is resident,
   // and those whose memory was handed back to the system after they
   // emptied (their addresses stay reserved).
@@ -462,6 +504,21 @@ trackstats_result trackstats_registry_wait(struct trackstats_registry *registry,
                                            struct trackstats_batch *batch,
                                            uint32_t timeout_ms);
 
+// Counts records a host made on a hosted track after the library let go
+// of its words (see `trackstats_track_open_hosted`): `messages` records of
+// `bytes` in all, which the host took off a sealed window word (for a word
+// value `v` its swap back to `TRACKSTATS_WORD_SEALED` returned, `d = v -
+// TRACKSTATS_WORD_SEALED`: `bytes = d & TRACKSTATS_WORD_BYTES_MASK`,
+// `messages = d >> TRACKSTATS_WORD_BYTES_BITS`) or made beside the words
+// (a record larger than `TRACKSTATS_MAX_INLINE_BYTES`). They are added to
+// `stale_records` and `stale_bytes`, never reported.
+//
+// Returns `OK`, or `NULL_ARGUMENT` for a NULL registry. Also after
+// `trackstats_registry_close`. Thread-safe.
+trackstats_result trackstats_registry_count_stale(struct trackstats_registry *registry,
+                                                  uint64_t bytes,
+                                                  uint64_t messages);
+
 // A static, NUL-terminated name for any result value, known or not.
 // Never NULL; the string lives for the whole process. Thread-safe.
 const char *trackstats_result_str(uint32_t result);
@@ -485,6 +542,94 @@ trackstats_result trackstats_track_open(struct trackstats_registry *registry,
                                         size_t country_len,
                                         uint64_t user_data,
                                         struct trackstats_track **out);
+
+// Opens a hosted track: as `trackstats_track_open` (same arguments, codes
+// and ownership), but the track's window words live in the host's memory,
+// in the block `words` of `TRACKSTATS_HOSTED_WORDS` `uint64_t`s, 8-byte
+// aligned (64-byte alignment keeps it on a cache line of its own). The
+// library resets the block before it returns and uses its window words as
+// it does its own until it lets go of the block.
+//
+// The block, by word index:
+// - `TRACKSTATS_HOSTED_WORD_UP`, `TRACKSTATS_HOSTED_WORD_DOWN`: the window
+//   words. The host records on them with the window-word rule (see
+//   `trackstats_track_window_words`) and the slow path below; the library
+//   loads and swaps them.
+// - `TRACKSTATS_HOSTED_WORD_LET_GO`: 0 while the library holds the block.
+//   After the track's release has been processed (at once, or when its grace
+//   ends: `trackstats_track_release_after_grace`), the library takes the
+//   last windows (reported LATE), leaves both window words holding
+//   `TRACKSTATS_WORD_SEALED` (plus whatever records add after), writes the
+//   final totals, and last stores `TRACKSTATS_HOSTED_LET_GO` here with
+//   release ordering. No record touches this word; the host reads it with
+//   acquire ordering.
+// - word 3: reserved.
+// - `TRACKSTATS_HOSTED_WORD_TOTAL_UP_BYTES` and the three words after it
+//   (up messages, down bytes, down messages): the track's final cumulative
+//   totals, everything reported for it; valid once the host has seen the
+//   let-go mark.
+//
+// Who touches what: the host writes the window words only through the rule
+// and never writes the other words; the library touches the block from this
+// call until its let-go store and never after. Once the host has read the
+// let-go mark (acquire), the block is the host's alone: it may free or reuse
+// it as soon as no call of its own naming the track is in progress.
+//
+// A host record of `n <= TRACKSTATS_MAX_INLINE_BYTES` bytes in direction
+// `d`, with `w = words` and `reg` the registry:
+//
+//   old = fetch_add(&w[d], TRACKSTATS_WORD_MESSAGE_ONE | n)
+//   if old == 0 || (old & TRACKSTATS_WORD_SPILL_MASK) != 0:
+//     if load_acquire(&w[TRACKSTATS_HOSTED_WORD_LET_GO]) == 0:
+//       trackstats_track_slow_path(track, d, old)
+//     if load_acquire(&w[TRACKSTATS_HOSTED_WORD_LET_GO]) != 0:
+//       v = swap(&w[d], TRACKSTATS_WORD_SEALED) - TRACKSTATS_WORD_SEALED
+//       trackstats_registry_count_stale(reg, v & TRACKSTATS_WORD_BYTES_MASK,
+//                                       v >> TRACKSTATS_WORD_BYTES_BITS)
+//
+// Sealed words send every record after the let-go to the last step: the
+// host takes its records off the word and has them counted as stale, and
+// never passes the released handle to the library once it has seen the
+// mark. (A slow-path call racing the let-go is safe, and its record is
+// found by the check after it, as long as the registry is not freed
+// meanwhile.) Larger records: `trackstats_record_up`/`_down` with the handle
+// while the block is held, `trackstats_registry_count_stale(reg, n, 1)`
+// after. Records through `trackstats_record_up`/`_down` on a hosted handle
+// work at any time before the release (through the slow path, each one a
+// few atomic operations more than on a library-owned track).
+//
+// Returns what `trackstats_track_open` returns, and also `NULL_ARGUMENT`
+// for a NULL `words` and `INVALID_ARGUMENT` for `words` not 8-byte aligned.
+// Thread-safe.
+trackstats_result trackstats_track_open_hosted(struct trackstats_registry *registry,
+                                               const char *participant_id,
+                                               size_t participant_id_len,
+                                               const char *track_id,
+                                               size_t track_id_len,
+                                               const char *country,
+                                               size_t country_len,
+                                               uint64_t user_data,
+                                               uint64_t *words,
+                                               struct trackstats_track **out);
+
+// For a hosted track whose host applies the packet rule inline: attaches
+// its packet block, `words`, of `TRACKSTATS_HOSTED_PACKET_WORDS`
+// `uint64_t`s, 8-byte aligned, which the library resets before it returns.
+// Words `TRACKSTATS_PACKET_WORD_*` (0 to 5) are the packet words of
+// `trackstats_track_packet_words`, written by the host's packet rule (with
+// the window-word rule on the hosted up word); words 8 to 12 are the
+// library's (what it has reported) and the others reserved: the host writes
+// neither. The library lets go of this block with the window block (the
+// window block's let-go mark covers both).
+//
+// Returns `OK` (also for a NULL track: a no-op), `NULL_ARGUMENT` for a NULL
+// `words`, and `INVALID_ARGUMENT` when `words` is not 8-byte aligned, the
+// track is not hosted, or it already has packet words (attached before, or
+// installed by a packet recorded through `trackstats_record_up_packet` or
+// `trackstats_track_packet_words`). Must not race a release of the track.
+// Thread-safe otherwise.
+trackstats_result trackstats_track_attach_packet_words(struct trackstats_track *track,
+                                                       uint64_t *words);
 
 // Records one message of `bytes` received from the publisher (UPSTREAM).
 // The hot path: one atomic add, no lock, no allocation, never blocks.
@@ -528,6 +673,26 @@ trackstats_result trackstats_track_close(struct trackstats_track *track);
 // handle; thread-safe with respect to every other handle and the registry
 // (also after `trackstats_registry_free`).
 void trackstats_track_release(struct trackstats_track *track);
+
+// Gives the handle back as `trackstats_track_release` does (closing first
+// if still open, final reports at once), but the release takes effect only
+// after a grace: the sampler keeps taking the track's windows for
+// `trackstats_config.grace_ms` after it processes this call (or until more
+// than `grace_slots` newer tracks are in their grace), reporting them
+// LATE; then it seals the words (a hosted track's are let go) and the slot
+// goes to the quarantine. With the registry closed, the release takes effect
+// at once.
+//
+// After this call the handle may still be recorded on (`trackstats_record_*`,
+// and the window-word rule with its slow path): reported LATE while the
+// grace lasts, counted in `stale_records` once it has ended, until the slot
+// is reused after its quarantine (then undefined: see
+// `trackstats_track_open`). No other call may name it. For a hosted track the
+// host tells the end of the grace by the block's let-go word. NULL is a
+// no-op. Must not race any other call on this handle but records; the
+// registry must not be freed while one may still be made. Thread-safe with
+// respect to every other handle.
+void trackstats_track_release_after_grace(struct trackstats_track *track);
 
 // Writes cumulative totals (every reported window plus the open one) to
 // `*out`. A NULL track gives zeros. Thread-safe.

@@ -6,11 +6,12 @@
 //! first field.
 
 use crate::clock::Clock;
+use crate::hosted::HostedWords;
 use crate::key::TrackKey;
 use crate::outbox::Outbox;
 use crate::prometheus::Snapshot;
 use crate::report::{Direction, TRACKSTATS_FLAG_MERGED};
-use crate::sampler::{Request, Sampler, Sink, Store};
+use crate::sampler::{Grace, Request, Sampler, Sink, Store};
 use crate::slab::{Reuse, Slab};
 use crate::slot::{Home, Slot};
 use crate::stats::{Counters, Stats};
@@ -118,7 +119,7 @@ unsafe fn stale(home: *const Home, d: Delta) {
 }
 
 impl Core {
-    pub(crate) fn new(interval_ns: u64, sink: Option<Sink>, reuse: Reuse) -> Arc<Core> {
+    pub(crate) fn new(interval_ns: u64, sink: Option<Sink>, reuse: Reuse, grace: Grace) -> Arc<Core> {
         let clock = Clock::new();
         let start = clock.origin_unix_ns();
         Arc::new_cyclic(|me: &std::sync::Weak<Core>| Core {
@@ -134,7 +135,7 @@ impl Core {
             interval_ns,
             inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
             inbox_cv: Condvar::new(),
-            sampler: Mutex::new(Sampler::new(start, sink)),
+            sampler: Mutex::new(Sampler::new(start, sink, grace)),
             role_holder: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         })
@@ -186,10 +187,11 @@ impl Core {
         unsafe { Core::from_home(slot.home()) }
     }
 
-    /// Takes a free slot and makes it live for `key`. The slot holds one
-    /// strong count of the core, given back by `release_track`. None when the
+    /// Takes a free slot and makes it live for `key`, its window words the
+    /// slot's own or, for a hosted track, `host`'s. The slot holds one strong
+    /// count of the core, given back by `release_track`. None when the
     /// registry holds as many tracks as it may.
-    pub(crate) fn open(self: &Arc<Core>, key: TrackKey) -> Option<&Slot> {
+    pub(crate) fn open(self: &Arc<Core>, key: TrackKey, host: Option<&HostedWords>) -> Option<&Slot> {
         let st = &self.store;
         let now = st.clock.now_unix_ns();
         let (i, stale_found) = st.slab.alloc(now)?;
@@ -203,7 +205,10 @@ impl Core {
         // The track's strong reference to the core, given back through the
         // slot's home (the same address) in `release_track`.
         let _ = Arc::into_raw(self.clone());
-        slot.publish(key, now);
+        match host {
+            None => slot.publish(key, now),
+            Some(h) => slot.publish_hosted(key, now, h),
+        }
         Some(slot)
     }
 
@@ -219,13 +224,15 @@ impl Core {
         true
     }
 
-    /// Releases a track handle: queues the slot's last flush and gives back
-    /// the handle's reference to the core.
+    /// Releases a track handle: queues the slot's last flush (after a grace
+    /// period with `grace`, see `sampler::Grace`) and gives back the
+    /// handle's reference to the core.
     ///
     /// # Safety
     /// `p` is a live track handle (from `Track::into_raw` or a `Track`), and
-    /// it is not used again by anyone after this call.
-    pub(crate) unsafe fn release_track(p: *const Slot) {
+    /// it is not used again by anyone after this call (but for records, and
+    /// the slow path and totals of a hosted track, in a grace: see the header).
+    pub(crate) unsafe fn release_track(p: *const Slot, grace: bool) {
         // SAFETY: the caller guarantees `p` is live.
         let slot = unsafe { &*p };
         let home = slot.home();
@@ -237,7 +244,8 @@ impl Core {
         if slot.mark_closed() {
             core.store.counters.open_tracks.fetch_sub(1, Relaxed);
         }
-        core.submit(Request::Release(core.store.slab.index_of(slot)));
+        let i = core.store.slab.index_of(slot);
+        core.submit(if grace { Request::ReleaseAfterGrace(i) } else { Request::Release(i) });
         // SAFETY: `open` gave this handle one strong count via `Arc::into_raw`
         // (`home` is that pointer); this gives it back exactly once. A queued
         // request is processed by the sampler thread or the registry's
@@ -264,6 +272,11 @@ impl Core {
             return;
         }
         drop(inbox);
+        // No sampler is left to end a grace: the release takes effect now.
+        let req = match req {
+            Request::ReleaseAfterGrace(i) => Request::Release(i),
+            r => r,
+        };
         let mut s = self.role();
         s.apply_all(&self.store, &[req]);
     }
@@ -300,6 +313,12 @@ impl Core {
         }
         s.sink = None;
         self.store.outbox.close();
+    }
+
+    /// What a host recorded on a hosted track after the library let go.
+    pub(crate) fn count_stale(&self, records: Delta) {
+        // SAFETY: our own home.
+        unsafe { stale(&self.home, records) }
     }
 
     pub(crate) fn stats(&self) -> Stats {

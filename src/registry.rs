@@ -2,16 +2,19 @@
 //! itself (open, tick, flush, drain, wait, stats, Prometheus, close). The
 //! work happens in the hub (`hub.rs`) and the sampler role (`sampler.rs`).
 
+use crate::hosted::HostedWords;
 use crate::hub::{run_sampler, Core};
 use crate::key::{KeyError, TrackKey};
 use crate::prometheus::{render, PrometheusOptions};
 use crate::report::Report;
-use crate::sampler::{Sampler, Sink};
+use crate::sampler::{Grace, Sampler, Sink};
 use crate::slab::{Reuse, MAX_SLOTS};
 use crate::stats::Stats;
 use crate::sync::thread::JoinHandle;
 use crate::sync::{lock, thread, Mutex, Ordering::*};
 use crate::track::Track;
+use crate::word::Delta;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,13 +33,22 @@ pub const MAX_INTERVAL: Duration = Duration::from_millis(TRACKSTATS_INTERVAL_MAX
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(TRACKSTATS_INTERVAL_DEFAULT_MS);
 
 /// How long a released track's slot waits, by default, before another track
-/// may have it (see `Config::quarantine`), in milliseconds.
+/// may have it (`trackstats_config.quarantine_ms`), in milliseconds.
 pub const TRACKSTATS_QUARANTINE_DEFAULT_MS: u32 = 5_000;
 /// How many released slots wait in the quarantine at most, by default.
 pub const TRACKSTATS_QUARANTINE_DEFAULT_SLOTS: u32 = 4_096;
+/// How long a track released after a grace
+/// (`trackstats_track_release_after_grace`) keeps its slot by default, in
+/// milliseconds: one default window.
+pub const TRACKSTATS_GRACE_DEFAULT_MS: u32 = 5_000;
+/// How many tracks may be in their grace at once, by default.
+pub const TRACKSTATS_GRACE_DEFAULT_SLOTS: u32 = 4_096;
 /// The most tracks one registry holds at once (open, or closed and not yet
 /// released): 2^26.
-pub const TRACKSTATS_MAX_TRACKS: u32 = MAX_SLOTS as u32;
+pub const TRACKSTATS_MAX_TRACKS: u32 = 1 << 26;
+
+#[cfg(not(trackstats_loom))]
+const _: () = assert!(TRACKSTATS_MAX_TRACKS as usize == MAX_SLOTS);
 
 /// How windows are closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +81,13 @@ pub struct Config {
     /// slots in quarantine do not count); `open` beyond it fails with
     /// `TooManyTracks`. 0: `TRACKSTATS_MAX_TRACKS`.
     pub max_tracks: usize,
+    /// A track released with `Track::release_after_grace` keeps its slot
+    /// this long after the release is processed, its records reported late;
+    /// then the release takes effect (words sealed, hosted words let go)...
+    pub grace: Duration,
+    /// ...unless more than this many tracks are in their grace: the oldest
+    /// ends early. Graces end in the order they began.
+    pub grace_slots: usize,
 }
 
 impl Default for Config {
@@ -81,6 +100,8 @@ impl Default for Config {
             quarantine_slots: TRACKSTATS_QUARANTINE_DEFAULT_SLOTS as usize,
             never_reuse: false,
             max_tracks: 0,
+            grace: Duration::from_millis(TRACKSTATS_GRACE_DEFAULT_MS.into()),
+            grace_slots: TRACKSTATS_GRACE_DEFAULT_SLOTS as usize,
         }
     }
 }
@@ -129,7 +150,8 @@ impl Registry {
                 n => n.min(MAX_SLOTS),
             },
         };
-        let core = Core::new(config.interval.as_nanos() as u64, config.sink, reuse);
+        let grace = Grace { ns: config.grace.as_nanos().min(u64::MAX as u128) as u64, slots: config.grace_slots };
+        let core = Core::new(config.interval.as_nanos() as u64, config.sink, reuse, grace);
         let thread = match config.mode {
             Mode::Manual => None,
             Mode::Thread => {
@@ -154,12 +176,38 @@ impl Registry {
 
     /// Opens a track. Fails with `Closed` after `close`.
     pub fn open(&self, key: TrackKey) -> Result<Track, Error> {
+        self.open_with(key, None)
+    }
+
+    /// Opens a hosted track: its window words are `words`, in the caller's
+    /// memory, reset here (see `HostedWords` and the header's
+    /// `trackstats_track_open_hosted`). Records go through the window-word
+    /// rule on `words.window(dir)`; `Track::record_up` also works, through
+    /// the slow path.
+    ///
+    /// # Safety
+    /// `words` stays valid, and is touched only as the header allows, until
+    /// `words.is_let_go()` returns true (after the track's release) and no
+    /// call naming the track is in progress.
+    pub unsafe fn open_hosted(&self, key: TrackKey, words: NonNull<HostedWords>) -> Result<Track, Error> {
+        // SAFETY: valid for the track's life, per the contract.
+        self.open_with(key, Some(unsafe { words.as_ref() }))
+    }
+
+    fn open_with(&self, key: TrackKey, host: Option<&HostedWords>) -> Result<Track, Error> {
         // Acquire: pairs with the Release swap in `close`.
         if self.core.closed.load(Acquire) {
             return Err(Error::Closed);
         }
-        let slot = self.core.open(key).ok_or(Error::TooManyTracks)?;
+        let slot = self.core.open(key, host).ok_or(Error::TooManyTracks)?;
         Ok(Track::new(slot))
+    }
+
+    /// Counts records a host made on a hosted track after the library let
+    /// go of its words (see `trackstats_registry_count_stale`): added to
+    /// `Stats::stale_records` and `stale_bytes`, never reported.
+    pub fn count_stale(&self, records: Delta) {
+        self.core.count_stale(records)
     }
 
     /// Manual mode: ends the current window for every track now and delivers.

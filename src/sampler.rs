@@ -15,7 +15,7 @@ use crate::slot::{Slot, SlotState};
 use crate::stats::Counters;
 use crate::sync::Ordering::Relaxed;
 use crate::word::Delta;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 /// A report sink called on the sampler thread (or, in manual mode, the
@@ -29,6 +29,20 @@ pub(crate) enum Request {
     Close(u32),
     /// Its holder let go: report what came late, then free the slot.
     Release(u32),
+    /// As `Release`, but the track keeps its slot for a grace period first:
+    /// records in the grace are reported late (see `Grace`).
+    ReleaseAfterGrace(u32),
+}
+
+/// How long released-after-grace tracks keep their slots: until `ns` after
+/// the release was processed, or until more than `slots` tracks are in their
+/// grace (the oldest ends early), whichever comes first. Graces end in the
+/// order they began, at the sampler's next activity (a pass, a request, a
+/// tick or flush).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Grace {
+    pub ns: u64,
+    pub slots: usize,
 }
 
 /// What the sampler role works on: the registry's slots, clock, counters
@@ -96,16 +110,21 @@ pub(crate) struct Sampler {
     /// Cumulative [up, down] of released tracks by country, so cumulative
     /// exposition (Prometheus) never goes backwards when a track goes away.
     pub retired: BTreeMap<Box<str>, [Delta; 2]>,
+    grace: Grace,
+    /// Tracks in their grace, oldest first: slot index and the grace's end (ns).
+    in_grace: VecDeque<(u32, u64)>,
     /// Test hook: panic in the next pass after this many marked slots.
     #[cfg(feature = "fault-injection")]
     pub panic_after: Option<usize>,
 }
 
 impl Sampler {
-    pub fn new(start_ns: u64, sink: Option<Sink>) -> Sampler {
+    pub fn new(start_ns: u64, sink: Option<Sink>, grace: Grace) -> Sampler {
         Sampler {
             prev_boundary_ns: start_ns,
             sink,
+            grace,
+            in_grace: VecDeque::new(),
             delivery: Vec::new(),
             retired: BTreeMap::new(),
             #[cfg(feature = "fault-injection")]
@@ -200,23 +219,62 @@ impl Sampler {
     fn apply(&mut self, st: &Store, out: &mut Writer, req: Request) {
         match req {
             Request::Close(i) => self.report_final(st, out, i, st.slab.get(i)),
-            Request::Release(i) => {
+            Request::Release(i) => self.release(st, out, i),
+            Request::ReleaseAfterGrace(i) => {
                 let slot = st.slab.get(i);
                 if slot.observe().is_none() {
                     return;
                 }
-                // `release_track` closed it (a registry close may have too).
+                // `release_track` closed it: the final report now, later
+                // records late, the release when the grace ends.
                 self.report_final(st, out, i, slot);
-                self.report_late_and_seal(st, out, i, slot);
-                // The reports hold their own key; the slot can go, its sums
-                // kept by country. The outbox is let go before the slab's lock.
-                out.unlock();
-                self.retire(slot);
-                slot.free();
-                st.slab.release(i, st.clock.now_unix_ns());
-                st.counters.live_slots.fetch_sub(1, Relaxed);
+                self.in_grace.push_back((i, st.clock.now_unix_ns().saturating_add(self.grace.ns)));
+                while self.in_grace.len() > self.grace.slots {
+                    let (j, _) = self.in_grace.pop_front().expect("longer than its bound");
+                    self.release(st, out, j);
+                }
+                self.count_in_grace(st);
             }
         }
+    }
+
+    /// Ends the graces due by `now_ns`, or, with `all`, every one.
+    fn end_graces(&mut self, st: &Store, out: &mut Writer, now_ns: u64, all: bool) {
+        let before = self.in_grace.len();
+        while let Some(&(i, end)) = self.in_grace.front() {
+            if !all && end > now_ns {
+                break;
+            }
+            self.in_grace.pop_front();
+            self.release(st, out, i);
+        }
+        if self.in_grace.len() != before {
+            self.count_in_grace(st);
+        }
+    }
+
+    fn count_in_grace(&self, st: &Store) {
+        st.counters.slots_in_grace.store(self.in_grace.len() as u64, Relaxed);
+    }
+
+    /// The release of the track at slot `i`: its final report if it had
+    /// none, its last late one (sealing its words: hosted ones are let go),
+    /// then the slot goes to the allocator's quarantine.
+    fn release(&mut self, st: &Store, out: &mut Writer, i: u32) {
+        let slot = st.slab.get(i);
+        if slot.observe().is_none() {
+            return;
+        }
+        // `release_track` closed it (a registry close may have too).
+        self.report_final(st, out, i, slot);
+        self.report_late_and_seal(st, out, i, slot);
+        // The reports hold their own key; the slot can go, its sums
+        // kept by country. The outbox is let go before the slab's lock.
+        out.unlock();
+        self.retire(slot);
+        slot.free();
+        st.slab.release(i, st.clock.now_unix_ns());
+        st.counters.live_slots.fetch_sub(1, Relaxed);
     }
 
     fn retire(&mut self, slot: &Slot) {
@@ -231,8 +289,10 @@ impl Sampler {
         }
     }
 
+    /// Ends the graces that are due, then processes `reqs` in order.
     pub fn apply_all(&mut self, st: &Store, reqs: &[Request]) {
         let mut out = st.outbox.writer(&st.counters);
+        self.end_graces(st, &mut out, st.clock.now_unix_ns(), false);
         for &r in reqs {
             self.apply(st, &mut out, r);
         }
@@ -243,6 +303,10 @@ impl Sampler {
     /// everything recorded before the close is queued when it returns, even
     /// if the host then frees the registry before releasing its tracks.
     pub fn report_final_all(&mut self, st: &Store) {
+        // No sampler will end them after the close: they end now.
+        let mut out = st.outbox.writer(&st.counters);
+        self.end_graces(st, &mut out, 0, true);
+        drop(out);
         let mut live = Vec::new();
         st.slab.for_each(|i, slot| {
             if slot.observe().is_some() {

@@ -17,6 +17,12 @@
 //! path, which puts the seal back and counts the record as stale through the
 //! slot's home; what reaches a free slot another way (a wide record, a
 //! spill racing the seal) is found and counted when the slot is reused.
+//!
+//! A hosted track (`hosted.rs`) has its window words in the host's memory,
+//! at `host`: the sampler takes those; the slot's own words stay sealed for
+//! the track's whole life, so a record through the handle (`record_up`
+//! through the C ABI) takes the slow path, which moves it into the wide
+//! accumulator. The hot path for the library's own slots does not change.
 //! - `sums`, `sums_seq`, `key`, `floor`: only the sampler role (the thread
 //!   holding the hub's sampler lock), except `key`/`floor`, which the opener
 //!   writes before it publishes the slot.
@@ -28,6 +34,7 @@
 //! slots in groups aligned to `GROUP_ALIGN`, each beginning with a
 //! `GroupHead`, and a slot finds both there from its own address.
 
+use crate::hosted::{HostedPacketWords, HostedWords};
 use crate::key::TrackKey;
 use crate::report::Direction;
 use crate::seq::{SeqBlock, SeqStats};
@@ -44,6 +51,10 @@ const LIFECYCLE: u64 = 3;
 const SPILLED: [u64; 2] = [1 << 2, 1 << 3];
 /// Set by the sampler once the close flush has been reported: later bytes are late.
 pub(crate) const FINALIZED: u64 = 1 << 4;
+/// The window words are the host's (`host`); the own words are sealed.
+const HOSTED: u64 = 1 << 5;
+/// `seq` is the host's packet block: never freed by the library.
+const HOSTED_SEQ: u64 = 1 << 6;
 const GEN_SHIFT: u32 = 32;
 
 /// A slot's way back to its registry, for the two cold paths that need it:
@@ -109,6 +120,9 @@ pub struct Slot {
     floor: AtomicU64,
     /// The key, as `TrackKey::into_raw`, owned by the slot while it is live.
     key: AtomicPtr<u8>,
+    /// A hosted track's window block (null for the library's own words):
+    /// written before the slot is published, nulled by `free`.
+    host: AtomicPtr<HostedWords>,
     /// Seqlock over `sums` and the sampler's swaps: odd while the sampler
     /// moves a window. 32 bits: a reader is fooled only if it stalls across
     /// exactly 2^31 of this slot's passes.
@@ -134,6 +148,7 @@ impl Default for Slot {
             sums: [[AtomicU64::new(0), AtomicU64::new(0)], [AtomicU64::new(0), AtomicU64::new(0)]],
             floor: AtomicU64::new(0),
             key: AtomicPtr::new(std::ptr::null_mut()),
+            host: AtomicPtr::new(std::ptr::null_mut()),
             sums_seq: AtomicU32::new(0),
         }
     }
@@ -288,11 +303,20 @@ impl Slot {
         unsafe { ((*home).mark)(home, self.index()) }
     }
 
-    /// Moves the whole window word into the wide accumulator; from a sealed
-    /// word, puts the seal back and counts what was on it as stale.
+    /// Moves the direction's whole window word into the wide accumulator
+    /// (for a hosted track, both the host's word and the sealed own one: the
+    /// caller's `old` may have come from either).
     #[cold]
     pub fn spill_word(&self, dir: Direction) {
-        let word = &self.words[dir.index()];
+        self.spill_one(&self.words[dir.index()], dir);
+        if let Some(h) = self.hosted() {
+            self.spill_one(h.window(dir), dir);
+        }
+    }
+
+    /// From a sealed word, puts the seal back and routes what was on it
+    /// (`route_sealed`); from a live one, moves it into the accumulator.
+    fn spill_one(&self, word: &AtomicU64, dir: Direction) {
         // Relaxed: an RMW, ordered against records and the sampler's swap by
         // the word's modification order; the moved amount is published to the
         // sampler by `add_spill`'s Release.
@@ -302,9 +326,43 @@ impl Slot {
             // added since (Relaxed: an RMW, as above). Their own slow paths
             // take it from there, or the allocator does at reuse.
             word.fetch_add(word::TRACKSTATS_WORD_SEALED, Relaxed);
-            self.count_stale(word::unseal(w));
+            self.route_sealed(dir, word::unseal(w));
         } else if w != 0 {
             self.add_spill(dir, Delta::from_word(w));
+        }
+    }
+
+    /// What a record left on a sealed word: a hosted track's own words are
+    /// sealed while it lives, so there it is the track's (into the
+    /// accumulator); anywhere else the track is released, so it is stale.
+    fn route_sealed(&self, dir: Direction, d: Delta) {
+        // Acquire: pairs with the Release store in `publish`.
+        let s = self.state.load(Acquire);
+        if s & HOSTED != 0 && s & LIFECYCLE != FREE {
+            self.add_spill(dir, d);
+        } else {
+            self.count_stale(d);
+        }
+    }
+
+    /// A hosted track's window block, None for the library's own words.
+    #[inline]
+    fn hosted(&self) -> Option<&HostedWords> {
+        // Relaxed: written before the slot is published (`publish`), and
+        // every caller got the slot after that: the sampler through its
+        // Acquire `observe`, a holder through the handle open returned.
+        let h = self.host.load(Relaxed);
+        // SAFETY: a non-null `host` is the block the host gave at open,
+        // valid until the library lets go of it in `free` (the header's rule).
+        unsafe { h.as_ref() }
+    }
+
+    /// The window word the sampler takes for direction index `i`.
+    #[inline]
+    fn window(&self, i: usize) -> &AtomicU64 {
+        match self.hosted() {
+            Some(h) => h.window(Direction::ALL[i]),
+            None => &self.words[i],
         }
     }
 
@@ -394,7 +452,25 @@ impl Slot {
     /// Makes a free slot live for a new track. The caller owns the slot
     /// exclusively (it just took it from the allocator); `now_ns` is its floor.
     pub(crate) fn publish(&self, key: TrackKey, now_ns: u64) {
+        self.publish_with(key, now_ns, std::ptr::null())
+    }
+
+    /// As `publish`, for a hosted track whose window words are `host`'s
+    /// (reset here; the host does not touch it before the open returns).
+    pub(crate) fn publish_hosted(&self, key: TrackKey, now_ns: u64, host: &HostedWords) {
+        host.reset();
+        for w in &self.words {
+            // Relaxed: published by the Release store in `publish_with`.
+            w.store(word::TRACKSTATS_WORD_SEALED, Relaxed);
+        }
+        self.publish_with(key, now_ns, host)
+    }
+
+    fn publish_with(&self, key: TrackKey, now_ns: u64, host: *const HostedWords) {
         debug_assert_eq!(self.state.load(Relaxed) & LIFECYCLE, FREE);
+        // Relaxed: published by the Release store of `state` below.
+        self.host.store(host as *mut HostedWords, Relaxed);
+        let hosted = if host.is_null() { 0 } else { HOSTED };
         // Relaxed: published by the Release store of `state` below.
         self.key.store(key.into_raw(), Relaxed);
         // Relaxed: published by the Release store below.
@@ -402,7 +478,32 @@ impl Slot {
         let generation = self.state.load(Relaxed) & !((1 << GEN_SHIFT) - 1);
         // Release: pairs with the Acquire loads in `observe` and `totals`, so
         // the key and floor stores before it are visible to the sampler.
-        self.state.store(generation | OPEN, Release);
+        self.state.store(generation | hosted | OPEN, Release);
+    }
+
+    /// Installs a hosted track's packet block (reset here). False when the
+    /// track is not hosted, or already has a block (a packet recorded
+    /// through the library installed one, or an earlier attach).
+    pub(crate) fn attach_packet_words(&self, block: &HostedPacketWords) -> bool {
+        // Acquire: pairs with the Release store in `publish`.
+        if self.state.load(Acquire) & (HOSTED | HOSTED_SEQ) != HOSTED {
+            return false;
+        }
+        let p = block.as_block();
+        // SAFETY: the host's block, valid until the library lets go (the
+        // header's rule); nobody uses it before the install below.
+        unsafe { &*p }.reset();
+        // Before the install: whoever frees the slot and finds the block
+        // also finds the flag (the sampler, after the release, which the
+        // host does not race with this call).
+        self.state.fetch_or(HOSTED_SEQ, AcqRel);
+        // AcqRel: Release publishes the reset block to writers and the
+        // sampler (their Acquire loads of `seq`), as `install_seq` does.
+        if self.seq.compare_exchange(std::ptr::null_mut(), p, AcqRel, Acquire).is_ok() {
+            return true;
+        }
+        self.state.fetch_and(!HOSTED_SEQ, AcqRel);
+        false
     }
 
     /// OPEN -> CLOSED. Returns false if the track was already closed (a no-op).
@@ -429,8 +530,8 @@ impl Slot {
     #[inline]
     pub(crate) fn is_idle(&self, state: &SlotState) -> bool {
         state.bits & (SPILLED[0] | SPILLED[1]) == 0
-            && self.words[0].load(Relaxed) == 0
-            && self.words[1].load(Relaxed) == 0
+            && self.window(0).load(Relaxed) == 0
+            && self.window(1).load(Relaxed) == 0
     }
 
     /// Sampler only: the close flush has been reported; later bytes are late.
@@ -472,14 +573,20 @@ impl Slot {
             // Acquire swap of the bits, or its close or release request by the
             // inbox) is seen by coherence, so no window is left behind.
             // Relaxed: see `record`; the swap, an RMW, reads the latest value.
-            let w = self.words[i].load(Relaxed);
+            let window = self.window(i);
+            let w = window.load(Relaxed);
             let mut d = if seal {
-                word::taken(self.words[i].swap(word::TRACKSTATS_WORD_SEALED, Relaxed))
+                word::taken(window.swap(word::TRACKSTATS_WORD_SEALED, Relaxed))
             } else if w == 0 {
                 Delta::ZERO
             } else {
-                Delta::from_word(self.words[i].swap(0, Relaxed))
+                Delta::from_word(window.swap(0, Relaxed))
             };
+            if seal && state.bits & HOSTED != 0 {
+                // A hosted track's own word: what a record through the
+                // handle left there and its slow path did not move yet.
+                d = d.add(word::taken(self.words[i].swap(word::TRACKSTATS_WORD_SEALED, Relaxed)));
+            }
             if state.bits & SPILLED[i] != 0 {
                 d = d.add(self.take_spill(dir));
             }
@@ -543,6 +650,7 @@ impl Slot {
     /// caller has already taken its last windows (sealing the words) and no
     /// holder remains.
     pub(crate) fn free(&self) {
+        let state = self.state.load(Relaxed);
         let p = self.key.swap(std::ptr::null_mut(), Relaxed);
         if !p.is_null() {
             // SAFETY: `p` came from `TrackKey::into_raw` in `publish`; this
@@ -552,19 +660,26 @@ impl Slot {
         // Relaxed: no writer remains (the last holder released the track) and
         // the next opener is ordered by the allocator's mutex.
         let b = self.seq.swap(std::ptr::null_mut(), Relaxed);
-        if !b.is_null() {
+        if !b.is_null() && state & HOSTED_SEQ == 0 {
             // SAFETY: installed by `install_seq` from `alloc_seq_block`, freed once.
             unsafe { free_seq_block(b) };
         }
+        let totals = self.sums();
         for s in &self.sums {
             s[0].store(0, Relaxed);
             s[1].store(0, Relaxed);
         }
-        let next_gen = ((self.state.load(Relaxed) >> GEN_SHIFT).wrapping_add(1)) << GEN_SHIFT;
+        let host = self.host.swap(std::ptr::null_mut(), Relaxed);
+        let next_gen = ((state >> GEN_SHIFT).wrapping_add(1)) << GEN_SHIFT;
         // Release: pairs with the Acquire load in `observe`, so a late
         // observer that sees FREE also sees the sums reset. The next opener
         // is already ordered after this by the allocator's mutex.
         self.state.store(next_gen | FREE, Release);
+        // SAFETY: the host's block, still held: this is the library's last
+        // access to it (and to its packet block, taken before this call).
+        if let Some(h) = unsafe { host.as_ref() } {
+            h.let_go(totals);
+        }
     }
 
     /// The allocator, on a FREE slot it is about to hand out again, nobody
@@ -627,7 +742,10 @@ impl Slot {
             let mut out = [Delta::ZERO; 2];
             for (i, o) in out.iter_mut().enumerate() {
                 let sums = Delta { bytes: self.sums[i][0].load(Relaxed), messages: self.sums[i][1].load(Relaxed) };
-                let open = word::taken(self.words[i].load(Relaxed));
+                let mut open = word::taken(self.words[i].load(Relaxed));
+                if let Some(h) = self.hosted() {
+                    open = open.add(word::taken(h.window(Direction::ALL[i]).load(Relaxed)));
+                }
                 let spilled = Delta::from_wide(self.spill[i].load(Relaxed));
                 *o = sums.add(open).add(spilled);
             }
@@ -645,12 +763,19 @@ impl Slot {
     }
 }
 
+/// The layout of the sequence blocks the library allocates: a whole 128-byte
+/// unit at `SEQ_BLOCK_ALIGN`, the block's spare words included.
+#[cfg(not(trackstats_loom))]
+fn seq_layout() -> std::alloc::Layout {
+    std::alloc::Layout::from_size_align(128, crate::seq::SEQ_BLOCK_ALIGN).expect("a valid layout")
+}
+
 /// A zeroed block (a fresh stream), or None when memory is exhausted: a
 /// hot-path call must not abort the host.
 fn alloc_seq_block() -> Option<*mut SeqBlock> {
     #[cfg(not(trackstats_loom))]
     {
-        let layout = std::alloc::Layout::new::<SeqBlock>();
+        let layout = seq_layout();
         // SAFETY: the layout has a non-zero size; all-zero bytes are a valid
         // `SeqBlock` (atomics and integers at 0).
         let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut SeqBlock;
@@ -666,7 +791,7 @@ unsafe fn free_seq_block(p: *mut SeqBlock) {
     // SAFETY: per the contract, with the layout it was allocated with.
     #[cfg(not(trackstats_loom))]
     unsafe {
-        std::alloc::dealloc(p as *mut u8, std::alloc::Layout::new::<SeqBlock>())
+        std::alloc::dealloc(p as *mut u8, seq_layout())
     };
     // SAFETY: per the contract (a Box under loom).
     #[cfg(trackstats_loom)]

@@ -39,6 +39,10 @@ pub struct Stats {
     pub stale_bytes: u64,
     /// Released slots waiting in the quarantine before they may be reused.
     pub slots_quarantined: u64,
+    /// Tracks released after a grace (`trackstats_track_release_after_grace`)
+    /// still in their grace: their slots are held, their records reported
+    /// late.
+    pub slots_in_grace: u64,
     /// Slab segments (1024 slots, 128 KiB each) whose memory is resident,
     /// and those whose memory was handed back to the system after they
     /// emptied (their addresses stay reserved).
@@ -61,6 +65,8 @@ pub(crate) struct Counters {
     pub sink_panics: AtomicU64,
     pub stale_records: AtomicU64,
     pub stale_bytes: AtomicU64,
+    /// A gauge, the sampler's to set.
+    pub slots_in_grace: AtomicU64,
     /// Time spent in window passes, in total and in the latest one.
     pub tick_ns_total: AtomicU64,
     pub last_tick_ns: AtomicU64,
@@ -84,6 +90,7 @@ impl Counters {
             stale_records: self.stale_records.load(Relaxed),
             stale_bytes: self.stale_bytes.load(Relaxed),
             slots_quarantined: 0,
+            slots_in_grace: self.slots_in_grace.load(Relaxed),
             segments_resident: 0,
             segments_returned: 0,
         }

@@ -5,14 +5,15 @@
 
 use super::{arg, guard, guard_void, trackstats_batch, trackstats_report, trackstats_result};
 use crate::registry::{
-    Config, Error, Mode, Registry, TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_QUARANTINE_DEFAULT_MS,
-    TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
+    Config, Error, Mode, Registry, TRACKSTATS_GRACE_DEFAULT_MS, TRACKSTATS_GRACE_DEFAULT_SLOTS,
+    TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_QUARANTINE_DEFAULT_MS, TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
 };
 use crate::report::Report;
 use crate::sampler::Sink;
 use crate::stats::Stats;
 /// The registry counters' C name, for Rust code calling the C ABI.
 pub use crate::stats::Stats as trackstats_stats;
+use crate::word::Delta;
 use std::os::raw::c_void;
 use std::time::Duration;
 
@@ -94,6 +95,14 @@ pub struct trackstats_config {
     /// `TRACKSTATS_CONFIG_*` bits; 0 by default. Unknown bits:
     /// `INVALID_ARGUMENT`.
     pub flags: u32,
+    /// A track released with `trackstats_track_release_after_grace` keeps
+    /// its slot (and a hosted track its host's words) this many milliseconds
+    /// after the sampler processes the release, its records reported LATE;
+    /// then the release takes effect... Default `TRACKSTATS_GRACE_DEFAULT_MS`.
+    pub grace_ms: u32,
+    /// ...unless more than this many tracks are in their grace: the oldest
+    /// ends early. Default `TRACKSTATS_GRACE_DEFAULT_SLOTS`.
+    pub grace_slots: u32,
 }
 
 /// Debug: never reuse a released slot. Every record through a stale handle
@@ -115,6 +124,8 @@ pub extern "C" fn trackstats_config_default() -> trackstats_config {
         quarantine_slots: TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
         max_tracks: 0,
         flags: 0,
+        grace_ms: TRACKSTATS_GRACE_DEFAULT_MS,
+        grace_slots: TRACKSTATS_GRACE_DEFAULT_SLOTS,
     }
 }
 
@@ -171,6 +182,8 @@ pub extern "C" fn trackstats_registry_new(
             quarantine_slots: c.quarantine_slots as usize,
             never_reuse: c.flags & TRACKSTATS_CONFIG_NEVER_REUSE != 0,
             max_tracks: c.max_tracks as usize,
+            grace: Duration::from_millis(c.grace_ms.into()),
+            grace_slots: c.grace_slots as usize,
         };
         match Registry::new(cfg) {
             Ok(inner) => {
@@ -290,5 +303,28 @@ pub extern "C" fn trackstats_registry_wait(
             }
         });
         res
+    })
+}
+
+/// Counts records a host made on a hosted track after the library let go
+/// of its words (see `trackstats_track_open_hosted`): `messages` records of
+/// `bytes` in all, which the host took off a sealed window word (for a word
+/// value `v` its swap back to `TRACKSTATS_WORD_SEALED` returned, `d = v -
+/// TRACKSTATS_WORD_SEALED`: `bytes = d & TRACKSTATS_WORD_BYTES_MASK`,
+/// `messages = d >> TRACKSTATS_WORD_BYTES_BITS`) or made beside the words
+/// (a record larger than `TRACKSTATS_MAX_INLINE_BYTES`). They are added to
+/// `stale_records` and `stale_bytes`, never reported.
+///
+/// Returns `OK`, or `NULL_ARGUMENT` for a NULL registry. Also after
+/// `trackstats_registry_close`. Thread-safe.
+#[no_mangle]
+pub extern "C" fn trackstats_registry_count_stale(
+    registry: *mut trackstats_registry,
+    bytes: u64,
+    messages: u64,
+) -> trackstats_result {
+    guard(|| {
+        arg!(registry).inner.count_stale(Delta { bytes, messages });
+        trackstats_result::Ok
     })
 }

@@ -727,15 +727,19 @@ mod tests {
             s.record(Direction::Down, 10);
         }
         assert_eq!(STALE.load(Relaxed) - before, 10);
-        // A wide record on a free slot is stale at once; a spill left on the
-        // free slot (a writer racing the release) is found at reuse.
+        // A wide record, or a spill, reaching the sealed accumulator: stale
+        // at once. A record whose add landed on the sealed word but whose
+        // slow path has not run yet is found when the slot is reused.
         s.record(Direction::Down, crate::word::TRACKSTATS_MAX_INLINE_BYTES + 1);
-        assert_eq!(STALE.load(Relaxed) - before, 11);
         s.add_spill(Direction::Up, Delta { bytes: 3, messages: 3 });
+        assert_eq!(STALE.load(Relaxed) - before, 14);
+        // SAFETY: the slot's up window word, an `AtomicU64` at `words_ptr`.
+        let up = unsafe { &*(s.words_ptr() as *const AtomicU64) };
+        up.fetch_add(crate::word::increment(9), Relaxed);
         let j = open(&slab, 0);
         release(&slab, j, 0); // pushes `i` out of the one-slot quarantine
         let (k, found) = slab.alloc(0).unwrap();
-        assert_eq!((k, found), (i, Delta { bytes: 3, messages: 3 }), "reuse takes what the slot held");
+        assert_eq!((k, found), (i, Delta { bytes: 9, messages: 1 }), "reuse takes what the slot held");
         s.publish(TrackKey::new("p", "t", "", 0).unwrap(), 0);
         s.record(Direction::Up, 7);
         let t = s.take_windows(&s.observe().unwrap());

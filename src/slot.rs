@@ -53,6 +53,18 @@ const SPILLED: [u64; 2] = [1 << 2, 1 << 3];
 pub(crate) const FINALIZED: u64 = 1 << 4;
 /// The window words are the host's (`host`); the own words are sealed.
 const HOSTED: u64 = 1 << 5;
+/// In a wide accumulator: sealed by the release's last take (messages never
+/// reach 2^63). An add that finds it counts as stale instead.
+const SPILL_SEALED: u128 = 1 << 127;
+
+/// Which of a direction's words a slow path works on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Word {
+    /// The slot's own (sealed for the life of a hosted track).
+    Own,
+    /// A hosted track's word in the host's block (sealed only at release).
+    Host,
+}
 /// `seq` is the host's packet block: never freed by the library.
 const HOSTED_SEQ: u64 = 1 << 6;
 const GEN_SHIFT: u32 = 32;
@@ -308,37 +320,51 @@ impl Slot {
     /// caller's `old` may have come from either).
     #[cold]
     pub fn spill_word(&self, dir: Direction) {
-        self.spill_one(&self.words[dir.index()], dir);
+        self.spill_one(&self.words[dir.index()], dir, Word::Own);
         if let Some(h) = self.hosted() {
-            self.spill_one(h.window(dir), dir);
+            self.spill_one(h.window(dir), dir, Word::Host);
         }
     }
 
-    /// From a sealed word, puts the seal back and routes what was on it
-    /// (`route_sealed`); from a live one, moves it into the accumulator.
-    fn spill_one(&self, word: &AtomicU64, dir: Direction) {
-        // Relaxed: an RMW, ordered against records and the sampler's swap by
-        // the word's modification order; the moved amount is published to the
-        // sampler by `add_spill`'s Release.
-        let w = word.swap(0, Relaxed);
-        if word::is_sealed(w) {
-            // The swap unsealed it: seal it again, keeping what other writers
-            // added since (Relaxed: an RMW, as above). Their own slow paths
-            // take it from there, or the allocator does at reuse.
-            word.fetch_add(word::TRACKSTATS_WORD_SEALED, Relaxed);
-            self.route_sealed(dir, word::unseal(w));
-        } else if w != 0 {
-            self.add_spill(dir, Delta::from_word(w));
+    /// Takes a word off: from a live word at half a field, into the
+    /// accumulator; from a sealed word, what records added since the seal
+    /// (the seal stays), routed by `route_sealed`. A compare-and-swap, so a
+    /// sealed word is never unsealed, not even for a moment, while the
+    /// sampler's seal or a host's stale step swaps it too.
+    fn spill_one(&self, word: &AtomicU64, dir: Direction, which: Word) {
+        // Relaxed: the CAS below reads the latest value, and what it moves is
+        // published to the sampler by `add_spill`'s Release.
+        let mut w = word.load(Relaxed);
+        loop {
+            let (next, d) = if word::is_sealed(w) {
+                (word::TRACKSTATS_WORD_SEALED, word::unseal(w))
+            } else if word::needs_spill(w) {
+                (0, Delta::from_word(w))
+            } else {
+                // Another writer moved it first (or the call was a stray one).
+                return;
+            };
+            if d.is_zero() {
+                return;
+            }
+            // Relaxed: an RMW, ordered against records and the sampler's swap
+            // by the word's modification order.
+            match word.compare_exchange_weak(w, next, Relaxed, Relaxed) {
+                Ok(_) if next == 0 => return self.add_spill(dir, d),
+                Ok(_) => return self.route_sealed(dir, d, which),
+                Err(now) => w = now,
+            }
         }
     }
 
     /// What a record left on a sealed word: a hosted track's own words are
     /// sealed while it lives, so there it is the track's (into the
-    /// accumulator); anywhere else the track is released, so it is stale.
-    fn route_sealed(&self, dir: Direction, d: Delta) {
+    /// accumulator, or stale if that is sealed too); anywhere else the track
+    /// is released, so it is stale.
+    fn route_sealed(&self, dir: Direction, d: Delta, which: Word) {
         // Acquire: pairs with the Release store in `publish`.
         let s = self.state.load(Acquire);
-        if s & HOSTED != 0 && s & LIFECYCLE != FREE {
+        if which == Word::Own && s & HOSTED != 0 && s & LIFECYCLE != FREE {
             self.add_spill(dir, d);
         } else {
             self.count_stale(d);
@@ -400,8 +426,22 @@ impl Slot {
     }
 
     pub(crate) fn add_spill(&self, dir: Direction, d: Delta) {
-        // Relaxed: made visible to the sampler by the Release below.
-        self.spill[dir.index()].fetch_add(d.to_wide(), Relaxed);
+        let acc = &self.spill[dir.index()];
+        // Relaxed: made visible to the sampler by the Release below; the
+        // compare-and-swap reads the latest value.
+        let mut cur = acc.load(Relaxed);
+        loop {
+            if cur & SPILL_SEALED != 0 {
+                // The release's last take sealed the accumulator: too late
+                // to be reported, so stale (decided by the same atomic value
+                // the take swapped, so never both or neither).
+                return self.count_stale(d);
+            }
+            match acc.compare_exchange_weak(cur, cur.wrapping_add(d.to_wide()), Relaxed, Relaxed) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
         // Release: pairs with the Acquire `fetch_and` in `take_spill`. If the
         // sampler clears this flag, it also sees the add above; if the flag is
         // set after the sampler cleared it, the next pass takes the amount.
@@ -587,8 +627,10 @@ impl Slot {
                 // handle left there and its slow path did not move yet.
                 d = d.add(word::taken(self.words[i].swap(word::TRACKSTATS_WORD_SEALED, Relaxed)));
             }
-            if state.bits & SPILLED[i] != 0 {
-                d = d.add(self.take_spill(dir));
+            // At the seal, whatever the flags said: an add whose flag the
+            // state taken before did not show must not be left behind.
+            if seal || state.bits & SPILLED[i] != 0 {
+                d = d.add(self.take_spill(dir, seal));
             }
             if !d.is_zero() {
                 self.sums[i][0].store(self.sums[i][0].load(Relaxed).wrapping_add(d.bytes), Relaxed);
@@ -601,11 +643,13 @@ impl Slot {
         out
     }
 
-    fn take_spill(&self, dir: Direction) -> Delta {
+    /// Takes the accumulator (sealing it at release).
+    fn take_spill(&self, dir: Direction, seal: bool) -> Delta {
         // Acquire: pairs with the Release `fetch_or` in `add_spill`.
         self.state.fetch_and(!SPILLED[dir.index()], Acquire);
+        let next = if seal { SPILL_SEALED } else { 0 };
         // Relaxed: ordered after the Acquire above.
-        Delta::from_wide(self.spill[dir.index()].swap(0, Relaxed))
+        Delta::from_wide(self.spill[dir.index()].swap(next, Relaxed) & !SPILL_SEALED)
     }
 
     /// Sampler only, right after `take_windows`: the sequence counts that go with the
@@ -694,7 +738,7 @@ impl Slot {
             // freed the slot and the open that publishes it next; the swaps
             // read the latest values of the words (RMWs).
             stale = stale.add(word::taken(self.words[i].swap(0, Relaxed)));
-            stale = stale.add(Delta::from_wide(self.spill[i].swap(0, Relaxed)));
+            stale = stale.add(Delta::from_wide(self.spill[i].swap(0, Relaxed) & !SPILL_SEALED));
         }
         // Relaxed: as above.
         let b = self.seq.swap(std::ptr::null_mut(), Relaxed);

@@ -56,6 +56,21 @@ impl AtomicU128 {
     pub(crate) fn load(&self, _: Ordering) -> u128 {
         *self.0.lock().unwrap()
     }
+    pub(crate) fn compare_exchange_weak(
+        &self,
+        current: u128,
+        new: u128,
+        _: Ordering,
+        _: Ordering,
+    ) -> Result<u128, u128> {
+        let mut g = self.0.lock().unwrap();
+        if *g == current {
+            *g = new;
+            Ok(current)
+        } else {
+            Err(*g)
+        }
+    }
 }
 
 /// A number naming the calling thread, unique for the life of the process

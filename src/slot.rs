@@ -374,12 +374,14 @@ impl Slot {
     /// A hosted track's window block, None for the library's own words.
     #[inline]
     fn hosted(&self) -> Option<&HostedWords> {
-        // Relaxed: written before the slot is published (`publish`), and
-        // every caller got the slot after that: the sampler through its
-        // Acquire `observe`, a holder through the handle open returned.
-        let h = self.host.load(Relaxed);
-        // SAFETY: a non-null `host` is the block the host gave at open,
-        // valid until the library lets go of it in `free` (the header's rule).
+        // Acquire: pairs with the Release store that ends `free` (see there).
+        // The block itself was written before the slot was published
+        // (`publish`), and every caller got the slot after that.
+        let h = self.host.load(Acquire);
+        // SAFETY: a non-null `host` is the block the host gave at open, valid
+        // until the host has seen the let-go mark and none of its calls
+        // naming the track (this one among them) is in progress (the
+        // header's rule).
         unsafe { h.as_ref() }
     }
 
@@ -713,17 +715,29 @@ impl Slot {
             s[0].store(0, Relaxed);
             s[1].store(0, Relaxed);
         }
-        let host = self.host.swap(std::ptr::null_mut(), Relaxed);
         let next_gen = ((state >> GEN_SHIFT).wrapping_add(1)) << GEN_SHIFT;
         // Release: pairs with the Acquire load in `observe`, so a late
         // observer that sees FREE also sees the sums reset. The next opener
-        // is already ordered after this by the allocator's mutex.
-        self.state.store(next_gen | FREE, Release);
-        // SAFETY: the host's block, still held: this is the library's last
-        // access to it (and to its packet block, taken before this call).
+        // is already ordered after this by the allocator's mutex. A swap, not
+        // a store: a stale writer's flag `fetch_or` may race it, and loom
+        // (0.7) lets an RMW racing a plain store read the value before the
+        // store yet land after it, which no hardware does; with two RMWs the
+        // models stay sound (the instruction costs the same on this cold path).
+        self.state.swap(next_gen | FREE, Release);
+        // Relaxed: the sampler role's own read of what it wrote at publish.
+        let host = self.host.load(Relaxed);
+        // SAFETY: the host's block, still held: the library's last access to
+        // it (and to its packet block, taken before this call).
         if let Some(h) = unsafe { host.as_ref() } {
             h.let_go(totals);
         }
+        // Release: pairs with the Acquire load in `hosted`. The let-go mark
+        // is stored before the block leaves the slot, so a host's slow-path
+        // call that no longer finds the block here (and so cannot take a
+        // record off its sealed word) is ordered after the mark, and the host
+        // sees the mark when it checks right after the call (the header's
+        // rule) and takes the record off itself.
+        self.host.store(std::ptr::null_mut(), Release);
     }
 
     /// The allocator, on a FREE slot it is about to hand out again, nobody

@@ -44,12 +44,6 @@ impl AtomicU128 {
     pub(crate) fn new(v: u128) -> Self {
         Self(loom::sync::Mutex::new(v))
     }
-    pub(crate) fn fetch_add(&self, v: u128, _: Ordering) -> u128 {
-        let mut g = self.0.lock().unwrap();
-        let old = *g;
-        *g = old.wrapping_add(v);
-        old
-    }
     pub(crate) fn swap(&self, v: u128, _: Ordering) -> u128 {
         std::mem::replace(&mut *self.0.lock().unwrap(), v)
     }

@@ -88,6 +88,13 @@
 // sampler missed deadlines; the report spans all of them.
 #define TRACKSTATS_FLAG_MERGED 4
 
+// Reports of closed tracks folded into one per country and direction,
+// because the consumer let `pending_closed_max` of them pend: participant
+// and track id `"__overflow__"`, the tracks' country (`"__overflow__"` too
+// once 256 countries have an overflow report), user data 0; the figures are
+// the sums of the folded reports, the window spans theirs.
+#define TRACKSTATS_FLAG_OVERFLOW 8
+
 // Words in a hosted window block.
 #define TRACKSTATS_HOSTED_WORDS 8
 
@@ -130,6 +137,10 @@
 // (`trackstats_track_release_after_grace`) keeps its slot by default, in
 // milliseconds: one default window.
 #define TRACKSTATS_GRACE_DEFAULT_MS 5000
+
+// How many reports of closed tracks may pend, by default, before more fold
+// into per-country overflow reports (`trackstats_config.pending_closed_max`).
+#define TRACKSTATS_PENDING_CLOSED_DEFAULT 65536
 
 // How many tracks may be in their grace at once, by default.
 #define TRACKSTATS_GRACE_DEFAULT_SLOTS 4096
@@ -340,6 +351,13 @@ typedef struct trackstats_config {
   // ...unless more than this many tracks are in their grace: the oldest
   // ends early. Default `TRACKSTATS_GRACE_DEFAULT_SLOTS`.
   uint32_t grace_slots;
+  // At most this many reports of closed tracks (final or late) pend for
+  // the consumer; beyond, they fold into one overflow report per country
+  // and direction (`TRACKSTATS_FLAG_OVERFLOW`), counted in
+  // `reports_overflowed`: a consumer that never drains holds bounded
+  // memory, and every byte is still reported. Default
+  // `TRACKSTATS_PENDING_CLOSED_DEFAULT`.
+  uint32_t pending_closed_max;
 } trackstats_config;
 
 // A registry's counters at one moment: what `trackstats_registry_stats`
@@ -352,9 +370,13 @@ typedef struct trackstats_stats {
   // Reports produced so far (merged ones included).
   uint64_t reports_emitted;
   // Reports folded into a pending one of the same track and direction
-  // because the consumer lagged.
+  // because the consumer lagged (the pending one is flagged MERGED).
+  // Every MERGED flag has one cause counted: here, in
+  // `reports_late_ticks` or in `reports_overflowed`.
   uint64_t reports_merged;
-  // Reports waiting for `drain`/`wait` (or for the sink's next call).
+  // Reports waiting for `drain`/`wait` (or for the sink's next call),
+  // overflow reports included. Bounded whether or not anyone drains: at
+  // most `2 * live_slots + pending_closed_max + 514`.
   uint64_t reports_pending;
   // Window passes done.
   uint64_t ticks;
@@ -371,8 +393,9 @@ typedef struct trackstats_stats {
   // through a stale handle or a host's words after the library let go of
   // them: caught by the sealed window words (or found on the slot when it
   // was reused), counted here, never reported and never given to another
-  // track. Messages and bytes.
+  // track.
   uint64_t stale_records;
+  // The bytes of `stale_records`.
   uint64_t stale_bytes;
   // Released slots waiting in the quarantine before they may be reused.
   uint64_t slots_quarantined;
@@ -380,11 +403,18 @@ typedef struct trackstats_stats {
   // still in their grace: their slots are held, their records reported
   // late.
   uint64_t slots_in_grace;
-  // Slab segments (1024 slots, 128 KiB each) whose memory is resident,
-  // and those whose memory was handed back to the system after they
-  // emptied (their addresses stay reserved).
+  // Slab segments (1024 slots, 128 KiB each) whose memory is resident.
   uint64_t segments_resident;
+  // Slab segments whose memory went back to the system after all their
+  // slots were freed (their addresses stay reserved, for reuse).
   uint64_t segments_returned;
+  // Reports of closed tracks folded into their country's overflow report
+  // (`TRACKSTATS_FLAG_OVERFLOW`) because `pending_closed_max` reports of
+  // closed tracks were pending: their bytes are reported there.
+  uint64_t reports_overflowed;
+  // Reports made by a window pass that came after missed deadlines
+  // (`late_ticks`): flagged MERGED, their window spans several intervals.
+  uint64_t reports_late_ticks;
 } trackstats_stats;
 
 // Cumulative totals of one track.

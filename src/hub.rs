@@ -119,7 +119,13 @@ unsafe fn stale(home: *const Home, d: Delta) {
 }
 
 impl Core {
-    pub(crate) fn new(interval_ns: u64, sink: Option<Sink>, reuse: Reuse, grace: Grace) -> Arc<Core> {
+    pub(crate) fn new(
+        interval_ns: u64,
+        sink: Option<Sink>,
+        reuse: Reuse,
+        grace: Grace,
+        pending_closed_max: usize,
+    ) -> Arc<Core> {
         let clock = Clock::new();
         let start = clock.origin_unix_ns();
         Arc::new_cyclic(|me: &std::sync::Weak<Core>| Core {
@@ -130,7 +136,7 @@ impl Core {
                 slab: Slab::new(me.as_ptr().cast::<Home>(), reuse),
                 clock,
                 counters: Counters::default(),
-                outbox: Outbox::new(),
+                outbox: Outbox::new(pending_closed_max),
             },
             interval_ns,
             inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),

@@ -41,6 +41,9 @@ pub const TRACKSTATS_QUARANTINE_DEFAULT_SLOTS: u32 = 4_096;
 /// (`trackstats_track_release_after_grace`) keeps its slot by default, in
 /// milliseconds: one default window.
 pub const TRACKSTATS_GRACE_DEFAULT_MS: u32 = 5_000;
+/// How many reports of closed tracks may pend, by default, before more fold
+/// into per-country overflow reports (`trackstats_config.pending_closed_max`).
+pub const TRACKSTATS_PENDING_CLOSED_DEFAULT: u32 = 65_536;
 /// How many tracks may be in their grace at once, by default.
 pub const TRACKSTATS_GRACE_DEFAULT_SLOTS: u32 = 4_096;
 /// The most tracks one registry holds at once (open, or closed and not yet
@@ -88,6 +91,11 @@ pub struct Config {
     /// ...unless more than this many tracks are in their grace: the oldest
     /// ends early. Graces end in the order they began.
     pub grace_slots: usize,
+    /// At most this many reports of closed tracks (final or late) pend for
+    /// the consumer; beyond, they fold into one overflow report per country
+    /// and direction (`TRACKSTATS_FLAG_OVERFLOW`), so a consumer that never
+    /// drains holds bounded memory and every byte is still reported.
+    pub pending_closed_max: usize,
 }
 
 impl Default for Config {
@@ -102,6 +110,7 @@ impl Default for Config {
             max_tracks: 0,
             grace: Duration::from_millis(TRACKSTATS_GRACE_DEFAULT_MS.into()),
             grace_slots: TRACKSTATS_GRACE_DEFAULT_SLOTS as usize,
+            pending_closed_max: TRACKSTATS_PENDING_CLOSED_DEFAULT as usize,
         }
     }
 }
@@ -151,7 +160,7 @@ impl Registry {
             },
         };
         let grace = Grace { ns: config.grace.as_nanos().min(u64::MAX as u128) as u64, slots: config.grace_slots };
-        let core = Core::new(config.interval.as_nanos() as u64, config.sink, reuse, grace);
+        let core = Core::new(config.interval.as_nanos() as u64, config.sink, reuse, grace, config.pending_closed_max);
         let thread = match config.mode {
             Mode::Manual => None,
             Mode::Thread => {

@@ -8,7 +8,7 @@
 use crate::clock::Clock;
 use crate::key::TrackKey;
 use crate::outbox::{Outbox, Writer, CHUNK};
-use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
+use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED};
 use crate::seq::SeqStats;
 use crate::slab::Slab;
 use crate::slot::{Slot, SlotState};
@@ -162,6 +162,9 @@ impl Sampler {
             let late = if state.finalized() { TRACKSTATS_FLAG_LATE } else { 0 };
             emit(&mut out, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
         });
+        if flags & TRACKSTATS_FLAG_MERGED != 0 {
+            st.counters.reports_late_ticks.fetch_add(out.emitted(), Relaxed);
+        }
         drop(out);
         // A pass with fewer marked slots than the fuse leaves it for the next.
         #[cfg(feature = "fault-injection")]
@@ -262,12 +265,12 @@ impl Sampler {
     /// then the slot goes to the allocator's quarantine.
     fn release(&mut self, st: &Store, out: &mut Writer, i: u32) {
         let slot = st.slab.get(i);
-        if slot.observe().is_none() {
-            return;
-        }
+        let Some(state) = slot.observe() else { return };
         // `release_track` closed it (a registry close may have too).
         self.report_final(st, out, i, slot);
         self.report_late_and_seal(st, out, i, slot);
+        // What it still has pending is a closed track's now (see `outbox.rs`).
+        out.retire(i, (i, state.generation()));
         // The reports hold their own key; the slot can go, its sums
         // kept by country. The outbox is let go before the slab's lock.
         out.unlock();

@@ -6,7 +6,8 @@
 use super::{arg, guard, guard_void, trackstats_batch, trackstats_report, trackstats_result};
 use crate::registry::{
     Config, Error, Mode, Registry, TRACKSTATS_GRACE_DEFAULT_MS, TRACKSTATS_GRACE_DEFAULT_SLOTS,
-    TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_QUARANTINE_DEFAULT_MS, TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
+    TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_PENDING_CLOSED_DEFAULT, TRACKSTATS_QUARANTINE_DEFAULT_MS,
+    TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
 };
 use crate::report::Report;
 use crate::sampler::Sink;
@@ -103,6 +104,13 @@ pub struct trackstats_config {
     /// ...unless more than this many tracks are in their grace: the oldest
     /// ends early. Default `TRACKSTATS_GRACE_DEFAULT_SLOTS`.
     pub grace_slots: u32,
+    /// At most this many reports of closed tracks (final or late) pend for
+    /// the consumer; beyond, they fold into one overflow report per country
+    /// and direction (`TRACKSTATS_FLAG_OVERFLOW`), counted in
+    /// `reports_overflowed`: a consumer that never drains holds bounded
+    /// memory, and every byte is still reported. Default
+    /// `TRACKSTATS_PENDING_CLOSED_DEFAULT`.
+    pub pending_closed_max: u32,
 }
 
 /// Debug: never reuse a released slot. Every record through a stale handle
@@ -126,6 +134,7 @@ pub extern "C" fn trackstats_config_default() -> trackstats_config {
         flags: 0,
         grace_ms: TRACKSTATS_GRACE_DEFAULT_MS,
         grace_slots: TRACKSTATS_GRACE_DEFAULT_SLOTS,
+        pending_closed_max: TRACKSTATS_PENDING_CLOSED_DEFAULT,
     }
 }
 
@@ -184,6 +193,7 @@ pub extern "C" fn trackstats_registry_new(
             max_tracks: c.max_tracks as usize,
             grace: Duration::from_millis(c.grace_ms.into()),
             grace_slots: c.grace_slots as usize,
+            pending_closed_max: c.pending_closed_max as usize,
         };
         match Registry::new(cfg) {
             Ok(inner) => {

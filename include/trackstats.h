@@ -199,6 +199,9 @@ enum trackstats_result
   // A bug inside trackstats was caught at the boundary; state is unchanged
   // where the call had not yet acted.
   TRACKSTATS_RESULT_PANIC = 13,
+  // The registry was made by a parent of this process, which then
+  // forked: in the child it is inert (see `trackstats_registry_free`).
+  TRACKSTATS_RESULT_FORKED = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -502,6 +505,16 @@ trackstats_result trackstats_registry_close(struct trackstats_registry *registry
 // dangles. Must not race any other call on this registry handle, except the
 // calls a threaded registry's sink makes on the sampler thread: free waits
 // for that thread to finish (as `_close` does).
+//
+// fork(): a registry made before a fork is inert in the child. Its sampler
+// thread does not exist there, and a lock a parent thread held at the fork
+// stays held, so every call on it but this one returns `FORKED`, as does
+// `trackstats_track_close` of its tracks; records and totals work on the
+// child's copy of the memory and are never reported. This free (and the
+// release of its tracks) prints nothing and waits for nothing: it releases
+// the registry's memory when no parent thread was inside the registry at
+// the fork, and otherwise leaves it to the child's exit. Registries made in
+// the child work as anywhere.
 void trackstats_registry_free(struct trackstats_registry *registry);
 
 // Manual mode: ends the current window of every track now, processes

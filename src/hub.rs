@@ -6,6 +6,7 @@
 //! first field.
 
 use crate::clock::Clock;
+use crate::fork;
 use crate::hosted::HostedWords;
 use crate::key::TrackKey;
 use crate::outbox::Outbox;
@@ -55,6 +56,13 @@ pub(crate) struct Core {
     /// deadlocking, while calls on other registries go through.
     role_holder: AtomicU64,
     pub closed: AtomicBool,
+    /// The fork generation the registry was made in (`fork.rs`): in a
+    /// later one, this is a forked child's inert copy.
+    fork_generation: u64,
+    /// The sampler thread holds a count of the core: set before the thread
+    /// starts, cleared just before it drops that count. A child that frees
+    /// its inherited copy gives the count back for the thread it lost.
+    pub thread_holds_core: AtomicBool,
 }
 
 /// The sampler role, held: the sampler lock's guard, with the holder
@@ -144,7 +152,25 @@ impl Core {
             sampler: Mutex::new(Sampler::new(start, sink, grace)),
             role_holder: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            fork_generation: fork::generation(),
+            thread_holds_core: AtomicBool::new(false),
         })
+    }
+
+    /// Whether this is a forked child's copy of a registry its parent made
+    /// (see `fork.rs`): inert.
+    pub(crate) fn inherited(&self) -> bool {
+        fork::generation() != self.fork_generation
+    }
+
+    /// In a forked child: whether no parent thread was inside the registry
+    /// at the fork (every lock of the core is free), so that its data is
+    /// whole and may be dropped.
+    pub(crate) fn child_may_free(&self) -> bool {
+        self.inbox.try_lock().is_ok()
+            && self.sampler.try_lock().is_ok()
+            && self.store.outbox.unlocked()
+            && self.store.slab.unlocked()
     }
 
     /// Takes the sampler role, waiting for the current holder.
@@ -187,7 +213,7 @@ impl Core {
     }
 
     /// The live core of a held slot.
-    fn of(slot: &Slot) -> &Core {
+    pub(crate) fn of(slot: &Slot) -> &Core {
         // SAFETY: a slot's home is the core whose slab holds it (`new`), kept
         // alive by the count the slot's holder has (`open`).
         unsafe { Core::from_home(slot.home()) }
@@ -221,10 +247,10 @@ impl Core {
     /// Closes the track in a held slot (shared by `Track::close` and the C
     /// ABI). False if it was closed already.
     pub(crate) fn close_track(slot: &Slot) -> bool {
-        if !slot.mark_closed() {
+        let core = Core::of(slot);
+        if core.inherited() || !slot.mark_closed() {
             return false;
         }
-        let core = Core::of(slot);
         core.store.counters.open_tracks.fetch_sub(1, Relaxed);
         core.submit(Request::Close(core.store.slab.index_of(slot)));
         true
@@ -245,6 +271,15 @@ impl Core {
         // SAFETY: `home` is the slot's core (`new`), and this handle's count
         // keeps it alive until the decrement below.
         let core = unsafe { Core::from_home(home) };
+        if core.inherited() {
+            // A forked child: nobody processes requests. The handle's count
+            // goes back only if the core may be dropped (see `fork.rs`).
+            if core.child_may_free() {
+                // SAFETY: as below.
+                unsafe { Arc::decrement_strong_count(home.cast::<Core>()) };
+            }
+            return;
+        }
         // A release closes the track at once, as `close_track` does: open
         // tracks drop now, not when the sampler gets to the request.
         if slot.mark_closed() {
@@ -431,6 +466,9 @@ pub(crate) fn run_sampler(core: Arc<Core>) {
             }
         }
         if shutdown {
+            // Relaxed: only a forked child reads it, in a copy of this
+            // memory taken at one instant.
+            core.thread_holds_core.store(false, Relaxed);
             return;
         }
     }

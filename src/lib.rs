@@ -24,6 +24,7 @@ mod slab;
 mod outbox;
 mod sampler;
 mod prometheus;
+mod fork;
 mod hub;
 mod track;
 mod registry;

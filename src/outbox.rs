@@ -49,6 +49,11 @@ impl Outbox {
         lock(&self.queue).len()
     }
 
+    /// Whether nobody holds the queue's lock (a forked child's check).
+    pub fn unlocked(&self) -> bool {
+        self.queue.try_lock().is_ok()
+    }
+
     /// Moves up to `max` pending reports to `out` without blocking.
     pub fn drain(&self, out: &mut Vec<Report>, max: usize) -> usize {
         lock(&self.queue).drain_into(out, max)

@@ -130,6 +130,9 @@ pub enum Error {
     /// A call from inside this registry's own sink that needs the sampler
     /// role the sink's caller holds.
     Reentrant,
+    /// A forked child's copy of a registry its parent made: inert (see
+    /// `Registry::inherited`).
+    Forked,
 }
 
 impl From<KeyError> for Error {
@@ -165,6 +168,8 @@ impl Registry {
             Mode::Manual => None,
             Mode::Thread => {
                 let c = core.clone();
+                // Relaxed: see `Core::thread_holds_core`.
+                core.thread_holds_core.store(true, Relaxed);
                 let h = thread::Builder::new()
                     .name("trackstats-sampler".into())
                     .spawn(move || run_sampler(c))
@@ -204,6 +209,7 @@ impl Registry {
     }
 
     fn open_with(&self, key: TrackKey, host: Option<&HostedWords>) -> Result<Track, Error> {
+        self.not_inherited()?;
         // Acquire: pairs with the Release swap in `close`.
         if self.core.closed.load(Acquire) {
             return Err(Error::Closed);
@@ -221,6 +227,7 @@ impl Registry {
 
     /// Manual mode: ends the current window for every track now and delivers.
     pub fn tick(&self) -> Result<(), Error> {
+        self.not_inherited()?;
         if self.mode != Mode::Manual {
             return Err(Error::WrongMode);
         }
@@ -243,6 +250,7 @@ impl Registry {
     }
 
     fn with_sampler(&self, f: impl FnOnce(&Core, &mut Sampler)) -> Result<(), Error> {
+        self.not_inherited()?;
         if self.core.role_held_here() {
             return Err(Error::Reentrant);
         }
@@ -261,7 +269,11 @@ impl Registry {
     }
 
     /// Moves up to `max` pending reports to `out` without blocking.
+    /// (In a forked child's inherited copy: nothing, see `inherited`.)
     pub fn drain(&self, out: &mut Vec<Report>, max: usize) -> usize {
+        if self.inherited() {
+            return 0;
+        }
         self.core.store.outbox.drain(out, max)
     }
 
@@ -269,11 +281,36 @@ impl Registry {
     /// `Ok(0)` on timeout and `Err(Closed)` once the registry is closed and
     /// everything it flushed has been taken.
     pub fn wait(&self, out: &mut Vec<Report>, max: usize, timeout: Duration) -> Result<usize, Error> {
+        self.not_inherited()?;
         self.core.store.outbox.wait(out, max, timeout).ok_or(Error::Closed)
     }
 
+    /// (In a forked child's inherited copy: the counters as they were copied,
+    /// without the gauges that need a lock.)
     pub fn stats(&self) -> Stats {
+        if self.inherited() {
+            return self.core.store.counters.snapshot();
+        }
         self.core.stats()
+    }
+
+    /// Whether this is a forked child's copy of a registry its parent made:
+    /// inert. Its sampler thread is gone, and any lock a parent thread held at
+    /// the fork stays held, so open, tick, flush, wait, prometheus and close
+    /// fail with `Forked` (drain finds nothing, a track's close does nothing);
+    /// records and totals work on the child's copy of the memory and are
+    /// never reported; dropping it (and releasing its tracks) releases its
+    /// memory when no parent thread was inside it at the fork, and leaves it
+    /// to the process's exit otherwise. Nothing is printed or waited for.
+    pub fn inherited(&self) -> bool {
+        self.core.inherited()
+    }
+
+    fn not_inherited(&self) -> Result<(), Error> {
+        if self.inherited() {
+            return Err(Error::Forked);
+        }
+        Ok(())
     }
 
     /// The registry in the Prometheus text exposition format (see
@@ -282,6 +319,7 @@ impl Registry {
     /// sampler role, so a track moving from live to released is counted once.
     /// `Reentrant` from inside this registry's own sink.
     pub fn prometheus(&self, options: &PrometheusOptions) -> Result<String, Error> {
+        self.not_inherited()?;
         if self.core.role_held_here() {
             return Err(Error::Reentrant);
         }
@@ -297,6 +335,7 @@ impl Registry {
     /// thread closes once the sink returns). From inside another registry's
     /// sink it works as anywhere else.
     pub fn close(&self) -> Result<(), Error> {
+        self.not_inherited()?;
         let core = &self.core;
         let inside = core.role_held_here();
         if self.mode == Mode::Manual && inside {
@@ -351,6 +390,39 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
+        if self.inherited() {
+            self.drop_inherited();
+            return;
+        }
         let _ = self.close();
+    }
+}
+
+impl Registry {
+    /// A forked child drops its inherited copy (see `inherited`): no thread
+    /// to join (a join would fail and panic), no lock to wait for. The core
+    /// is dropped with the last count only if no parent thread was inside
+    /// it at the fork; the count its vanished sampler thread held is given
+    /// back for it.
+    fn drop_inherited(&mut self) {
+        let Ok(mut handle) = self.thread.try_lock() else {
+            std::mem::forget(self.core.clone());
+            return;
+        };
+        // No pthread call on a thread that does not exist here.
+        let had_thread = handle.take().map(std::mem::forget).is_some();
+        drop(handle);
+        if !self.core.child_may_free() {
+            // Never dropped: its data may be half updated.
+            std::mem::forget(self.core.clone());
+            return;
+        }
+        // Relaxed: read in a copy of memory taken at one instant (the fork).
+        if had_thread && self.core.thread_holds_core.load(Relaxed) {
+            // SAFETY: the count the sampler thread held (its `Arc` clone),
+            // which it will never give back in this process; this core's
+            // own count (`self.core`) keeps it alive through this call.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&self.core)) };
+        }
     }
 }

@@ -340,6 +340,11 @@ impl Slab {
         g.segments_returned.store(a.returned.len() as u64, Relaxed);
     }
 
+    /// Whether nobody holds the allocator's lock (a forked child's check).
+    pub(crate) fn unlocked(&self) -> bool {
+        self.alloc.try_lock().is_ok()
+    }
+
     pub(crate) fn len(&self) -> u32 {
         // Acquire: pairs with the Release store in `alloc`.
         self.len.load(Acquire)

@@ -5,7 +5,7 @@
 
 use super::{arg, guard, guard_void, trackstats_batch, trackstats_report, trackstats_result};
 use crate::registry::{
-    Config, Error, Mode, Registry, TRACKSTATS_GRACE_DEFAULT_MS, TRACKSTATS_GRACE_DEFAULT_SLOTS,
+    Config, Mode, Registry, TRACKSTATS_GRACE_DEFAULT_MS, TRACKSTATS_GRACE_DEFAULT_SLOTS,
     TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_PENDING_CLOSED_DEFAULT, TRACKSTATS_QUARANTINE_DEFAULT_MS,
     TRACKSTATS_QUARANTINE_DEFAULT_SLOTS,
 };
@@ -227,6 +227,16 @@ pub extern "C" fn trackstats_registry_close(registry: *mut trackstats_registry) 
 /// dangles. Must not race any other call on this registry handle, except the
 /// calls a threaded registry's sink makes on the sampler thread: free waits
 /// for that thread to finish (as `_close` does).
+///
+/// fork(): a registry made before a fork is inert in the child. Its sampler
+/// thread does not exist there, and a lock a parent thread held at the fork
+/// stays held, so every call on it but this one returns `FORKED`, as does
+/// `trackstats_track_close` of its tracks; records and totals work on the
+/// child's copy of the memory and are never reported. This free (and the
+/// release of its tracks) prints nothing and waits for nothing: it releases
+/// the registry's memory when no parent thread was inside the registry at
+/// the fork, and otherwise leaves it to the child's exit. Registries made in
+/// the child work as anywhere.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_free(registry: *mut trackstats_registry) {
     guard_void(|| {
@@ -270,6 +280,9 @@ pub extern "C" fn trackstats_registry_stats(
     guard(|| {
         let r = arg!(registry);
         let out = arg!(mut out);
+        if r.inner.inherited() {
+            return trackstats_result::Forked;
+        }
         *out = r.inner.stats();
         trackstats_result::Ok
     })
@@ -286,6 +299,9 @@ pub extern "C" fn trackstats_registry_drain(
     guard(|| {
         let r = arg!(registry);
         let b = arg!(mut batch);
+        if r.inner.inherited() {
+            return trackstats_result::Forked;
+        }
         b.fill(|reports, cap| {
             r.inner.drain(reports, cap);
         });
@@ -306,10 +322,13 @@ pub extern "C" fn trackstats_registry_wait(
     guard(|| {
         let r = arg!(registry);
         let b = arg!(mut batch);
+        if r.inner.inherited() {
+            return trackstats_result::Forked;
+        }
         let mut res = trackstats_result::Ok;
         b.fill(|reports, cap| {
-            if let Err(Error::Closed) = r.inner.wait(reports, cap, Duration::from_millis(timeout_ms.into())) {
-                res = trackstats_result::RegistryClosed;
+            if let Err(e) = r.inner.wait(reports, cap, Duration::from_millis(timeout_ms.into())) {
+                res = e.into();
             }
         });
         res
@@ -334,7 +353,11 @@ pub extern "C" fn trackstats_registry_count_stale(
     messages: u64,
 ) -> trackstats_result {
     guard(|| {
-        arg!(registry).inner.count_stale(Delta { bytes, messages });
+        let r = arg!(registry);
+        if r.inner.inherited() {
+            return trackstats_result::Forked;
+        }
+        r.inner.count_stale(Delta { bytes, messages });
         trackstats_result::Ok
     })
 }

@@ -287,6 +287,9 @@ pub extern "C" fn trackstats_record_up_packet(track: *mut trackstats_track, byte
 pub extern "C" fn trackstats_track_close(track: *mut trackstats_track) -> trackstats_result {
     guard(|| {
         if let Some(s) = slot(track) {
+            if Core::of(s).inherited() {
+                return trackstats_result::Forked;
+            }
             Core::close_track(s);
         }
         trackstats_result::Ok

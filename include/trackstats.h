@@ -288,7 +288,8 @@ typedef struct trackstats_prometheus_options {
   // with `track_id="__overflow__"`.
   uint32_t max_track_series;
   // A constant `node_id` label on every series (UTF-8, pointer + length;
-  // NULL or empty for none).
+  // none when the length is 0; a NULL pointer with a non-zero length is
+  // `NULL_ARGUMENT`).
   const char *node_id;
   size_t node_id_len;
 } trackstats_prometheus_options;
@@ -445,7 +446,13 @@ extern "C" {
 #endif // __cplusplus
 
 // Creates a batch holding up to `capacity` (>= 1) reports; on success writes
-// it to `*out`, owned by the caller. Thread-safe.
+// it to `*out`, owned by the caller. Any capacity from 1 to `SIZE_MAX` is
+// accepted: it is a bound on what one drain moves, not an allocation (the
+// batch preallocates room for at most 4096 reports and grows with what is
+// drained into it). Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `INVALID_CAPACITY` for a
+// capacity of 0; `PANIC` for a bug in trackstats (caught).
 trackstats_result trackstats_batch_new(size_t capacity, struct trackstats_batch **out);
 
 // Frees a batch and the strings its reports borrowed. NULL is a no-op.
@@ -467,7 +474,13 @@ const struct trackstats_report *trackstats_batch_reports(const struct trackstats
 // success `*out` is a NUL-terminated string owned by the caller (free it
 // with `trackstats_string_free`) and `*out_len`, if `out_len` is not NULL,
 // its length without the NUL. Thread-safe; briefly waits for a window pass
-// in progress. `REENTRANT_CALL` from inside this registry's own sink.
+// in progress. Also after `trackstats_registry_close`.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`, or a NULL
+// `node_id` with a non-zero length; `INVALID_UTF8` for a `node_id` that is
+// not UTF-8; `FORKED` for a registry inherited from a parent process;
+// `REENTRANT_CALL` from inside this registry's own sink; `PANIC` for a bug
+// in trackstats (caught).
 trackstats_result trackstats_registry_prometheus(const struct trackstats_registry *registry,
                                                  const struct trackstats_prometheus_options *options,
                                                  char **out,
@@ -486,6 +499,12 @@ struct trackstats_config trackstats_config_default(void);
 // Creates a registry. `config` may be NULL for the defaults. On success
 // writes a new registry to `*out`, owned by the caller (free it with
 // `trackstats_registry_free`). Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `INVALID_ARGUMENT` for an
+// unknown mode or unknown `flags` bits; `INVALID_INTERVAL` for an interval
+// outside `TRACKSTATS_INTERVAL_MIN_MS ..= TRACKSTATS_INTERVAL_MAX_MS`;
+// `THREAD_SPAWN_FAILED` when the sampler thread cannot be started; `PANIC`
+// for a bug in trackstats (caught). Checked in that order.
 trackstats_result trackstats_registry_new(const struct trackstats_config *config,
                                           struct trackstats_registry **out);
 
@@ -498,6 +517,11 @@ trackstats_result trackstats_registry_new(const struct trackstats_config *config
 // registry's own sink: with a sampler thread, returns at once and the thread
 // finishes the close after the sink returns; in manual mode,
 // `REENTRANT_CALL`. Thread-safe.
+//
+// Returns `OK` (also for a registry already closed); `NULL_ARGUMENT` for a
+// NULL registry; `REENTRANT_CALL` from inside a manual registry's own sink;
+// `FORKED` for a registry inherited from a parent process; `PANIC` for a bug
+// in trackstats (caught).
 trackstats_result trackstats_registry_close(struct trackstats_registry *registry);
 
 // Closes (as `_close`) and frees the registry. NULL is a no-op. Open tracks
@@ -518,31 +542,56 @@ trackstats_result trackstats_registry_close(struct trackstats_registry *registry
 void trackstats_registry_free(struct trackstats_registry *registry);
 
 // Manual mode: ends the current window of every track now, processes
-// closes and releases, and delivers to the sink. `WRONG_MODE` with a sampler
-// thread; `REENTRANT_CALL` from inside this registry's own sink.
-// Thread-safe (serialized).
+// closes and releases, and delivers to the sink. Thread-safe (serialized).
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+// registry inherited from a parent process; `WRONG_MODE` for a registry
+// with a sampler thread; `REENTRANT_CALL` from inside this registry's own
+// sink; `REGISTRY_CLOSED` once it is closed; `PANIC` for a bug in
+// trackstats (caught; what the pass had done stays done). Checked in that
+// order.
 trackstats_result trackstats_registry_tick(struct trackstats_registry *registry);
 
 // Processes pending closes and releases now and delivers to the sink,
 // without ending a window. A sampler thread does this by itself within
 // milliseconds; manual registries call it for a prompt final flush.
 // Thread-safe (serialized).
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+// registry inherited from a parent process; `REENTRANT_CALL` from inside
+// this registry's own sink; `REGISTRY_CLOSED` once it is closed (the close
+// processed everything); `PANIC` for a bug in trackstats (caught). Checked
+// in that order.
 trackstats_result trackstats_registry_flush(struct trackstats_registry *registry);
 
-// Writes the registry's counters to `*out`. Thread-safe.
+// Writes the registry's counters to `*out`. Thread-safe. Also after
+// `trackstats_registry_close`.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`; `FORKED` for
+// a registry inherited from a parent process; `PANIC` for a bug in
+// trackstats (caught).
 trackstats_result trackstats_registry_stats(const struct trackstats_registry *registry,
                                             struct trackstats_stats *out);
 
 // Moves up to the batch's capacity of pending reports into `batch`,
 // replacing what it held, without blocking (the batch may end up empty).
+// Also after `trackstats_registry_close`, until everything is taken.
 // Thread-safe; give each consumer thread its own batch.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or batch; `FORKED` for a
+// registry inherited from a parent process (the batch unchanged); `PANIC`
+// for a bug in trackstats (caught).
 trackstats_result trackstats_registry_drain(struct trackstats_registry *registry,
                                             struct trackstats_batch *batch);
 
-// As `_drain`, but waits up to `timeout_ms` for the first report. Returns
-// OK with an empty batch on timeout, and `REGISTRY_CLOSED` (batch empty)
-// once the registry is closed and everything it flushed has been drained.
+// As `_drain`, but waits up to `timeout_ms` for the first report.
 // Thread-safe; give each consumer thread its own batch.
+//
+// Returns `OK` (with an empty batch on timeout); `NULL_ARGUMENT` for a NULL
+// registry or batch; `FORKED` for a registry inherited from a parent
+// process (the batch unchanged); `REGISTRY_CLOSED` (the batch empty) once
+// the registry is closed and everything it flushed has been drained;
+// `PANIC` for a bug in trackstats (caught).
 trackstats_result trackstats_registry_wait(struct trackstats_registry *registry,
                                            struct trackstats_batch *batch,
                                            uint32_t timeout_ms);
@@ -556,8 +605,11 @@ trackstats_result trackstats_registry_wait(struct trackstats_registry *registry,
 // (a record larger than `TRACKSTATS_MAX_INLINE_BYTES`). They are added to
 // `stale_records` and `stale_bytes`, never reported.
 //
-// Returns `OK`, or `NULL_ARGUMENT` for a NULL registry. Also after
-// `trackstats_registry_close`. Thread-safe.
+// Also after `trackstats_registry_close`. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+// registry inherited from a parent process; `PANIC` for a bug in trackstats
+// (caught).
 trackstats_result trackstats_registry_count_stale(struct trackstats_registry *registry,
                                                   uint64_t bytes,
                                                   uint64_t messages);
@@ -576,6 +628,16 @@ const char *trackstats_version(void);
 // NULL). `user_data` is given back in every report. On success writes the
 // handle to `*out`, owned by the caller until `trackstats_track_release`; it
 // stays valid even after the registry is freed. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`, or an id
+// pointer that is NULL with a non-zero length; `EMPTY_ID` for an empty
+// participant or track id; `ID_TOO_LONG` for an id over
+// `TRACKSTATS_MAX_ID_BYTES`; `INVALID_UTF8` for an id that is not UTF-8;
+// `FORKED` for a registry inherited from a parent process;
+// `REGISTRY_CLOSED` once the registry is closed; `TOO_MANY_TRACKS` when it
+// holds `trackstats_config.max_tracks` tracks (or every slot is in use);
+// `PANIC` for a bug in trackstats (caught). Checked in that order (the
+// lengths before the UTF-8 of any id).
 trackstats_result trackstats_track_open(struct trackstats_registry *registry,
                                         const char *participant_id,
                                         size_t participant_id_len,
@@ -641,9 +703,12 @@ trackstats_result trackstats_track_open(struct trackstats_registry *registry,
 // work at any time before the release (through the slow path, each one a
 // few atomic operations more than on a library-owned track).
 //
-// Returns what `trackstats_track_open` returns, and also `NULL_ARGUMENT`
-// for a NULL `words` and `INVALID_ARGUMENT` for `words` not 8-byte aligned.
 // Thread-safe.
+//
+// Returns what `trackstats_track_open` returns (`OK`, `NULL_ARGUMENT`,
+// `EMPTY_ID`, `ID_TOO_LONG`, `INVALID_UTF8`, `FORKED`, `REGISTRY_CLOSED`,
+// `TOO_MANY_TRACKS`, `PANIC`), and also `NULL_ARGUMENT` for a NULL `words`
+// and `INVALID_ARGUMENT` for `words` not 8-byte aligned, checked first.
 trackstats_result trackstats_track_open_hosted(struct trackstats_registry *registry,
                                                const char *participant_id,
                                                size_t participant_id_len,
@@ -665,12 +730,14 @@ trackstats_result trackstats_track_open_hosted(struct trackstats_registry *regis
 // neither. The library lets go of this block with the window block (the
 // window block's let-go mark covers both).
 //
-// Returns `OK` (also for a NULL track: a no-op), `NULL_ARGUMENT` for a NULL
-// `words`, and `INVALID_ARGUMENT` when `words` is not 8-byte aligned, the
-// track is not hosted, or it already has packet words (attached before, or
+// Must not race a release of the track. Thread-safe otherwise.
+//
+// Returns `OK` (also for a NULL track: a no-op); `NULL_ARGUMENT` for a NULL
+// `words`; `INVALID_ARGUMENT` when `words` is not 8-byte aligned, the track
+// is not hosted, or it already has packet words (attached before, or
 // installed by a packet recorded through `trackstats_record_up_packet` or
-// `trackstats_track_packet_words`). Must not race a release of the track.
-// Thread-safe otherwise.
+// `trackstats_track_packet_words`); `PANIC` for a bug in trackstats
+// (caught).
 trackstats_result trackstats_track_attach_packet_words(struct trackstats_track *track,
                                                        uint64_t *words);
 
@@ -706,15 +773,35 @@ void trackstats_record_up_packet(struct trackstats_track *track,
 // Closes the track: its final reports (flagged FINAL) are produced within
 // milliseconds by the sampler thread (manual mode: at the next flush or
 // tick). The handle stays valid; bytes recorded after close are reported
-// flagged LATE. NULL and a second close are no-ops returning OK. Thread-safe.
+// flagged LATE. Thread-safe.
+//
+// Returns `OK` (also for NULL and for a second close: no-ops, and for a
+// closed registry's track, which its close already flushed); `FORKED` for a
+// track of a registry inherited from a parent process; `PANIC` for a bug in
+// trackstats (caught).
 trackstats_result trackstats_track_close(struct trackstats_track *track);
 
-// Gives the handle back; closes first if still open. Everything recorded
-// before this call is reported (late bytes flagged LATE); the slot is reused
-// only after that. The handle must not be used again by any thread: release
-// is the track's free. NULL is a no-op. Must not race any other call on this
-// handle; thread-safe with respect to every other handle and the registry
-// (also after `trackstats_registry_free`).
+// Gives the handle back; closes first if still open (the registry's
+// `open_tracks` drops at once). Everything recorded before this call is
+// reported (late bytes flagged LATE). NULL is a no-op. Must not race any
+// other call on this handle; thread-safe with respect to every other handle
+// and the registry (also after `trackstats_registry_free`).
+//
+// Release is the track's free: the handle must not be used again. What a
+// stale handle does anyway: when the sampler processes the release it takes
+// the last windows and seals the slot's window words
+// (`TRACKSTATS_WORD_SEALED`), and the slot waits in a quarantine
+// (`trackstats_config.quarantine_ms`, at most `quarantine_slots` slots,
+// left in release order) before another track may have it. A record
+// through the stale handle in that time takes the slow path and is counted
+// in `stale_records`/`stale_bytes` of the registry's stats, never reported
+// and never given to another track; with `TRACKSTATS_CONFIG_NEVER_REUSE`
+// that holds for ever. What remains undefined: a record through a stale
+// handle after its slot was reused counts into the track that has it now; any
+// other call than a record with a released handle (close, release, totals,
+// window or packet words, slow path); and any use of a handle once its
+// registry has been freed and every track of it released (the registry's
+// memory is gone).
 void trackstats_track_release(struct trackstats_track *track);
 
 // Gives the handle back as `trackstats_track_release` does (closing first
@@ -739,6 +826,9 @@ void trackstats_track_release_after_grace(struct trackstats_track *track);
 
 // Writes cumulative totals (every reported window plus the open one) to
 // `*out`. A NULL track gives zeros. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `PANIC` for a bug in
+// trackstats (caught).
 trackstats_result trackstats_track_totals(const struct trackstats_track *track,
                                           struct trackstats_totals *out);
 

@@ -37,6 +37,9 @@ pub use hosted::{
 };
 pub use key::{KeyError, TrackKey, TRACKSTATS_MAX_ID_BYTES};
 pub use prometheus::PrometheusOptions;
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub use registry::fail_next_thread_spawn;
 pub use registry::{
     Config, Error, Mode, Registry, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL, TRACKSTATS_GRACE_DEFAULT_MS,
     TRACKSTATS_GRACE_DEFAULT_SLOTS, TRACKSTATS_INTERVAL_DEFAULT_MS, TRACKSTATS_INTERVAL_MAX_MS,

@@ -167,6 +167,10 @@ impl Registry {
         let thread = match config.mode {
             Mode::Manual => None,
             Mode::Thread => {
+                #[cfg(feature = "fault-injection")]
+                if FAIL_NEXT_SPAWN.with(|f| f.replace(false)) {
+                    return Err(Error::ThreadSpawn);
+                }
                 let c = core.clone();
                 // Relaxed: see `Core::thread_holds_core`.
                 core.thread_holds_core.store(true, Relaxed);
@@ -386,6 +390,19 @@ impl Registry {
     pub fn inject_sampler_panic(&self, after_slots: usize) {
         self.core.role().panic_after = Some(after_slots);
     }
+}
+
+#[cfg(feature = "fault-injection")]
+thread_local! {
+    static FAIL_NEXT_SPAWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Test hook (feature `fault-injection`): the next sampler thread this
+/// thread starts fails to start, as when the system has no thread to give.
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub fn fail_next_thread_spawn() {
+    FAIL_NEXT_SPAWN.with(|f| f.set(true));
 }
 
 impl Drop for Registry {

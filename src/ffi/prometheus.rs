@@ -16,7 +16,8 @@ pub struct trackstats_prometheus_options {
     /// with `track_id="__overflow__"`.
     pub max_track_series: u32,
     /// A constant `node_id` label on every series (UTF-8, pointer + length;
-    /// NULL or empty for none).
+    /// none when the length is 0; a NULL pointer with a non-zero length is
+    /// `NULL_ARGUMENT`).
     pub node_id: *const c_char,
     pub node_id_len: usize,
 }
@@ -28,7 +29,13 @@ pub struct trackstats_prometheus_options {
 /// success `*out` is a NUL-terminated string owned by the caller (free it
 /// with `trackstats_string_free`) and `*out_len`, if `out_len` is not NULL,
 /// its length without the NUL. Thread-safe; briefly waits for a window pass
-/// in progress. `REENTRANT_CALL` from inside this registry's own sink.
+/// in progress. Also after `trackstats_registry_close`.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`, or a NULL
+/// `node_id` with a non-zero length; `INVALID_UTF8` for a `node_id` that is
+/// not UTF-8; `FORKED` for a registry inherited from a parent process;
+/// `REENTRANT_CALL` from inside this registry's own sink; `PANIC` for a bug
+/// in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_prometheus(
     registry: *const trackstats_registry,

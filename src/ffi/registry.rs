@@ -163,6 +163,12 @@ impl CSink {
 /// Creates a registry. `config` may be NULL for the defaults. On success
 /// writes a new registry to `*out`, owned by the caller (free it with
 /// `trackstats_registry_free`). Thread-safe.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `INVALID_ARGUMENT` for an
+/// unknown mode or unknown `flags` bits; `INVALID_INTERVAL` for an interval
+/// outside `TRACKSTATS_INTERVAL_MIN_MS ..= TRACKSTATS_INTERVAL_MAX_MS`;
+/// `THREAD_SPAWN_FAILED` when the sampler thread cannot be started; `PANIC`
+/// for a bug in trackstats (caught). Checked in that order.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_new(
     config: *const trackstats_config,
@@ -214,6 +220,11 @@ pub extern "C" fn trackstats_registry_new(
 /// registry's own sink: with a sampler thread, returns at once and the thread
 /// finishes the close after the sink returns; in manual mode,
 /// `REENTRANT_CALL`. Thread-safe.
+///
+/// Returns `OK` (also for a registry already closed); `NULL_ARGUMENT` for a
+/// NULL registry; `REENTRANT_CALL` from inside a manual registry's own sink;
+/// `FORKED` for a registry inherited from a parent process; `PANIC` for a bug
+/// in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_close(registry: *mut trackstats_registry) -> trackstats_result {
     guard(|| match arg!(registry).inner.close() {
@@ -248,9 +259,14 @@ pub extern "C" fn trackstats_registry_free(registry: *mut trackstats_registry) {
 }
 
 /// Manual mode: ends the current window of every track now, processes
-/// closes and releases, and delivers to the sink. `WRONG_MODE` with a sampler
-/// thread; `REENTRANT_CALL` from inside this registry's own sink.
-/// Thread-safe (serialized).
+/// closes and releases, and delivers to the sink. Thread-safe (serialized).
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+/// registry inherited from a parent process; `WRONG_MODE` for a registry
+/// with a sampler thread; `REENTRANT_CALL` from inside this registry's own
+/// sink; `REGISTRY_CLOSED` once it is closed; `PANIC` for a bug in
+/// trackstats (caught; what the pass had done stays done). Checked in that
+/// order.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_tick(registry: *mut trackstats_registry) -> trackstats_result {
     guard(|| match arg!(registry).inner.tick() {
@@ -263,6 +279,12 @@ pub extern "C" fn trackstats_registry_tick(registry: *mut trackstats_registry) -
 /// without ending a window. A sampler thread does this by itself within
 /// milliseconds; manual registries call it for a prompt final flush.
 /// Thread-safe (serialized).
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+/// registry inherited from a parent process; `REENTRANT_CALL` from inside
+/// this registry's own sink; `REGISTRY_CLOSED` once it is closed (the close
+/// processed everything); `PANIC` for a bug in trackstats (caught). Checked
+/// in that order.
 #[no_mangle]
 pub extern "C" fn trackstats_registry_flush(registry: *mut trackstats_registry) -> trackstats_result {
     guard(|| match arg!(registry).inner.flush() {
@@ -271,7 +293,12 @@ pub extern "C" fn trackstats_registry_flush(registry: *mut trackstats_registry) 
     })
 }
 
-/// Writes the registry's counters to `*out`. Thread-safe.
+/// Writes the registry's counters to `*out`. Thread-safe. Also after
+/// `trackstats_registry_close`.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`; `FORKED` for
+/// a registry inherited from a parent process; `PANIC` for a bug in
+/// trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_stats(
     registry: *const trackstats_registry,
@@ -290,7 +317,12 @@ pub extern "C" fn trackstats_registry_stats(
 
 /// Moves up to the batch's capacity of pending reports into `batch`,
 /// replacing what it held, without blocking (the batch may end up empty).
+/// Also after `trackstats_registry_close`, until everything is taken.
 /// Thread-safe; give each consumer thread its own batch.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or batch; `FORKED` for a
+/// registry inherited from a parent process (the batch unchanged); `PANIC`
+/// for a bug in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_drain(
     registry: *mut trackstats_registry,
@@ -309,10 +341,14 @@ pub extern "C" fn trackstats_registry_drain(
     })
 }
 
-/// As `_drain`, but waits up to `timeout_ms` for the first report. Returns
-/// OK with an empty batch on timeout, and `REGISTRY_CLOSED` (batch empty)
-/// once the registry is closed and everything it flushed has been drained.
+/// As `_drain`, but waits up to `timeout_ms` for the first report.
 /// Thread-safe; give each consumer thread its own batch.
+///
+/// Returns `OK` (with an empty batch on timeout); `NULL_ARGUMENT` for a NULL
+/// registry or batch; `FORKED` for a registry inherited from a parent
+/// process (the batch unchanged); `REGISTRY_CLOSED` (the batch empty) once
+/// the registry is closed and everything it flushed has been drained;
+/// `PANIC` for a bug in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_wait(
     registry: *mut trackstats_registry,
@@ -344,8 +380,11 @@ pub extern "C" fn trackstats_registry_wait(
 /// (a record larger than `TRACKSTATS_MAX_INLINE_BYTES`). They are added to
 /// `stale_records` and `stale_bytes`, never reported.
 ///
-/// Returns `OK`, or `NULL_ARGUMENT` for a NULL registry. Also after
-/// `trackstats_registry_close`. Thread-safe.
+/// Also after `trackstats_registry_close`. Thread-safe.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+/// registry inherited from a parent process; `PANIC` for a bug in trackstats
+/// (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_count_stale(
     registry: *mut trackstats_registry,

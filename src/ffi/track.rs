@@ -61,6 +61,16 @@ fn slot<'a>(t: *const trackstats_track) -> Option<&'a Slot> {
 /// NULL). `user_data` is given back in every report. On success writes the
 /// handle to `*out`, owned by the caller until `trackstats_track_release`; it
 /// stays valid even after the registry is freed. Thread-safe.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`, or an id
+/// pointer that is NULL with a non-zero length; `EMPTY_ID` for an empty
+/// participant or track id; `ID_TOO_LONG` for an id over
+/// `TRACKSTATS_MAX_ID_BYTES`; `INVALID_UTF8` for an id that is not UTF-8;
+/// `FORKED` for a registry inherited from a parent process;
+/// `REGISTRY_CLOSED` once the registry is closed; `TOO_MANY_TRACKS` when it
+/// holds `trackstats_config.max_tracks` tracks (or every slot is in use);
+/// `PANIC` for a bug in trackstats (caught). Checked in that order (the
+/// lengths before the UTF-8 of any id).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn trackstats_track_open(
@@ -164,9 +174,12 @@ fn open_with(
 /// work at any time before the release (through the slow path, each one a
 /// few atomic operations more than on a library-owned track).
 ///
-/// Returns what `trackstats_track_open` returns, and also `NULL_ARGUMENT`
-/// for a NULL `words` and `INVALID_ARGUMENT` for `words` not 8-byte aligned.
 /// Thread-safe.
+///
+/// Returns what `trackstats_track_open` returns (`OK`, `NULL_ARGUMENT`,
+/// `EMPTY_ID`, `ID_TOO_LONG`, `INVALID_UTF8`, `FORKED`, `REGISTRY_CLOSED`,
+/// `TOO_MANY_TRACKS`, `PANIC`), and also `NULL_ARGUMENT` for a NULL `words`
+/// and `INVALID_ARGUMENT` for `words` not 8-byte aligned, checked first.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn trackstats_track_open_hosted(
@@ -209,12 +222,14 @@ pub extern "C" fn trackstats_track_open_hosted(
 /// neither. The library lets go of this block with the window block (the
 /// window block's let-go mark covers both).
 ///
-/// Returns `OK` (also for a NULL track: a no-op), `NULL_ARGUMENT` for a NULL
-/// `words`, and `INVALID_ARGUMENT` when `words` is not 8-byte aligned, the
-/// track is not hosted, or it already has packet words (attached before, or
+/// Must not race a release of the track. Thread-safe otherwise.
+///
+/// Returns `OK` (also for a NULL track: a no-op); `NULL_ARGUMENT` for a NULL
+/// `words`; `INVALID_ARGUMENT` when `words` is not 8-byte aligned, the track
+/// is not hosted, or it already has packet words (attached before, or
 /// installed by a packet recorded through `trackstats_record_up_packet` or
-/// `trackstats_track_packet_words`). Must not race a release of the track.
-/// Thread-safe otherwise.
+/// `trackstats_track_packet_words`); `PANIC` for a bug in trackstats
+/// (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_track_attach_packet_words(
     track: *mut trackstats_track,
@@ -282,7 +297,12 @@ pub extern "C" fn trackstats_record_up_packet(track: *mut trackstats_track, byte
 /// Closes the track: its final reports (flagged FINAL) are produced within
 /// milliseconds by the sampler thread (manual mode: at the next flush or
 /// tick). The handle stays valid; bytes recorded after close are reported
-/// flagged LATE. NULL and a second close are no-ops returning OK. Thread-safe.
+/// flagged LATE. Thread-safe.
+///
+/// Returns `OK` (also for NULL and for a second close: no-ops, and for a
+/// closed registry's track, which its close already flushed); `FORKED` for a
+/// track of a registry inherited from a parent process; `PANIC` for a bug in
+/// trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_track_close(track: *mut trackstats_track) -> trackstats_result {
     guard(|| {
@@ -296,12 +316,27 @@ pub extern "C" fn trackstats_track_close(track: *mut trackstats_track) -> tracks
     })
 }
 
-/// Gives the handle back; closes first if still open. Everything recorded
-/// before this call is reported (late bytes flagged LATE); the slot is reused
-/// only after that. The handle must not be used again by any thread: release
-/// is the track's free. NULL is a no-op. Must not race any other call on this
-/// handle; thread-safe with respect to every other handle and the registry
-/// (also after `trackstats_registry_free`).
+/// Gives the handle back; closes first if still open (the registry's
+/// `open_tracks` drops at once). Everything recorded before this call is
+/// reported (late bytes flagged LATE). NULL is a no-op. Must not race any
+/// other call on this handle; thread-safe with respect to every other handle
+/// and the registry (also after `trackstats_registry_free`).
+///
+/// Release is the track's free: the handle must not be used again. What a
+/// stale handle does anyway: when the sampler processes the release it takes
+/// the last windows and seals the slot's window words
+/// (`TRACKSTATS_WORD_SEALED`), and the slot waits in a quarantine
+/// (`trackstats_config.quarantine_ms`, at most `quarantine_slots` slots,
+/// left in release order) before another track may have it. A record
+/// through the stale handle in that time takes the slow path and is counted
+/// in `stale_records`/`stale_bytes` of the registry's stats, never reported
+/// and never given to another track; with `TRACKSTATS_CONFIG_NEVER_REUSE`
+/// that holds for ever. What remains undefined: a record through a stale
+/// handle after its slot was reused counts into the track that has it now; any
+/// other call than a record with a released handle (close, release, totals,
+/// window or packet words, slow path); and any use of a handle once its
+/// registry has been freed and every track of it released (the registry's
+/// memory is gone).
 #[no_mangle]
 pub extern "C" fn trackstats_track_release(track: *mut trackstats_track) {
     guard_void(|| {
@@ -344,6 +379,9 @@ pub extern "C" fn trackstats_track_release_after_grace(track: *mut trackstats_tr
 
 /// Writes cumulative totals (every reported window plus the open one) to
 /// `*out`. A NULL track gives zeros. Thread-safe.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `PANIC` for a bug in
+/// trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_track_totals(
     track: *const trackstats_track,

@@ -233,6 +233,10 @@ pub(crate) struct Queue {
     reports: VecDeque<Entry>,
     /// Entries of `reports` that are tombstones.
     tombstones: usize,
+    /// The most entries held since the queue last emptied, and between the
+    /// two emptyings before (see `shrink`).
+    peak: usize,
+    prev_peak: usize,
     /// Logical index of `reports[0]`; logical indices wrap at 2^32.
     base: u32,
     /// Per slot index and direction: the logical index of that track's
@@ -316,6 +320,7 @@ impl Queue {
             self.closed_pending += 1;
         }
         self.reports.push_back(Entry { report: Some(r), closed });
+        self.peak = self.peak.max(self.reports.len());
         Pushed::Queued
     }
 
@@ -445,17 +450,21 @@ impl Queue {
         taken
     }
 
-    /// Gives back the memory of a backlog once the consumer has caught up:
-    /// the queue keeps at most four times what it holds (and `CHUNK`), the
-    /// merge index nothing while nothing is queued.
+    /// Gives back the memory of a backlog once the consumer has caught up.
+    /// Each time the queue empties, it keeps room for what it held at most
+    /// between the two emptyings before (at least `CHUNK`): a steady load (a
+    /// pass's reports, drained after each pass) keeps its buffer, while a
+    /// one-time backlog's goes back as soon as it is drained.
     fn shrink(&mut self) {
-        let keep = (4 * self.reports.len()).max(CHUNK);
+        if !self.reports.is_empty() {
+            return;
+        }
+        let keep = self.prev_peak.max(CHUNK);
         if self.reports.capacity() > 2 * keep {
             self.reports.shrink_to(keep);
         }
-        if self.reports.is_empty() && self.pend.capacity() > CHUNK {
-            self.pend = Vec::new();
-        }
+        self.prev_peak = self.peak;
+        self.peak = 0;
     }
 }
 

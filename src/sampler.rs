@@ -173,7 +173,7 @@ impl Sampler {
         }
         self.prev_boundary_ns = end_ns;
         // Quarantines end by time too, so an idle registry's memory goes back.
-        st.slab.expire_quarantine(st.clock.now_unix_ns());
+        st.slab.expire_quarantine(&st.clock);
         let took = began.elapsed().as_nanos() as u64;
         st.counters.tick_ns_total.fetch_add(took, Relaxed);
         st.counters.last_tick_ns.store(took, Relaxed);
@@ -295,7 +295,9 @@ impl Sampler {
     /// Ends the graces that are due, then processes `reqs` in order.
     pub fn apply_all(&mut self, st: &Store, reqs: &[Request]) {
         let mut out = st.outbox.writer(&st.counters);
-        self.end_graces(st, &mut out, st.clock.now_unix_ns(), false);
+        if !self.in_grace.is_empty() {
+            self.end_graces(st, &mut out, st.clock.now_unix_ns(), false);
+        }
         for &r in reqs {
             self.apply(st, &mut out, r);
         }

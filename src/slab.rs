@@ -272,11 +272,17 @@ impl Slab {
     }
 
     /// Ends the quarantine of slots released `quarantine_ns` or more before
-    /// `now_ns` (the sampler calls it on each pass, so pages go back to the
-    /// system even while nothing is opened).
-    pub(crate) fn expire_quarantine(&self, now_ns: u64) {
+    /// now (the sampler calls it on each pass, so pages go back to the
+    /// system even while nothing is opened). Nothing to do, and no lock or
+    /// clock read, while the quarantine is empty.
+    pub(crate) fn expire_quarantine(&self, clock: &crate::clock::Clock) {
+        // Relaxed: a filter only; a slot quarantined after it is seen by the
+        // next pass (or the next allocation).
+        if self.gauges.quarantined.load(Relaxed) == 0 {
+            return;
+        }
         let mut a = lock(&self.alloc);
-        self.expire(&mut a, now_ns);
+        self.expire(&mut a, clock.now_unix_ns());
         self.update_gauges(&a);
     }
 

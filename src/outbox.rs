@@ -138,8 +138,12 @@ pub(crate) struct Writer<'a> {
 impl Writer<'_> {
     /// Queues `r`, a report of the slot at index `slot`.
     pub fn push(&mut self, slot: u32, r: Report) {
-        let horizon = self.horizon();
-        let q = self.held.as_mut().expect("locked by `horizon`");
+        let q = self.held.get_or_insert_with(|| lock(&self.outbox.queue));
+        // At the first push: after sweeping tombstones (see `horizon`).
+        let horizon = *self.horizon.get_or_insert_with(|| {
+            q.sweep();
+            q.end()
+        });
         match q.push(slot, r, horizon) {
             Pushed::Queued => {}
             Pushed::Merged => self.merged += 1,
@@ -214,13 +218,14 @@ pub(crate) enum Pushed {
     MergedOverflowed,
 }
 
-/// A place in the queue: a report, or the tombstone of one that went into
-/// the overflow after it was queued.
-struct Entry {
-    report: Option<Report>,
-    /// A closed track's (counted in `closed_pending`).
-    closed: bool,
-}
+/// A place in the queue: a report, or (None) the tombstone of one that went
+/// into the overflow after it was queued. The size of a report: a pass
+/// over many active tracks is bound by the bytes it stores.
+type Entry = Option<Report>;
+
+/// In a queued report's flags, never given out: the report is counted in
+/// `closed_pending` (see `is_closed`).
+const COUNTED_CLOSED: u32 = 1 << 31;
 
 /// Whether a report belongs to a closed track (its final flush or later).
 fn is_closed(r: &Report) -> bool {
@@ -286,6 +291,7 @@ impl Queue {
     /// the logical index `horizon` (an earlier `end()`) and is still here.
     /// A closed track's report that would be queued beyond `closed_max`
     /// folds into its country's overflow report instead.
+    #[inline]
     pub fn push(&mut self, slot: u32, r: Report, horizon: u32) -> Pushed {
         // Reports before the horizon still queued: the horizon's offset from
         // the front, or none if the consumer has drained past it (horizons
@@ -300,39 +306,42 @@ impl Queue {
             let at = self.pend.get(slot as usize).map_or(u32::MAX, |p| p[r.direction.index()]);
             let off = at.wrapping_sub(self.base) as usize;
             if off < limit {
-                let e = &mut self.reports[off];
                 // The entry may be stale: merge only into this very track's report.
-                if let Some(p) = e.report.as_mut().filter(|p| p.origin == r.origin && p.direction == r.direction) {
+                let e = self.reports[off].as_mut().filter(|p| p.origin == r.origin && p.direction == r.direction);
+                if let Some(p) = e {
+                    let counted = p.flags & COUNTED_CLOSED != 0;
                     p.merge(&r);
-                    if !e.closed && is_closed(&r) && self.close_entry(off) {
+                    if !counted && is_closed(&r) && self.close_entry(off) {
                         return Pushed::MergedOverflowed;
                     }
                     return Pushed::Merged;
                 }
             }
         }
-        let closed = is_closed(&r);
-        if closed {
+        let mut r = r;
+        if is_closed(&r) {
             if self.closed_pending >= self.closed_max {
                 self.fold_into_overflow(r);
                 return Pushed::Overflowed;
             }
             self.closed_pending += 1;
+            r.flags |= COUNTED_CLOSED;
         }
-        self.reports.push_back(Entry { report: Some(r), closed });
-        self.peak = self.peak.max(self.reports.len());
+        self.reports.push_back(Some(r));
         Pushed::Queued
     }
 
     /// The queued entry at `off` becomes a closed track's: counted, or,
     /// beyond `closed_max`, moved into the overflow (true).
+    #[cold]
     fn close_entry(&mut self, off: usize) -> bool {
         if self.closed_pending < self.closed_max {
-            self.reports[off].closed = true;
+            self.reports[off].as_mut().expect("a live entry").flags |= COUNTED_CLOSED;
             self.closed_pending += 1;
             return false;
         }
-        let r = self.reports[off].report.take().expect("a live entry");
+        let mut r = self.reports[off].take().expect("a live entry");
+        r.flags &= !COUNTED_CLOSED;
         self.tombstones += 1;
         self.fold_into_overflow(r);
         true
@@ -352,7 +361,7 @@ impl Queue {
                 continue;
             }
             let e = &self.reports[off];
-            if !e.closed && e.report.as_ref().is_some_and(|r| r.origin == origin) {
+            if e.as_ref().is_some_and(|r| r.origin == origin && r.flags & COUNTED_CLOSED == 0) {
                 moved += u64::from(self.close_entry(off));
             }
         }
@@ -364,13 +373,14 @@ impl Queue {
     /// between writers: a writer's horizon is a position in the queue.
     fn sweep(&mut self) {
         if self.tombstones > CHUNK && 2 * self.tombstones > self.reports.len() {
-            self.reports.retain(|e| e.report.is_some());
+            self.reports.retain(Option::is_some);
             self.tombstones = 0;
             self.indexed = 0;
         }
     }
 
     /// Adds `r` to its country's overflow report in its direction.
+    #[cold]
     fn fold_into_overflow(&mut self, r: Report) {
         let country = match r.key.country() {
             c if self.overflow.contains_key(c) || self.overflow.len() < OVERFLOW_COUNTRIES => c,
@@ -402,7 +412,7 @@ impl Queue {
     /// a track's latest report wins.
     fn index_to(&mut self, limit: usize) {
         for off in self.indexed..limit {
-            let Some(r) = &self.reports[off].report else { continue };
+            let Some(r) = &self.reports[off] else { continue };
             let (slot, logical) = (r.origin.0 as usize, self.base.wrapping_add(off as u32));
             if slot >= self.pend.len() {
                 // Amortized growth, to the highest slot index indexed.
@@ -431,13 +441,19 @@ impl Queue {
             self.overflow_len -= taken;
             self.overflow.retain(|_, pair| pair.iter().any(Option::is_some));
         }
+        // The queue only grows between drains: its length now is the most
+        // it held since the last one (see `shrink`).
+        self.peak = self.peak.max(self.reports.len());
         let mut popped = 0;
         while taken < max {
             let Some(e) = self.reports.pop_front() else { break };
             popped += 1;
-            match e.report {
-                Some(r) => {
-                    self.closed_pending -= usize::from(e.closed);
+            match e {
+                Some(mut r) => {
+                    if r.flags & COUNTED_CLOSED != 0 {
+                        self.closed_pending -= 1;
+                        r.flags &= !COUNTED_CLOSED;
+                    }
                     out.push(r);
                     taken += 1;
                 }

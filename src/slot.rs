@@ -385,12 +385,13 @@ impl Slot {
         unsafe { h.as_ref() }
     }
 
-    /// The window word the sampler takes for direction index `i`.
+    /// The window words the sampler takes: the slot's own, or a hosted
+    /// track's (one load of `host` for both).
     #[inline]
-    fn window(&self, i: usize) -> &AtomicU64 {
+    fn windows(&self) -> [&AtomicU64; 2] {
         match self.hosted() {
-            Some(h) => h.window(Direction::ALL[i]),
-            None => &self.words[i],
+            Some(h) => [h.window(Direction::Up), h.window(Direction::Down)],
+            None => [&self.words[0], &self.words[1]],
         }
     }
 
@@ -571,9 +572,7 @@ impl Slot {
     /// Sampler only: whether a pass has anything to take from this slot.
     #[inline]
     pub(crate) fn is_idle(&self, state: &SlotState) -> bool {
-        state.bits & (SPILLED[0] | SPILLED[1]) == 0
-            && self.window(0).load(Relaxed) == 0
-            && self.window(1).load(Relaxed) == 0
+        state.bits & (SPILLED[0] | SPILLED[1]) == 0 && self.windows().iter().all(|w| w.load(Relaxed) == 0)
     }
 
     /// Sampler only: the close flush has been reported; later bytes are late.
@@ -587,6 +586,7 @@ impl Slot {
     /// Sampler only: takes both directions' windows and folds them into the
     /// running sums, inside the seqlock so `totals` never sees a window twice
     /// or not at all.
+    #[inline]
     pub(crate) fn take_windows(&self, state: &SlotState) -> [Delta; 2] {
         self.take(state, false)
     }
@@ -598,12 +598,16 @@ impl Slot {
         self.take(state, true)
     }
 
+    /// Inlined, so that each caller's `seal` is a constant: a pass's take
+    /// has no seal branch.
+    #[inline(always)]
     fn take(&self, state: &SlotState, seal: bool) -> [Delta; 2] {
         let seq = self.sums_seq.load(Relaxed);
         self.sums_seq.store(seq.wrapping_add(1), Relaxed);
         // Release fence: pairs with the Acquire fence in `totals`. A reader
         // that observes any swap or sum below also observes the odd seq.
         fence(Release);
+        let windows = self.windows();
         let mut out = [Delta::ZERO; 2];
         for dir in Direction::ALL {
             let i = dir.index();
@@ -615,7 +619,7 @@ impl Slot {
             // Acquire swap of the bits, or its close or release request by the
             // inbox) is seen by coherence, so no window is left behind.
             // Relaxed: see `record`; the swap, an RMW, reads the latest value.
-            let window = self.window(i);
+            let window = windows[i];
             let w = window.load(Relaxed);
             let mut d = if seal {
                 word::taken(window.swap(word::TRACKSTATS_WORD_SEALED, Relaxed))

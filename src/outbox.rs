@@ -23,6 +23,7 @@ use crate::stats::Counters;
 use crate::sync::{lock, Condvar, Mutex, MutexGuard, Ordering::Relaxed};
 use std::collections::HashMap;
 use std::collections::VecDeque;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 /// Reports per sink call and per outbox lock hold.
@@ -227,6 +228,26 @@ type Entry = Option<Report>;
 /// `closed_pending` (see `is_closed`).
 const COUNTED_CLOSED: u32 = 1 << 31;
 
+/// FNV-1a for the overflow map: a fold hashes a short country id per report
+/// of a closed track beyond the bound, and SipHash's resistance to chosen
+/// keys buys nothing for a map of at most `OVERFLOW_COUNTRIES + 1` keys.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Whether a report belongs to a closed track (its final flush or later).
 fn is_closed(r: &Report) -> bool {
     r.flags & (TRACKSTATS_FLAG_FINAL | TRACKSTATS_FLAG_LATE) != 0
@@ -267,7 +288,7 @@ pub(crate) struct Queue {
     closed_pending: usize,
     closed_max: usize,
     /// Overflow reports by country, up and down; drained before `reports`.
-    overflow: HashMap<Box<str>, [Option<Report>; 2]>,
+    overflow: HashMap<Box<str>, [Option<Report>; 2], BuildHasherDefault<Fnv>>,
     overflow_len: usize,
 }
 

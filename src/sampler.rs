@@ -181,48 +181,50 @@ impl Sampler {
     }
 
     /// The close flush: everything up to now, flagged final.
-    fn report_final(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+    fn report_final(&self, out: &mut Writer, i: u32, slot: &Slot, now: u64) {
         let Some(state) = slot.observe() else { return };
         if state.finalized() {
             return;
         }
-        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_FINAL);
+        self.flush_to_now(out, i, slot, &state, TRACKSTATS_FLAG_FINAL, now);
         slot.set_finalized();
     }
 
     /// Whatever a finalized track recorded since its close flush, flagged late.
-    fn report_late(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+    fn report_late(&self, out: &mut Writer, i: u32, slot: &Slot, now: u64) {
         let Some(state) = slot.observe() else { return };
         if slot.is_idle(&state) {
             return;
         }
-        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_LATE);
+        self.flush_to_now(out, i, slot, &state, TRACKSTATS_FLAG_LATE, now);
     }
 
     /// At release: the last late flush, which seals the slot's words.
-    fn report_late_and_seal(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+    fn report_late_and_seal(&self, out: &mut Writer, i: u32, slot: &Slot, now: u64) {
         let Some(state) = slot.observe() else { return };
-        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_LATE | SEAL);
+        self.flush_to_now(out, i, slot, &state, TRACKSTATS_FLAG_LATE | SEAL, now);
     }
 
-    /// Takes the slot's windows into one report ending now, and moves its
-    /// floor there, so a later report of this track starts where this ended.
+    /// Takes the slot's windows into one report ending at `now` (the clock,
+    /// read once by the caller for all it does), and moves the slot's floor
+    /// there, so a later report of this track starts where this ended.
     /// `SEAL` in `flags` makes it the last take (see `Slot::take_and_seal`).
-    fn flush_to_now(&self, st: &Store, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32) {
+    fn flush_to_now(&self, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32, now: u64) {
         let d = if flags & SEAL != 0 { slot.take_and_seal(state) } else { slot.take_windows(state) };
         let flags = flags & !SEAL;
         let seq = slot.take_seq();
-        let now = st.clock.now_unix_ns();
         let floor = slot.floor();
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
         emit(out, i, slot, state, d, seq, Window { start, end: now, flags });
         floor.store(now, Relaxed);
     }
 
-    fn apply(&mut self, st: &Store, out: &mut Writer, req: Request) {
+    /// One request; `now` is the batch's time (one clock reading for all
+    /// its requests: reports end there, quarantines and graces start there).
+    fn apply(&mut self, st: &Store, out: &mut Writer, req: Request, now: u64) {
         match req {
-            Request::Close(i) => self.report_final(st, out, i, st.slab.get(i)),
-            Request::Release(i) => self.release(st, out, i),
+            Request::Close(i) => self.report_final(out, i, st.slab.get(i), now),
+            Request::Release(i) => self.release(st, out, i, now),
             Request::ReleaseAfterGrace(i) => {
                 let slot = st.slab.get(i);
                 if slot.observe().is_none() {
@@ -230,11 +232,11 @@ impl Sampler {
                 }
                 // `release_track` closed it: the final report now, later
                 // records late, the release when the grace ends.
-                self.report_final(st, out, i, slot);
-                self.in_grace.push_back((i, st.clock.now_unix_ns().saturating_add(self.grace.ns)));
+                self.report_final(out, i, slot, now);
+                self.in_grace.push_back((i, now.saturating_add(self.grace.ns)));
                 while self.in_grace.len() > self.grace.slots {
                     let (j, _) = self.in_grace.pop_front().expect("longer than its bound");
-                    self.release(st, out, j);
+                    self.release(st, out, j, now);
                 }
                 self.count_in_grace(st);
             }
@@ -249,7 +251,7 @@ impl Sampler {
                 break;
             }
             self.in_grace.pop_front();
-            self.release(st, out, i);
+            self.release(st, out, i, now_ns);
         }
         if self.in_grace.len() != before {
             self.count_in_grace(st);
@@ -263,12 +265,12 @@ impl Sampler {
     /// The release of the track at slot `i`: its final report if it had
     /// none, its last late one (sealing its words: hosted ones are let go),
     /// then the slot goes to the allocator's quarantine.
-    fn release(&mut self, st: &Store, out: &mut Writer, i: u32) {
+    fn release(&mut self, st: &Store, out: &mut Writer, i: u32, now: u64) {
         let slot = st.slab.get(i);
         let Some(state) = slot.observe() else { return };
         // `release_track` closed it (a registry close may have too).
-        self.report_final(st, out, i, slot);
-        self.report_late_and_seal(st, out, i, slot);
+        self.report_final(out, i, slot, now);
+        self.report_late_and_seal(out, i, slot, now);
         // What it still has pending is a closed track's now (see `outbox.rs`).
         out.retire(i, (i, state.generation()));
         // The reports hold their own key; the slot can go, its sums
@@ -276,7 +278,7 @@ impl Sampler {
         out.unlock();
         self.retire(slot);
         slot.free();
-        st.slab.release(i, st.clock.now_unix_ns());
+        st.slab.release(i, now);
         st.counters.live_slots.fetch_sub(1, Relaxed);
     }
 
@@ -294,12 +296,14 @@ impl Sampler {
 
     /// Ends the graces that are due, then processes `reqs` in order.
     pub fn apply_all(&mut self, st: &Store, reqs: &[Request]) {
-        let mut out = st.outbox.writer(&st.counters);
-        if !self.in_grace.is_empty() {
-            self.end_graces(st, &mut out, st.clock.now_unix_ns(), false);
+        if self.in_grace.is_empty() && reqs.is_empty() {
+            return;
         }
+        let mut out = st.outbox.writer(&st.counters);
+        let now = st.clock.now_unix_ns();
+        self.end_graces(st, &mut out, now, false);
         for &r in reqs {
-            self.apply(st, &mut out, r);
+            self.apply(st, &mut out, r, now);
         }
     }
 
@@ -309,9 +313,10 @@ impl Sampler {
     /// if the host then frees the registry before releasing its tracks.
     pub fn report_final_all(&mut self, st: &Store) {
         // No sampler will end them after the close: they end now.
-        let mut out = st.outbox.writer(&st.counters);
-        self.end_graces(st, &mut out, 0, true);
-        drop(out);
+        if !self.in_grace.is_empty() {
+            let mut out = st.outbox.writer(&st.counters);
+            self.end_graces(st, &mut out, st.clock.now_unix_ns(), true);
+        }
         let mut live = Vec::new();
         st.slab.for_each(|i, slot| {
             if slot.observe().is_some() {
@@ -324,8 +329,9 @@ impl Sampler {
             if slot.mark_closed() {
                 st.counters.open_tracks.fetch_sub(1, Relaxed);
             }
-            self.report_final(st, &mut out, i, slot);
-            self.report_late(st, &mut out, i, slot);
+            let now = st.clock.now_unix_ns();
+            self.report_final(&mut out, i, slot, now);
+            self.report_late(&mut out, i, slot, now);
         }
     }
 

@@ -30,7 +30,7 @@ use crate::slot::{GroupHead, Home, Padded, Slot, GROUP_ALIGN};
 use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering::*};
 use crate::word::Delta;
 use crossbeam_utils::CachePadded;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// Slots per segment: 1024 (128 KiB of slots).
 #[cfg(not(trackstats_loom))]
@@ -153,10 +153,10 @@ struct Alloc {
     quarantine: VecDeque<(u32, u64)>,
     /// Per segment: who holds its slots.
     segs: Vec<SegState>,
-    /// Resident segments with free slots, lowest first.
-    with_free: BTreeSet<u32>,
-    /// Segments whose pages went back to the system, lowest first.
-    returned: BTreeSet<u32>,
+    /// Resident segments with free slots.
+    with_free: SegSet,
+    /// Segments whose pages went back to the system.
+    returned: SegSet,
     /// Resident segments with every slot free.
     empty: usize,
 }
@@ -174,6 +174,53 @@ struct SegState {
     /// A track in this segment gets at least this generation: past every
     /// generation its slots had before their pages went back (and read 0).
     min_generation: u32,
+}
+
+/// A set of segment numbers, lowest first: one bit each, and the lowest
+/// word that may hold one, so the allocator's first-fit costs a word or two.
+#[derive(Default)]
+struct SegSet {
+    words: Vec<u64>,
+    /// No bit below word `low` is set.
+    low: usize,
+    len: usize,
+}
+
+impl SegSet {
+    fn insert(&mut self, s: u32) {
+        let (w, bit) = (s as usize / 64, 1u64 << (s % 64));
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        if self.words[w] & bit == 0 {
+            self.words[w] |= bit;
+            self.len += 1;
+            self.low = self.low.min(w);
+        }
+    }
+
+    fn remove(&mut self, s: u32) {
+        let (w, bit) = (s as usize / 64, 1u64 << (s % 64));
+        if let Some(word) = self.words.get_mut(w).filter(|word| **word & bit != 0) {
+            *word &= !bit;
+            self.len -= 1;
+        }
+    }
+
+    /// The lowest member.
+    fn first(&mut self) -> Option<u32> {
+        while let Some(&word) = self.words.get(self.low) {
+            if word != 0 {
+                return Some((self.low * 64) as u32 + word.trailing_zeros());
+            }
+            self.low += 1;
+        }
+        None
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Empty segments kept resident before the next is handed back, so churn
@@ -205,8 +252,8 @@ impl Slab {
                 live: 0,
                 quarantine: VecDeque::new(),
                 segs: Vec::new(),
-                with_free: BTreeSet::new(),
-                returned: BTreeSet::new(),
+                with_free: SegSet::default(),
+                returned: SegSet::default(),
                 empty: 0,
             }),
             gauges: Gauges::default(),
@@ -238,7 +285,8 @@ impl Slab {
     /// then one whose pages went back.
     fn take_free(&self, a: &mut Alloc) -> Option<u32> {
         if a.with_free.is_empty() {
-            let s = a.returned.pop_first()?;
+            let s = a.returned.first()?;
+            a.returned.remove(s);
             let seg = &mut a.segs[s as usize];
             seg.returned = false;
             seg.free = [u64::MAX; ACTIVE_WORDS];
@@ -246,7 +294,7 @@ impl Slab {
             a.with_free.insert(s);
             a.empty += 1;
         }
-        let s = *a.with_free.first()?;
+        let s = a.with_free.first()?;
         let seg = &mut a.segs[s as usize];
         if seg.pinned == 0 {
             a.empty -= 1;
@@ -257,7 +305,7 @@ impl Slab {
         seg.free_count -= 1;
         seg.pinned += 1;
         if seg.free_count == 0 {
-            a.with_free.remove(&s);
+            a.with_free.remove(s);
         }
         Some(((s as usize) << SEG_BITS | k) as u32)
     }
@@ -366,7 +414,7 @@ impl Slab {
         st.returned = true;
         st.free = [0; ACTIVE_WORDS];
         st.free_count = 0;
-        a.with_free.remove(&(s as u32));
+        a.with_free.remove(s as u32);
         a.returned.insert(s as u32);
         a.empty -= 1;
     }
@@ -375,8 +423,8 @@ impl Slab {
         let g = &self.gauges;
         // Relaxed: statistics (see `Gauges`).
         g.quarantined.store(a.quarantine.len() as u64, Relaxed);
-        g.segments.store((a.segs.len() - a.returned.len()) as u64, Relaxed);
-        g.segments_returned.store(a.returned.len() as u64, Relaxed);
+        g.segments.store((a.segs.len() - a.returned.len) as u64, Relaxed);
+        g.segments_returned.store(a.returned.len as u64, Relaxed);
     }
 
     /// Whether nobody holds the allocator's lock (a forked child's check).

@@ -339,16 +339,25 @@ impl Queue {
                 }
             }
         }
-        let mut r = r;
         if is_closed(&r) {
-            if self.closed_pending >= self.closed_max {
-                self.fold_into_overflow(r);
-                return Pushed::Overflowed;
-            }
-            self.closed_pending += 1;
-            r.flags |= COUNTED_CLOSED;
+            return self.push_closed(r);
         }
+        // Straight into the queue: a pass's common case, and the store its
+        // cost is mostly made of (so no copy on the way).
         self.reports.push_back(Some(r));
+        Pushed::Queued
+    }
+
+    /// A closed track's report that merges into nothing: queued and
+    /// counted, or, beyond `closed_max`, folded into the overflow.
+    #[cold]
+    fn push_closed(&mut self, r: Report) -> Pushed {
+        if self.closed_pending >= self.closed_max {
+            self.fold_into_overflow(r);
+            return Pushed::Overflowed;
+        }
+        self.closed_pending += 1;
+        self.reports.push_back(Some(Report { flags: r.flags | COUNTED_CLOSED, ..r }));
         Pushed::Queued
     }
 

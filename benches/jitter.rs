@@ -52,7 +52,8 @@ fn main() {
     });
     let unix0 = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos() as u64;
     let inst0 = Instant::now();
-    let reg = Registry::new(Config { interval: INTERVAL, mode: Mode::Thread, sink: Some(sink) }).expect("registry");
+    let reg = Registry::new(Config { interval: INTERVAL, mode: Mode::Thread, sink: Some(sink), ..Default::default() })
+        .expect("registry");
     let tracks = common::open_tracks(&reg, TRACKS);
     let stop = AtomicBool::new(false);
 

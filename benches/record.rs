@@ -220,6 +220,7 @@ fn scaling(c: &mut Criterion) {
         sink: Some(Box::new(|reports| {
             black_box(reports);
         })),
+        ..Default::default()
     })
     .expect("sampled registry");
     let sampled = common::open_tracks(&sampled_reg, most);

@@ -584,16 +584,15 @@ impl Figures {
 #[cfg(all(test, not(trackstats_loom)))]
 mod tests {
     use super::*;
-    use crate::slot::Slot;
+    use crate::slab::{testing, Slab};
 
-    fn live(p: &str, country: &str) -> Slot {
-        let s = Slot::default();
-        s.publish(std::ptr::null(), TrackKey::new(p, "TR", country, 7).unwrap(), 0);
-        s
+    fn open(slab: &Slab, p: &str, country: &str) -> u32 {
+        testing::open(slab, TrackKey::new(p, "TR", country, 7).unwrap())
     }
 
-    /// Records `n` bytes up on `s` and takes the window, as a pass would.
-    fn take(t: &mut Tally, i: u32, s: &Slot, up: u64, down: u64) {
+    /// Records on the track at `i` and takes its window, as a pass would.
+    fn take(t: &mut Tally, slab: &Slab, i: u32, up: u64, down: u64) {
+        let s = slab.get(i);
         if up > 0 {
             s.record(Direction::Up, up);
         }
@@ -604,77 +603,83 @@ mod tests {
         t.add(i, s, &d);
     }
 
+    /// Releases the track at `i` as the sampler does: its sealing take
+    /// counted if it took anything, then the track forgotten.
+    fn release(t: &mut Tally, slab: &Slab, i: u32) {
+        testing::release(slab, i, |s, d| {
+            if !d.iter().all(|x| x.is_zero()) {
+                t.add(i, s, d);
+            }
+            t.forget(i);
+        });
+    }
+
+    fn read(board: &Board) -> Figures {
+        Figures::new(board.load(), Stats::default(), 0, 0, 0)
+    }
+
     #[test]
     fn countries_sum_every_window_and_keep_released_tracks() {
-        let (board, mut t) = (Board::new(), Tally::new());
-        let (a, b, c) = (live("a", "SE"), live("b", ""), live("c", "DE"));
+        let (board, mut t, slab) = (Board::new(), Tally::new(), testing::slab());
+        let (a, b, c) = (open(&slab, "a", "SE"), open(&slab, "b", ""), open(&slab, "c", "DE"));
         t.begin(&board, 0);
-        take(&mut t, 0, &a, 10, 0);
-        take(&mut t, 1, &b, 0, 5);
-        take(&mut t, 2, &c, 1, 1);
-        take(&mut t, 0, &a, 10, 0);
+        take(&mut t, &slab, a, 10, 0);
+        take(&mut t, &slab, b, 0, 5);
+        take(&mut t, &slab, c, 1, 1);
+        take(&mut t, &slab, a, 10, 0);
         t.publish(&board, 100);
-        t.forget(0);
-        a.free();
+        release(&mut t, &slab, a);
         t.publish(&board, 200);
-        let p = board.load();
-        let f = Figures::new(p, Stats::default(), 0, 0, 0);
+        let f = read(&board);
         let names: Vec<_> = f.countries().iter().map(|c| c.name()).collect();
         assert_eq!(names, ["", "DE", "SE"], "sorted by country");
         assert_eq!(f.countries()[2].traffic(Direction::Up), Delta { bytes: 20, messages: 2 });
         assert_eq!(f.total(Direction::Down), Delta { bytes: 6, messages: 2 });
         assert_eq!(f.publication(), 1, "nothing changed for the second: not published again");
         assert!(f.tracks().is_empty() && f.track_series_limit().is_none());
-        b.free();
-        c.free();
     }
 
     #[test]
     fn series_are_admitted_once_and_the_overflow_never_goes_back() {
-        let (board, mut t) = (Board::new(), Tally::new());
-        let slots: Vec<_> = (0..4).map(|i| live(&format!("p{i}"), "FR")).collect();
-        take(&mut t, 0, &slots[0], 100, 0); // before per-track figures: no series yet
+        let (board, mut t, slab) = (Board::new(), Tally::new(), testing::slab());
+        let ids: Vec<u32> = (0..4).map(|i| open(&slab, &format!("p{i}"), "FR")).collect();
+        take(&mut t, &slab, ids[0], 100, 0); // before per-track figures: no series yet
         board.set_track_series(2);
         t.begin(&board, 0);
-        take(&mut t, 0, &slots[0], 1, 0); // admitted with its whole sum
-        take(&mut t, 1, &slots[1], 2, 3); // up admitted; down over the limit
-        take(&mut t, 2, &slots[2], 4, 0); // overflow
+        take(&mut t, &slab, ids[0], 1, 0); // admitted with its whole sum
+        take(&mut t, &slab, ids[1], 2, 3); // up admitted; down over the limit
+        take(&mut t, &slab, ids[2], 4, 0); // overflow
         t.publish(&board, 1);
-        let f = Figures::new(board.load(), Stats::default(), 0, 0, 0);
+        let f = read(&board);
         let series: Vec<_> = f.tracks().iter().map(|s| (s.participant_id(), s.direction, s.bytes)).collect();
         assert_eq!(series, [("p0", Direction::Up, 101), ("p1", Direction::Up, 2)]);
         assert_eq!((f.overflow(Direction::Up).bytes, f.overflow(Direction::Down).bytes), (4, 3));
 
-        // p0 goes: its series ends with its final value, published until
-        // the end of the second pass after; only then is its place free for
-        // the next new series (not p2's, decided already).
+        // p0 goes: its series ends with its final value (the sealing take
+        // holds its last bytes), published until the end of the second pass
+        // after; only then is its place free for the next new series (not
+        // p2's, decided already).
         t.begin(&board, 2);
-        slots[0].record(Direction::Up, 9);
-        let d = slots[0].take_windows(&slots[0].observe().unwrap());
-        t.add(0, &slots[0], &d); // its final flush
-        t.forget(0);
-        slots[0].free();
+        slab.get(ids[0]).record(Direction::Up, 9);
+        release(&mut t, &slab, ids[0]);
         t.publish(&board, 2);
         let ended =
             |f: &Figures| f.tracks().iter().map(|s| (s.participant_id().to_string(), s.ended)).collect::<Vec<_>>();
-        let f = Figures::new(board.load(), Stats::default(), 0, 0, 0);
+        let f = read(&board);
         assert_eq!(f.tracks()[0].bytes, 110, "the final value");
         assert_eq!(ended(&f), [("p0".into(), true), ("p1".into(), false)]);
         t.pass_done(); // the first pass after the release: still there
         t.publish(&board, 3);
-        assert_eq!(ended(&Figures::new(board.load(), Stats::default(), 0, 0, 0))[0], ("p0".into(), true));
+        assert_eq!(ended(&read(&board))[0], ("p0".into(), true));
         t.pass_done(); // the second: gone, its place free
         t.begin(&board, 4);
-        take(&mut t, 2, &slots[2], 4, 0);
-        take(&mut t, 3, &slots[3], 8, 0);
+        take(&mut t, &slab, ids[2], 4, 0);
+        take(&mut t, &slab, ids[3], 8, 0);
         t.publish(&board, 4);
-        let f = Figures::new(board.load(), Stats::default(), 0, 0, 0);
+        let f = read(&board);
         let series: Vec<_> = f.tracks().iter().map(|s| (s.participant_id(), s.bytes, s.start_unix_ns)).collect();
         assert_eq!(series, [("p3", 8, 4), ("p1", 2, 0)], "p3 reuses p0's entry; p2 stays in the overflow");
         assert_eq!(f.overflow(Direction::Up).bytes, 8, "4 + 4: p2 only");
         assert_eq!(f.total(Direction::Up).bytes, 110 + 2 + 8 + 8, "released p0 still counted by country");
-        for s in &slots[1..] {
-            s.free();
-        }
     }
 }

@@ -7,16 +7,24 @@
 
 use crate::clock::Clock;
 use crate::figures::{Board, Figures};
+use crate::fork;
+use crate::hosted::HostedWords;
 use crate::key::TrackKey;
 use crate::outbox::Outbox;
 use crate::report::TRACKSTATS_FLAG_MERGED;
-use crate::sampler::{Request, Sampler, Sink, Store};
-use crate::slab::Slab;
+use crate::sampler::{Grace, Request, Sampler, Sink, Store};
+use crate::slab::{Reuse, Slab};
 use crate::slot::{Home, Slot};
 use crate::stats::{Counters, Stats};
-use crate::sync::{lock, AtomicBool, Condvar, Mutex, Ordering::*};
+use crate::sync::{lock, thread_token, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering::*};
+use crate::word::Delta;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Queued requests beyond which a close or release processes the queue
+/// itself when the sampler role is free (`Core::help`).
+const HELP_AT: usize = 1024;
 
 /// Close and release requests on their way to the sampler role.
 pub(crate) struct Inbox {
@@ -39,9 +47,52 @@ pub(crate) struct Core {
     pub interval_ns: u64,
     pub inbox: Mutex<Inbox>,
     pub inbox_cv: Condvar,
-    /// The sampler role: whoever holds this lock takes windows.
-    pub sampler: Mutex<Sampler>,
+    /// The sampler role: whoever holds this lock takes windows. Taken
+    /// through `role`, which records the holder in `role_holder`.
+    sampler: Mutex<Sampler>,
+    /// The `thread_token` of the thread holding the sampler role, 0 when
+    /// none: a call that needs the role from the thread that holds it (a
+    /// sink calling back into its own registry) is refused instead of
+    /// deadlocking, while calls on other registries go through.
+    role_holder: AtomicU64,
     pub closed: AtomicBool,
+    /// The fork generation the registry was made in (`fork.rs`): in a
+    /// later one, this is a forked child's inert copy.
+    fork_generation: u64,
+    /// The sampler thread holds a count of the core: set before the thread
+    /// starts, cleared just before it drops that count. A child that frees
+    /// its inherited copy gives the count back for the thread it lost.
+    pub thread_holds_core: AtomicBool,
+}
+
+/// The sampler role, held: the sampler lock's guard, with the holder
+/// recorded for `Core::role_held_here` until it is dropped.
+pub(crate) struct Role<'a> {
+    core: &'a Core,
+    sampler: MutexGuard<'a, Sampler>,
+}
+
+impl Deref for Role<'_> {
+    type Target = Sampler;
+    fn deref(&self) -> &Sampler {
+        &self.sampler
+    }
+}
+
+impl DerefMut for Role<'_> {
+    fn deref_mut(&mut self) -> &mut Sampler {
+        &mut self.sampler
+    }
+}
+
+impl Drop for Role<'_> {
+    /// Runs before the guard's own drop: the mark is gone before the lock is.
+    fn drop(&mut self) {
+        // Relaxed: only the holding thread compares the mark with its own
+        // token (`role_held_here`); it reads its own stores in program order,
+        // and no other thread's token can equal its own.
+        self.core.role_holder.store(0, Relaxed);
+    }
 }
 
 const _: () = assert!(std::mem::offset_of!(Core, home) == 0);
@@ -64,25 +115,91 @@ unsafe fn reject(home: *const Home) {
     unsafe { Core::from_home(home) }.store.counters.records_rejected.fetch_add(1, Relaxed);
 }
 
+/// `Home::stale` of every core.
+///
+/// # Safety
+/// As `mark`.
+unsafe fn stale(home: *const Home, d: Delta) {
+    // SAFETY: per the contract.
+    let c = &unsafe { Core::from_home(home) }.store.counters;
+    c.stale_records.fetch_add(d.messages, Relaxed);
+    c.stale_bytes.fetch_add(d.bytes, Relaxed);
+}
+
 impl Core {
-    pub(crate) fn new(interval_ns: u64, sink: Option<Sink>) -> Arc<Core> {
+    pub(crate) fn new(
+        interval_ns: u64,
+        sink: Option<Sink>,
+        reuse: Reuse,
+        grace: Grace,
+        pending_closed_max: usize,
+    ) -> Arc<Core> {
         let clock = Clock::new();
         let start = clock.origin_unix_ns();
-        Arc::new(Core {
-            home: Home { mark, reject },
+        Arc::new_cyclic(|me: &std::sync::Weak<Core>| Core {
+            home: Home { mark, reject, stale },
+            // The core's address (its first field is `home`), with the whole
+            // core's provenance for `from_home`.
             store: Store {
-                slab: Slab::new(),
+                slab: Slab::new(me.as_ptr().cast::<Home>(), reuse),
                 clock,
                 counters: Counters::default(),
-                outbox: Outbox::new(),
+                outbox: Outbox::new(pending_closed_max),
                 board: Board::new(),
             },
             interval_ns,
             inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
             inbox_cv: Condvar::new(),
-            sampler: Mutex::new(Sampler::new(start, sink)),
+            sampler: Mutex::new(Sampler::new(start, sink, grace)),
+            role_holder: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            fork_generation: fork::generation(),
+            thread_holds_core: AtomicBool::new(false),
         })
+    }
+
+    /// Whether this is a forked child's copy of a registry its parent made
+    /// (see `fork.rs`): inert.
+    pub(crate) fn inherited(&self) -> bool {
+        fork::generation() != self.fork_generation
+    }
+
+    /// In a forked child: whether no parent thread was inside the registry
+    /// at the fork (every lock of the core is free), so that its data is
+    /// whole and may be dropped.
+    pub(crate) fn child_may_free(&self) -> bool {
+        self.inbox.try_lock().is_ok()
+            && self.sampler.try_lock().is_ok()
+            && self.store.outbox.unlocked()
+            && self.store.slab.unlocked()
+    }
+
+    /// Takes the sampler role, waiting for the current holder.
+    pub(crate) fn role(&self) -> Role<'_> {
+        let sampler = lock(&self.sampler);
+        // Relaxed: see `Role::drop`.
+        self.role_holder.store(thread_token(), Relaxed);
+        Role { core: self, sampler }
+    }
+
+    /// The sampler role if nobody holds it, without waiting.
+    fn try_role(&self) -> Option<Role<'_>> {
+        let sampler = match self.sampler.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        // Relaxed: see `Role::drop`.
+        self.role_holder.store(thread_token(), Relaxed);
+        Some(Role { core: self, sampler })
+    }
+
+    /// Whether the calling thread holds this registry's sampler role: it is
+    /// inside this registry's sink (or a pass), so a call that needs the
+    /// role would wait for itself.
+    pub(crate) fn role_held_here(&self) -> bool {
+        // Relaxed: see `Role::drop`.
+        self.role_holder.load(Relaxed) == thread_token()
     }
 
     /// The core a slot's `home()` points to.
@@ -96,59 +213,81 @@ impl Core {
         unsafe { &*home.cast::<Core>() }
     }
 
-    /// The live core of a held slot, None for a slot never published.
-    fn of(slot: &Slot) -> Option<&Core> {
-        let home = slot.home();
-        // SAFETY: a non-null `home` was set by `open` from a core whose
-        // strong count the slot's holder keeps (see `Slot::home`).
-        (!home.is_null()).then(|| unsafe { Core::from_home(home) })
+    /// The live core of a held slot.
+    pub(crate) fn of(slot: &Slot) -> &Core {
+        // SAFETY: a slot's home is the core whose slab holds it (`new`), kept
+        // alive by the count the slot's holder has (`open`).
+        unsafe { Core::from_home(slot.home()) }
     }
 
-    /// Takes a free slot and makes it live for `key`. The slot holds one
-    /// strong count of the core, given back by `release_track`. None when every
-    /// slot index is in use.
-    pub(crate) fn open(self: &Arc<Core>, key: TrackKey) -> Option<&Slot> {
+    /// Takes a free slot and makes it live for `key`, its window words the
+    /// slot's own or, for a hosted track, `host`'s. The slot holds one strong
+    /// count of the core, given back by `release_track`. None when the
+    /// registry holds as many tracks as it may.
+    pub(crate) fn open(self: &Arc<Core>, key: TrackKey, host: Option<&HostedWords>) -> Option<&Slot> {
         let st = &self.store;
-        let i = st.slab.alloc()?;
+        let now = st.clock.now_unix_ns();
+        let (i, stale_found) = st.slab.alloc(now)?;
+        if !stale_found.is_zero() {
+            // SAFETY: our own home.
+            unsafe { stale(&self.home, stale_found) };
+        }
         let slot = st.slab.get(i);
         st.counters.open_tracks.fetch_add(1, Relaxed);
         st.counters.live_slots.fetch_add(1, Relaxed);
-        // The track's strong reference to the core, given back in `release_track`;
-        // the pointer keeps the whole core's provenance for `from_home`.
-        let home = Arc::into_raw(self.clone()).cast::<Home>();
-        slot.publish(home, key, st.clock.now_unix_ns());
+        // The track's strong reference to the core, given back through the
+        // slot's home (the same address) in `release_track`.
+        let _ = Arc::into_raw(self.clone());
+        match host {
+            None => slot.publish(key, now),
+            Some(h) => slot.publish_hosted(key, now, h),
+        }
         Some(slot)
     }
 
     /// Closes the track in a held slot (shared by `Track::close` and the C
     /// ABI). False if it was closed already.
     pub(crate) fn close_track(slot: &Slot) -> bool {
-        if !slot.mark_closed() {
+        let core = Core::of(slot);
+        if core.inherited() || !slot.mark_closed() {
             return false;
         }
-        let core = Core::of(slot).expect("a live slot names its core");
         core.store.counters.open_tracks.fetch_sub(1, Relaxed);
         core.submit(Request::Close(core.store.slab.index_of(slot)));
         true
     }
 
-    /// Releases a track handle: queues the slot's last flush and gives back
-    /// the handle's reference to the core.
+    /// Releases a track handle: queues the slot's last flush (after a grace
+    /// period with `grace`, see `sampler::Grace`) and gives back the
+    /// handle's reference to the core.
     ///
     /// # Safety
     /// `p` is a live track handle (from `Track::into_raw` or a `Track`), and
-    /// it is not used again by anyone after this call.
-    pub(crate) unsafe fn release_track(p: *const Slot) {
+    /// it is not used again by anyone after this call (but for records, and
+    /// the slow path and totals of a hosted track, in a grace: see the header).
+    pub(crate) unsafe fn release_track(p: *const Slot, grace: bool) {
         // SAFETY: the caller guarantees `p` is live.
         let slot = unsafe { &*p };
         let home = slot.home();
-        if home.is_null() {
+        // SAFETY: `home` is the slot's core (`new`), and this handle's count
+        // keeps it alive until the decrement below.
+        let core = unsafe { Core::from_home(home) };
+        if core.inherited() {
+            // A forked child: nobody processes requests. The handle's count
+            // goes back only if the core may be dropped (see `fork.rs`).
+            if core.child_may_free() {
+                // SAFETY: as below.
+                unsafe { Arc::decrement_strong_count(home.cast::<Core>()) };
+            }
             return;
         }
-        // SAFETY: `home` was set by `open`, and this handle's count keeps
-        // the core alive until the decrement below.
-        let core = unsafe { Core::from_home(home) };
-        core.submit(Request::Release(core.store.slab.index_of(slot)));
+        // A release closes the track at once, as `close_track` does: open
+        // tracks drop now, not when the sampler gets to the request.
+        if slot.mark_closed() {
+            core.store.counters.open_tracks.fetch_sub(1, Relaxed);
+        }
+        let i = core.store.slab.index_of(slot);
+        core.submit(if grace { Request::ReleaseAfterGrace(i) } else { Request::Release(i) });
         // SAFETY: `open` gave this handle one strong count via `Arc::into_raw`
         // (`home` is that pointer); this gives it back exactly once. A queued
         // request is processed by the sampler thread or the registry's
@@ -158,20 +297,41 @@ impl Core {
 
     /// Hands a request to the sampler role without waiting for it, or, once
     /// nobody will process the queue (registry closed), processes it here.
+    /// A submitter that finds `HELP_AT` requests queued processes them itself
+    /// if the role is free (see `help`).
     fn submit(&self, req: Request) {
         let mut inbox = lock(&self.inbox);
         if inbox.accepting {
             inbox.requests.push(req);
-            let wake = inbox.sampler_waiting;
+            let (wake, backlog) = (inbox.sampler_waiting, inbox.requests.len());
             drop(inbox);
             if wake {
                 self.inbox_cv.notify_one();
             }
+            if backlog >= HELP_AT {
+                self.help();
+            }
             return;
         }
         drop(inbox);
-        let mut s = lock(&self.sampler);
+        // No sampler is left to end a grace: the release takes effect now.
+        let req = match req {
+            Request::ReleaseAfterGrace(i) => Request::Release(i),
+            r => r,
+        };
+        let mut s = self.role();
         s.apply_all(&self.store, &[req]);
+    }
+
+    /// Processes the queued requests on the calling thread if the sampler
+    /// role is free, without delivering (the sampler or the next flush does).
+    /// A sampler thread that gets no core (a host churning tracks on every
+    /// one) would otherwise let released slots, and the reports of their
+    /// tracks, pile up for as long as the churn goes on. Never waits.
+    fn help(&self) {
+        let Some(mut s) = self.try_role() else { return };
+        let reqs = self.take_requests();
+        s.apply_all(&self.store, &reqs);
     }
 
     /// The requests queued so far, for the holder of the sampler role.
@@ -197,20 +357,36 @@ impl Core {
         self.store.outbox.close();
     }
 
+    /// What a host recorded on a hosted track after the library let go.
+    pub(crate) fn count_stale(&self, records: Delta) {
+        // SAFETY: our own home.
+        unsafe { stale(&self.home, records) }
+    }
+
     /// The health counters, read without waiting for the sampler role.
     /// The one definition of `Registry::stats` and of the health in
     /// `figures`.
     pub(crate) fn stats(&self) -> Stats {
-        self.store.counters.snapshot(self.store.outbox.len() as u64)
+        let st = &self.store;
+        let g = &st.slab.gauges;
+        Stats {
+            reports_pending: st.outbox.len() as u64,
+            // Relaxed: statistics (see `slab::Gauges`).
+            slots_quarantined: g.quarantined.load(Relaxed),
+            segments_resident: g.segments.load(Relaxed),
+            segments_returned: g.segments_returned.load(Relaxed),
+            ..st.counters.snapshot()
+        }
     }
 
-    /// The latest published figures with the health counters as they stand:
-    /// never waits for the sampler role, a pass or a sink (`figures.rs`).
-    pub(crate) fn figures(&self) -> Figures {
+    /// The latest published figures with `stats`, the health counters as
+    /// the caller read them: never waits for the sampler role, a pass or a
+    /// sink (`figures.rs`).
+    pub(crate) fn figures(&self, stats: Stats) -> Figures {
         let c = &self.store.counters;
         Figures::new(
             self.store.board.load(),
-            self.stats(),
+            stats,
             self.store.clock.origin_unix_ns(),
             c.tick_ns_total.load(Relaxed),
             c.last_tick_ns.load(Relaxed),
@@ -244,7 +420,7 @@ pub(crate) fn run_sampler(core: Arc<Core>) {
             }
             inbox.shutdown
         };
-        let mut s = lock(&core.sampler);
+        let mut s = core.role();
         // Taken only while holding the sampler role: a `flush` on another
         // thread also takes requests, and two holders must apply them in the
         // order they were queued (a close applied after its slot's release
@@ -276,6 +452,9 @@ pub(crate) fn run_sampler(core: Arc<Core>) {
             }
         }
         if shutdown {
+            // Relaxed: only a forked child reads it, in a copy of this
+            // memory taken at one instant.
+            core.thread_holds_core.store(false, Relaxed);
             return;
         }
     }

@@ -85,6 +85,14 @@ impl TrackKey {
         country: &[u8],
         user_data: u64,
     ) -> Result<TrackKey, KeyError> {
+        // The cheap checks first, so an absurdly long id is refused for its
+        // length without being read through, in the order `new` makes them.
+        if participant_id.is_empty() || track_id.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if [participant_id, track_id, country].iter().any(|b| b.len() > TRACKSTATS_MAX_ID_BYTES) {
+            return Err(KeyError::TooLong);
+        }
         let s = |b| std::str::from_utf8(b).map_err(|_| KeyError::InvalidUtf8);
         TrackKey::new(s(participant_id)?, s(track_id)?, s(country)?, user_data)
     }

@@ -169,33 +169,30 @@ mod tests {
     use super::*;
     use crate::figures::{Board, Tally};
     use crate::key::TrackKey;
-    use crate::slot::Slot;
+    use crate::slab::testing;
     use crate::stats::Stats;
 
     /// Three FR tracks of 10, 20 and 30 bytes up (per-track figures kept
     /// under `limit`, if any) and one of unknown country with 7 bytes down.
     fn figures(limit: Option<u32>) -> Figures {
-        let (board, mut t) = (Board::new(), Tally::new());
+        let (board, mut t, slab) = (Board::new(), Tally::new(), testing::slab());
         if let Some(l) = limit {
             board.set_track_series(l);
         }
         t.begin(&board, 0);
-        let slots: Vec<_> = (0..4u64).map(|_| Slot::default()).collect();
-        for (i, s) in slots.iter().enumerate() {
-            let (p, c) = if i < 3 { (format!("PA_\"{i}\""), "FR") } else { ("PA_d".to_string(), "") };
-            s.publish(std::ptr::null(), TrackKey::new(&p, &format!("TR_{i}"), c, 0).unwrap(), 0);
-            if i < 3 {
-                s.record(Direction::Up, 10 * (i as u64 + 1));
+        for k in 0..4u64 {
+            let (p, c) = if k < 3 { (format!("PA_\"{k}\""), "FR") } else { ("PA_d".to_string(), "") };
+            let i = testing::open(&slab, TrackKey::new(&p, &format!("TR_{k}"), c, 0).unwrap());
+            let s = slab.get(i);
+            if k < 3 {
+                s.record(Direction::Up, 10 * (k + 1));
             } else {
                 s.record(Direction::Down, 7);
             }
             let d = s.take_windows(&s.observe().unwrap());
-            t.add(i as u32, s, &d);
+            t.add(i, s, &d);
         }
         t.publish(&board, 1);
-        for s in &slots {
-            s.free();
-        }
         Figures::new(board.load(), Stats { ticks: 4, ..Stats::default() }, 0, 0, 0)
     }
 

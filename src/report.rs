@@ -46,6 +46,14 @@ pub const TRACKSTATS_FLAG_LATE: u32 = 2;
 /// Several windows folded into one report, because the consumer lagged or the
 /// sampler missed deadlines; the report spans all of them.
 pub const TRACKSTATS_FLAG_MERGED: u32 = 4;
+/// Reports of closed tracks folded into one per country and direction,
+/// because the consumer let `pending_closed_max` of them pend: participant
+/// and track id `"__overflow__"`, the tracks' country (`"__overflow__"` too
+/// once 256 countries have an overflow report), user data 0; the figures are
+/// the sums of the folded reports, the window spans theirs.
+pub const TRACKSTATS_FLAG_OVERFLOW: u32 = 8;
+/// The participant and track id of an overflow report (`TRACKSTATS_FLAG_OVERFLOW`).
+pub const TRACKSTATS_OVERFLOW_ID: &str = "__overflow__";
 
 /// One (track, direction, window) delta.
 #[derive(Clone, Debug)]
@@ -83,6 +91,12 @@ impl Report {
     /// Folds a later report of the same (track, direction) into this one.
     pub(crate) fn merge(&mut self, later: &Report) {
         debug_assert!(self.origin == later.origin && self.direction == later.direction);
+        self.fold(later);
+    }
+
+    /// Adds `other`'s figures to this report's, spans both windows, and
+    /// flags the result merged (also across tracks: the overflow reports).
+    pub(crate) fn fold(&mut self, later: &Report) {
         self.bytes = self.bytes.wrapping_add(later.bytes);
         self.messages = self.messages.wrapping_add(later.messages);
         self.seq = self.seq + later.seq;

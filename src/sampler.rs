@@ -9,14 +9,14 @@ use crate::clock::Clock;
 use crate::figures::{Board, Tally};
 use crate::key::TrackKey;
 use crate::outbox::{Outbox, Writer, CHUNK};
-use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE};
+use crate::report::{Direction, Report, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE, TRACKSTATS_FLAG_MERGED};
 use crate::seq::SeqStats;
 use crate::slab::Slab;
-use crate::slot::{Slot, SlotState, OPEN};
+use crate::slot::{Slot, SlotState};
 use crate::stats::Counters;
 use crate::sync::Ordering::Relaxed;
 use crate::word::Delta;
-use std::cell::Cell;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// A report sink called on the sampler thread (or, in manual mode, the
@@ -30,6 +30,20 @@ pub(crate) enum Request {
     Close(u32),
     /// Its holder let go: report what came late, then free the slot.
     Release(u32),
+    /// As `Release`, but the track keeps its slot for a grace period first:
+    /// records in the grace are reported late (see `Grace`).
+    ReleaseAfterGrace(u32),
+}
+
+/// How long released-after-grace tracks keep their slots: until `ns` after
+/// the release was processed, or until more than `slots` tracks are in their
+/// grace (the oldest ends early), whichever comes first. Graces end in the
+/// order they began, at the sampler's next activity (a pass, a request, a
+/// tick or flush).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Grace {
+    pub ns: u64,
+    pub slots: usize,
 }
 
 /// What the sampler role works on: the registry's slots, clock, counters,
@@ -41,6 +55,9 @@ pub(crate) struct Store {
     pub outbox: Outbox,
     pub board: Board,
 }
+
+/// Not a report flag: asks `flush_to_now` for the sealing take.
+const SEAL: u32 = 1 << 31;
 
 /// The span and flags of the reports one take of a slot produces.
 #[derive(Clone, Copy)]
@@ -88,24 +105,6 @@ fn emit(out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, d: [Delta; 2],
     }
 }
 
-#[cfg(not(trackstats_loom))]
-thread_local! {
-    static IN_SINK: Cell<bool> = const { Cell::new(false) };
-}
-
-// loom's threads share one OS thread: its thread-local is per model thread
-// (and takes a plain expression, not `const { .. }`).
-#[cfg(trackstats_loom)]
-loom::thread_local! {
-    static IN_SINK: Cell<bool> = Cell::new(false);
-}
-
-/// Whether this thread is inside a sink callback (re-entrant calls that would
-/// need the sampler role are refused instead of deadlocking).
-pub(crate) fn in_sink() -> bool {
-    IN_SINK.with(|c| c.get())
-}
-
 pub(crate) struct Sampler {
     /// End of the last window taken by a pass (Unix ns).
     pub prev_boundary_ns: u64,
@@ -114,16 +113,21 @@ pub(crate) struct Sampler {
     /// The figures, counted as reports are queued and published on
     /// `Store::board` at the end of each pass and batch of requests.
     tally: Tally,
+    grace: Grace,
+    /// Tracks in their grace, oldest first: slot index and the grace's end (ns).
+    in_grace: VecDeque<(u32, u64)>,
     /// Test hook: panic in the next pass after this many marked slots.
     #[cfg(feature = "fault-injection")]
     pub panic_after: Option<usize>,
 }
 
 impl Sampler {
-    pub fn new(start_ns: u64, sink: Option<Sink>) -> Sampler {
+    pub fn new(start_ns: u64, sink: Option<Sink>, grace: Grace) -> Sampler {
         Sampler {
             prev_boundary_ns: start_ns,
             sink,
+            grace,
+            in_grace: VecDeque::new(),
             delivery: Vec::new(),
             tally: Tally::new(),
             #[cfg(feature = "fault-injection")]
@@ -164,6 +168,9 @@ impl Sampler {
             tally.add(i, slot, &d);
             emit(&mut out, i, slot, &state, d, seq, Window { start, end: end_ns, flags: flags | late });
         });
+        if flags & TRACKSTATS_FLAG_MERGED != 0 {
+            st.counters.reports_late_ticks.fetch_add(out.emitted(), Relaxed);
+        }
         drop(out);
         self.tally.pass_done();
         self.tally.publish(&st.board, end_ns);
@@ -173,6 +180,8 @@ impl Sampler {
             self.panic_after = fuse;
         }
         self.prev_boundary_ns = end_ns;
+        // Quarantines end by time too, so an idle registry's memory goes back.
+        st.slab.expire_quarantine(&st.clock);
         let took = began.elapsed().as_nanos() as u64;
         st.counters.tick_ns_total.fetch_add(took, Relaxed);
         st.counters.last_tick_ns.store(took, Relaxed);
@@ -180,67 +189,130 @@ impl Sampler {
     }
 
     /// The close flush: everything up to now, flagged final.
-    fn report_final(&mut self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+    fn report_final(&mut self, out: &mut Writer, i: u32, slot: &Slot, now: u64) {
         let Some(state) = slot.observe() else { return };
         if state.finalized() {
             return;
         }
-        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_FINAL);
+        self.flush_to_now(out, i, slot, &state, TRACKSTATS_FLAG_FINAL, now);
         slot.set_finalized();
     }
 
     /// Whatever a finalized track recorded since its close flush, flagged late.
-    fn report_late(&mut self, st: &Store, out: &mut Writer, i: u32, slot: &Slot) {
+    fn report_late(&mut self, out: &mut Writer, i: u32, slot: &Slot, now: u64) {
         let Some(state) = slot.observe() else { return };
         if slot.is_idle(&state) {
             return;
         }
-        self.flush_to_now(st, out, i, slot, &state, TRACKSTATS_FLAG_LATE);
+        self.flush_to_now(out, i, slot, &state, TRACKSTATS_FLAG_LATE, now);
     }
 
-    /// Takes the slot's windows into one report ending now, and moves its
-    /// floor there, so a later report of this track starts where this ended.
-    fn flush_to_now(&mut self, st: &Store, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32) {
-        let d = slot.take_windows(state);
+    /// At release: the last late flush, which seals the slot's words.
+    fn report_late_and_seal(&mut self, out: &mut Writer, i: u32, slot: &Slot, now: u64) {
+        let Some(state) = slot.observe() else { return };
+        self.flush_to_now(out, i, slot, &state, TRACKSTATS_FLAG_LATE | SEAL, now);
+    }
+
+    /// Takes the slot's windows into one report ending at `now` (the clock,
+    /// read once by the caller for all it does), and moves the slot's floor
+    /// there, so a later report of this track starts where this ended.
+    /// `SEAL` in `flags` makes it the last take (see `Slot::take_and_seal`).
+    /// Every take outside a pass comes here, and is counted in the figures
+    /// here, once.
+    fn flush_to_now(&mut self, out: &mut Writer, i: u32, slot: &Slot, state: &SlotState, flags: u32, now: u64) {
+        let d = if flags & SEAL != 0 { slot.take_and_seal(state) } else { slot.take_windows(state) };
+        let flags = flags & !SEAL;
         let seq = slot.take_seq();
-        let now = st.clock.now_unix_ns();
         let floor = slot.floor();
         let start = self.prev_boundary_ns.max(floor.load(Relaxed));
-        self.tally.add(i, slot, &d);
+        // A take of nothing (the sealing take of a track released after its
+        // close flush, most often) leaves the figures as they are, and
+        // unpublished.
+        if !d.iter().all(|x| x.is_zero()) {
+            self.tally.add(i, slot, &d);
+        }
         emit(out, i, slot, state, d, seq, Window { start, end: now, flags });
         floor.store(now, Relaxed);
     }
 
-    fn apply(&mut self, st: &Store, out: &mut Writer, req: Request) {
+    /// One request; `now` is the batch's time (one clock reading for all
+    /// its requests: reports end there, quarantines and graces start there).
+    fn apply(&mut self, st: &Store, out: &mut Writer, req: Request, now: u64) {
         match req {
-            Request::Close(i) => self.report_final(st, out, i, st.slab.get(i)),
-            Request::Release(i) => {
+            Request::Close(i) => self.report_final(out, i, st.slab.get(i), now),
+            Request::Release(i) => self.release(st, out, i, now),
+            Request::ReleaseAfterGrace(i) => {
                 let slot = st.slab.get(i);
-                let Some(state) = slot.observe() else { return };
-                if state.lifecycle() == OPEN && slot.mark_closed() {
-                    st.counters.open_tracks.fetch_sub(1, Relaxed);
+                if slot.observe().is_none() {
+                    return;
                 }
-                self.report_final(st, out, i, slot);
-                self.report_late(st, out, i, slot);
-                // The reports hold their own key; the slot can go, its sums
-                // kept in the figures. The outbox is let go before the slab's lock.
-                out.unlock();
-                self.tally.forget(i);
-                slot.free();
-                st.slab.release(i);
-                st.counters.live_slots.fetch_sub(1, Relaxed);
+                // `release_track` closed it: the final report now, later
+                // records late, the release when the grace ends.
+                self.report_final(out, i, slot, now);
+                self.in_grace.push_back((i, now.saturating_add(self.grace.ns)));
+                while self.in_grace.len() > self.grace.slots {
+                    let (j, _) = self.in_grace.pop_front().expect("longer than its bound");
+                    self.release(st, out, j, now);
+                }
+                self.count_in_grace(st);
             }
         }
     }
 
+    /// Ends the graces due by `now_ns`, or, with `all`, every one.
+    fn end_graces(&mut self, st: &Store, out: &mut Writer, now_ns: u64, all: bool) {
+        let before = self.in_grace.len();
+        while let Some(&(i, end)) = self.in_grace.front() {
+            if !all && end > now_ns {
+                break;
+            }
+            self.in_grace.pop_front();
+            self.release(st, out, i, now_ns);
+        }
+        if self.in_grace.len() != before {
+            self.count_in_grace(st);
+        }
+    }
+
+    fn count_in_grace(&self, st: &Store) {
+        st.counters.slots_in_grace.store(self.in_grace.len() as u64, Relaxed);
+    }
+
+    /// The release of the track at slot `i`: its final report if it had
+    /// none, its last late one (sealing its words: hosted ones are let go),
+    /// then the slot goes to the allocator's quarantine.
+    fn release(&mut self, st: &Store, out: &mut Writer, i: u32, now: u64) {
+        let slot = st.slab.get(i);
+        let Some(state) = slot.observe() else { return };
+        // `release_track` closed it (a registry close may have too).
+        self.report_final(out, i, slot, now);
+        self.report_late_and_seal(out, i, slot, now);
+        // What it still has pending is a closed track's now (see `outbox.rs`).
+        out.retire(i, (i, state.generation()));
+        // The reports hold their own key; the slot can go, its sums kept
+        // in the figures. The outbox is let go before the slab's lock.
+        out.unlock();
+        self.tally.forget(i);
+        slot.free();
+        st.slab.release(i, now);
+        st.counters.live_slots.fetch_sub(1, Relaxed);
+    }
+
+    /// Ends the graces that are due, then processes `reqs` in order, and
+    /// publishes the figures if that took any window.
     pub fn apply_all(&mut self, st: &Store, reqs: &[Request]) {
-        self.tally.begin(&st.board, st.clock.now_unix_ns());
+        if self.in_grace.is_empty() && reqs.is_empty() {
+            return;
+        }
         let mut out = st.outbox.writer(&st.counters);
+        let now = st.clock.now_unix_ns();
+        self.tally.begin(&st.board, now);
+        self.end_graces(st, &mut out, now, false);
         for &r in reqs {
-            self.apply(st, &mut out, r);
+            self.apply(st, &mut out, r, now);
         }
         drop(out);
-        self.tally.publish(&st.board, st.clock.now_unix_ns());
+        self.tally.publish(&st.board, now);
     }
 
     /// Registry close: every track not yet flushed gets its final report,
@@ -249,6 +321,11 @@ impl Sampler {
     /// if the host then frees the registry before releasing its tracks.
     pub fn report_final_all(&mut self, st: &Store) {
         self.tally.begin(&st.board, st.clock.now_unix_ns());
+        // No sampler will end them after the close: they end now.
+        if !self.in_grace.is_empty() {
+            let mut out = st.outbox.writer(&st.counters);
+            self.end_graces(st, &mut out, st.clock.now_unix_ns(), true);
+        }
         let mut live = Vec::new();
         st.slab.for_each(|i, slot| {
             if slot.observe().is_some() {
@@ -261,8 +338,9 @@ impl Sampler {
             if slot.mark_closed() {
                 st.counters.open_tracks.fetch_sub(1, Relaxed);
             }
-            self.report_final(st, &mut out, i, slot);
-            self.report_late(st, &mut out, i, slot);
+            let now = st.clock.now_unix_ns();
+            self.report_final(&mut out, i, slot, now);
+            self.report_late(&mut out, i, slot, now);
         }
         drop(out);
         self.tally.publish(&st.board, st.clock.now_unix_ns());
@@ -276,9 +354,7 @@ impl Sampler {
             if st.outbox.drain(&mut self.delivery, CHUNK) == 0 {
                 return;
             }
-            IN_SINK.with(|c| c.set(true));
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(&self.delivery)));
-            IN_SINK.with(|c| c.set(false));
             if r.is_err() {
                 st.counters.sink_panics.fetch_add(1, Relaxed);
             }

@@ -131,11 +131,13 @@ pub(crate) const fn step(highest: u16, seq: u16) -> Step {
 }
 
 /// One track's sequence state: the writer's cache line, then the sampler's.
-/// `align(64)` keeps the block off other data's lines, so writers of two
-/// tracks never share one. (128 would also keep x86_64's adjacent-line
-/// prefetcher apart, but costs more memory per block in glibc's aligned
-/// allocation; docs/seq.md has the figures.)
-#[repr(C, align(64))]
+/// The library allocates its blocks at `SEQ_BLOCK_ALIGN` (`slot.rs`), which
+/// keeps them off other data's lines, so writers of two tracks never share
+/// one. (128 would also keep x86_64's adjacent-line prefetcher apart, but
+/// costs more memory per block in glibc's aligned allocation; docs/seq.md
+/// has the figures.) The type itself needs only 8-byte alignment, so a
+/// host's packet block can be one (`hosted.rs`).
+#[repr(C)]
 #[derive(Default)]
 pub(crate) struct SeqBlock {
     /// Writer-owned: state and the cumulative counters. The layout is ABI
@@ -146,13 +148,33 @@ pub(crate) struct SeqBlock {
     reported: [AtomicU64; COUNTERS],
 }
 
+/// The alignment of the blocks the library allocates (see `SeqBlock`).
+#[cfg(not(trackstats_loom))]
+pub(crate) const SEQ_BLOCK_ALIGN: usize = 64;
+
 #[cfg(not(trackstats_loom))]
 const _: () = {
-    assert!(std::mem::size_of::<SeqBlock>() == 128);
+    assert!(std::mem::size_of::<SeqBlock>() == 8 * SeqBlock::WORDS);
     assert!(std::mem::offset_of!(SeqBlock, reported) == 64);
 };
 
 impl SeqBlock {
+    /// The block's size in 64-bit words.
+    pub(crate) const WORDS: usize = 8 + COUNTERS;
+
+    /// Packet word `k` (`TRACKSTATS_PACKET_WORD_*`).
+    pub(crate) fn word(&self, k: u32) -> &AtomicU64 {
+        &self.words[k as usize]
+    }
+
+    /// A fresh stream: every word zero (a host's block, at attach).
+    pub(crate) fn reset(&self) {
+        for w in self.words.iter().chain(&self.reported) {
+            // Relaxed: published by the Release CAS that installs the block.
+            w.store(0, Relaxed);
+        }
+    }
+
     /// Writer: applies one packet to the state and counters. Exact with one
     /// writer at a time. With several, every access is still an atomic one
     /// (no UB, no torn value), but a read-then-store can be overtaken: see

@@ -44,18 +44,45 @@ impl AtomicU128 {
     pub(crate) fn new(v: u128) -> Self {
         Self(loom::sync::Mutex::new(v))
     }
-    pub(crate) fn fetch_add(&self, v: u128, _: Ordering) -> u128 {
-        let mut g = self.0.lock().unwrap();
-        let old = *g;
-        *g = old.wrapping_add(v);
-        old
-    }
     pub(crate) fn swap(&self, v: u128, _: Ordering) -> u128 {
         std::mem::replace(&mut *self.0.lock().unwrap(), v)
     }
     pub(crate) fn load(&self, _: Ordering) -> u128 {
         *self.0.lock().unwrap()
     }
+    pub(crate) fn compare_exchange_weak(
+        &self,
+        current: u128,
+        new: u128,
+        _: Ordering,
+        _: Ordering,
+    ) -> Result<u128, u128> {
+        let mut g = self.0.lock().unwrap();
+        if *g == current {
+            *g = new;
+            Ok(current)
+        } else {
+            Err(*g)
+        }
+    }
+}
+
+/// A number naming the calling thread, unique for the life of the process
+/// (never 0): how a registry tells whether the thread calling it is the one
+/// holding its sampler role (`hub::Core::role_held_here`).
+pub(crate) fn thread_token() -> u64 {
+    // Not a model object: only a source of distinct numbers.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    #[cfg(not(trackstats_loom))]
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    // loom's model threads share one OS thread: its thread-local is per model thread.
+    #[cfg(trackstats_loom)]
+    loom::thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    TOKEN.with(|t| *t)
 }
 
 /// An `Arc` that readers take without ever waiting for its writer: the

@@ -1,6 +1,7 @@
 //! The public Rust API of a track: `Track`, its recording calls, close,
 //! cumulative `Totals`, and release on drop.
 
+use crate::hosted::HostedPacketWords;
 use crate::hub::Core;
 use crate::report::Direction;
 use crate::seq::SeqStats;
@@ -76,6 +77,30 @@ impl Track {
         Core::close_track(self.slot())
     }
 
+    /// Releases the track after a grace: as dropping it, but the sampler
+    /// keeps taking its windows for `Config::grace` (or until
+    /// `Config::grace_slots` newer graces push it out), reported late, before
+    /// the release takes effect. Meant for hosted tracks, whose host may go
+    /// on recording through the hosted words after this: those records are
+    /// reported while the grace lasts and counted as stale after it.
+    pub fn release_after_grace(self) {
+        let p = self.into_raw();
+        // SAFETY: this Track owned the handle, given up by `into_raw`.
+        unsafe { Core::release_track(p, true) }
+    }
+
+    /// Attaches a hosted track's packet block (reset here), for a host that
+    /// applies the packet rule inline. False when the track is not hosted or
+    /// already has packet words.
+    ///
+    /// # Safety
+    /// As for the window block in `Registry::open_hosted`: `words` stays
+    /// valid until the track's hosted words are let go.
+    pub unsafe fn attach_packet_words(&self, words: NonNull<HostedPacketWords>) -> bool {
+        // SAFETY: valid until the let-go, per the contract.
+        self.slot().attach_packet_words(unsafe { words.as_ref() })
+    }
+
     /// Cumulative totals: all reported windows plus the open one.
     pub fn totals(&self) -> Totals {
         let t = self.slot().totals();
@@ -99,6 +124,6 @@ impl Track {
 impl Drop for Track {
     fn drop(&mut self) {
         // SAFETY: this Track owns the handle and is being dropped.
-        unsafe { Core::release_track(self.slot.as_ptr()) }
+        unsafe { Core::release_track(self.slot.as_ptr(), false) }
     }
 }

@@ -19,6 +19,14 @@
 //! largest inline record (bytes) all stall between their add and their spill on
 //! one track. Records larger than `TRACKSTATS_MAX_INLINE_BYTES` skip the word
 //! and go to the accumulator directly (`trackstats_record_up` does that).
+//!
+//! A word the library no longer takes windows from (a released track's,
+//! until its slot is reused) holds `TRACKSTATS_WORD_SEALED`, which has both
+//! spill bits set: every record through the rule then takes the slow path,
+//! which puts the seal back and counts what it found as stale instead of
+//! reporting it or giving it to another track. A sealed word stays sealed
+//! under records (each record's slow path puts the seal back long before
+//! either field could carry out of its top bit).
 
 /// Bits of the window word that hold bytes.
 pub const TRACKSTATS_WORD_BYTES_BITS: u32 = 40;
@@ -28,6 +36,11 @@ pub const TRACKSTATS_WORD_MESSAGE_ONE: u64 = 0x0000_0100_0000_0000;
 pub const TRACKSTATS_WORD_BYTES_MASK: u64 = 0x0000_00FF_FFFF_FFFF;
 /// The top bit of each field: when the old value has one set, spill.
 pub const TRACKSTATS_WORD_SPILL_MASK: u64 = 0x8000_0080_0000_0000;
+/// The value of a sealed window word: both spill bits, nothing else. A word
+/// that reads as sealed (`(w & TRACKSTATS_WORD_SPILL_MASK) ==
+/// TRACKSTATS_WORD_SPILL_MASK`) holds `w - TRACKSTATS_WORD_SEALED` of records
+/// made after the seal.
+pub const TRACKSTATS_WORD_SEALED: u64 = TRACKSTATS_WORD_SPILL_MASK;
 /// The largest record that goes through the window word (16 MiB - 1).
 pub const TRACKSTATS_MAX_INLINE_BYTES: u64 = 0x00FF_FFFF;
 /// Records larger than this (1 TiB) are rejected: counted in the registry's
@@ -53,6 +66,30 @@ pub(crate) const fn increment(bytes: u64) -> u64 {
 #[inline(always)]
 pub(crate) const fn needs_spill(old: u64) -> bool {
     old & TRACKSTATS_WORD_SPILL_MASK != 0
+}
+
+/// Whether a word holds the seal (and whatever was added to it since): both
+/// spill bits at once, which a live word never has (its writers spill at the
+/// first of the two).
+#[inline(always)]
+pub(crate) const fn is_sealed(w: u64) -> bool {
+    w & TRACKSTATS_WORD_SPILL_MASK == TRACKSTATS_WORD_SPILL_MASK
+}
+
+/// What was added to a sealed word since the seal.
+#[inline]
+pub(crate) const fn unseal(w: u64) -> Delta {
+    Delta::from_word(w.wrapping_sub(TRACKSTATS_WORD_SEALED))
+}
+
+/// The records a taken word holds, sealed or not.
+#[inline]
+pub(crate) const fn taken(w: u64) -> Delta {
+    if is_sealed(w) {
+        unseal(w)
+    } else {
+        Delta::from_word(w)
+    }
 }
 
 /// Whether the value a `fetch_add` returned sends the writer to the slow
@@ -118,6 +155,19 @@ mod tests {
         assert!(needs_spill(1 << (TRACKSTATS_WORD_BYTES_BITS - 1)));
         assert!(needs_spill(1 << 63));
         assert!(!needs_spill((1 << 62) | ((1 << 38) - 1)));
+    }
+
+    #[test]
+    fn a_sealed_word_sends_every_record_to_the_slow_path_and_keeps_its_count() {
+        let mut w = TRACKSTATS_WORD_SEALED;
+        for _ in 0..1000 {
+            assert!(needs_slow_path(w) && is_sealed(w));
+            w = w.wrapping_add(increment(TRACKSTATS_MAX_INLINE_BYTES));
+        }
+        assert_eq!(taken(w), Delta { bytes: 1000 * TRACKSTATS_MAX_INLINE_BYTES, messages: 1000 });
+        assert_eq!(taken(increment(5)), Delta { bytes: 5, messages: 1 });
+        // A live word at half of one field is not sealed.
+        assert!(!is_sealed(1 << 63) && !is_sealed(1 << (TRACKSTATS_WORD_BYTES_BITS - 1)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use trackstats_result as R;
 const SENTINEL: usize = 0x5e47;
 
 fn registry(mode: u32, interval_ms: u64, sink: trackstats_sink_fn, ctx: *mut c_void) -> *mut trackstats_registry {
-    let cfg = trackstats_config { interval_ms, mode, sink, sink_ctx: ctx };
+    let cfg = trackstats_config { interval_ms, mode, sink, sink_ctx: ctx, ..trackstats_config_default() };
     let mut reg = null_mut();
     assert_eq!(trackstats_registry_new(&cfg, &mut reg), R::Ok);
     assert!(!reg.is_null());
@@ -256,10 +256,10 @@ fn every_result_code_has_a_name_and_unknown_codes_are_safe() {
         unsafe { std::ffi::CStr::from_ptr(p) }.to_str().expect("utf-8").to_owned()
     };
     let unknown = name(u32::MAX);
-    for c in 0..=13 {
+    for c in 0..=14 {
         assert_ne!(name(c), unknown, "code {c} is named");
     }
-    assert_eq!(name(14), unknown);
+    assert_eq!(name(15), unknown);
     assert!(!trackstats_version().is_null());
 }
 
@@ -310,7 +310,7 @@ fn ids_longer_than_the_maximum_are_refused() {
 fn zero_and_absurd_intervals_are_refused() {
     for interval_ms in [0, TRACKSTATS_INTERVAL_MAX_MS + 1, u64::MAX] {
         for mode in [TRACKSTATS_MODE_THREAD, TRACKSTATS_MODE_MANUAL] {
-            let cfg = trackstats_config { interval_ms, mode, sink: None, sink_ctx: null_mut() };
+            let cfg = trackstats_config { interval_ms, mode, ..trackstats_config_default() };
             let mut out = SENTINEL as *mut trackstats_registry;
             assert_eq!(trackstats_registry_new(&cfg, &mut out), R::InvalidInterval, "{interval_ms} ms");
             assert_eq!(out as usize, SENTINEL);
@@ -324,7 +324,7 @@ fn zero_and_absurd_intervals_are_refused() {
 #[test]
 fn unknown_modes_are_refused() {
     for mode in [2, 3, u32::MAX] {
-        let cfg = trackstats_config { interval_ms: 1000, mode, sink: None, sink_ctx: null_mut() };
+        let cfg = trackstats_config { interval_ms: 1000, mode, ..trackstats_config_default() };
         let mut out = SENTINEL as *mut trackstats_registry;
         assert_eq!(trackstats_registry_new(&cfg, &mut out), R::InvalidArgument, "mode {mode}");
         assert_eq!(out as usize, SENTINEL);
@@ -604,6 +604,12 @@ unsafe extern "C" fn call_back(ctx: *mut c_void, reports: *const trackstats_repo
     codes.push(("batch_new", trackstats_batch_new(8, &mut batch)));
     codes.push(("drain", trackstats_registry_drain(reg, batch)));
     trackstats_batch_free(batch);
+    // The figures and the exposition need no sampler role.
+    codes.push(("set_track_series", trackstats_registry_set_track_series(reg, 4)));
+    let (mut f, mut view) = (null_mut(), null());
+    codes.push(("figures", trackstats_registry_figures(reg, &mut f, &mut view)));
+    trackstats_figures_free(f);
+    codes.push(("prometheus", prometheus_code(reg)));
     // Open, record, close and release a track from inside the sink.
     let mut t = null_mut();
     codes.push(("open", trackstats_track_open(reg, c"PA".as_ptr(), 2, c"TR_99".as_ptr(), 5, null(), 0, 99, &mut t)));
@@ -648,6 +654,9 @@ fn a_manual_sink_calling_back_gets_reentrant_or_works() {
         ("stats", R::Ok),
         ("batch_new", R::Ok),
         ("drain", R::Ok),
+        ("set_track_series", R::Ok),
+        ("figures", R::Ok),
+        ("prometheus", R::Ok),
         ("open", R::Ok),
         ("track_close", R::Ok),
         ("registry_close", R::ReentrantCall),
@@ -688,6 +697,9 @@ fn a_threaded_sink_calling_back_and_closing_never_deadlocks() {
         ("stats", R::Ok),
         ("batch_new", R::Ok),
         ("drain", R::Ok),
+        ("set_track_series", R::Ok),
+        ("figures", R::Ok),
+        ("prometheus", R::Ok),
         ("open", R::Ok),
         ("track_close", R::Ok),
         ("registry_close", R::Ok),
@@ -738,4 +750,121 @@ fn a_second_close_returns_only_after_the_first_finished() {
     let rs = c.reports.lock().unwrap().clone();
     assert_eq!((sum(&rs, 1, 0), sum(&rs, 2, 0)), ((1, 1), (7, 2)), "{rs:?}");
     assert!(c.calls.load(SeqCst) >= 2, "the late report came in a later sink call");
+}
+
+/// Registries a sink reaches from inside a call: its own (`own`), a manual
+/// one and a threaded one without sinks, and a manual one (`nested`) whose
+/// sink calls back into `own` and into itself.
+#[derive(Default)]
+struct Cross {
+    own: AtomicPtr<trackstats_registry>,
+    manual: AtomicPtr<trackstats_registry>,
+    threaded: AtomicPtr<trackstats_registry>,
+    nested: AtomicPtr<trackstats_registry>,
+    codes: Mutex<Vec<(&'static str, trackstats_result)>>,
+    /// What the sink drained from the manual registry it ticked.
+    drained: Mutex<Vec<Seen>>,
+    started: AtomicBool,
+}
+
+fn prometheus_code(reg: *mut trackstats_registry) -> trackstats_result {
+    let mut text = null_mut();
+    let rc = trackstats_registry_prometheus(reg, null(), &mut text, null_mut());
+    trackstats_string_free(text);
+    rc
+}
+
+/// The sink of `Cross::own`: on its first call, every call that needs a
+/// registry's sampler role, on its own registry and on the others.
+unsafe extern "C" fn cross_call(ctx: *mut c_void, _: *const trackstats_report, _: usize) {
+    // SAFETY: `ctx` is a `Cross` that outlives every registry in it.
+    let x = unsafe { &*(ctx as *const Cross) };
+    if x.started.swap(true, SeqCst) {
+        return;
+    }
+    let (own, manual, threaded, nested) =
+        (x.own.load(SeqCst), x.manual.load(SeqCst), x.threaded.load(SeqCst), x.nested.load(SeqCst));
+    let mut codes = vec![
+        ("own tick", trackstats_registry_tick(own)),
+        ("own flush", trackstats_registry_flush(own)),
+        ("own prometheus", prometheus_code(own)),
+        ("own close", trackstats_registry_close(own)),
+    ];
+    // Another manual registry: a whole track life, ticked and drained here.
+    let t = open(manual, 5);
+    trackstats_record_up(t, 50);
+    codes.push(("manual tick", trackstats_registry_tick(manual)));
+    codes.push(("manual track_close", trackstats_track_close(t)));
+    trackstats_track_release(t);
+    codes.push(("manual flush", trackstats_registry_flush(manual)));
+    codes.push(("manual prometheus", prometheus_code(manual)));
+    x.drained.lock().unwrap().extend(drain(manual));
+    codes.push(("manual close", trackstats_registry_close(manual)));
+    // A threaded registry: flush, exposition, and a close that joins its thread.
+    codes.push(("threaded flush", trackstats_registry_flush(threaded)));
+    codes.push(("threaded prometheus", prometheus_code(threaded)));
+    codes.push(("threaded close", trackstats_registry_close(threaded)));
+    *x.codes.lock().unwrap() = codes;
+    // Nested: `nested`'s sink runs on this thread, inside this sink.
+    let n = open(nested, 6);
+    trackstats_record_up(n, 60);
+    let rc = trackstats_registry_tick(nested);
+    x.codes.lock().unwrap().push(("nested tick", rc));
+    trackstats_track_release(n);
+}
+
+/// The sink of `Cross::nested`, called from inside `cross_call`: this thread
+/// holds both registries' roles, so both refuse.
+unsafe extern "C" fn nested_call(ctx: *mut c_void, _: *const trackstats_report, _: usize) {
+    // SAFETY: as in `cross_call`.
+    let x = unsafe { &*(ctx as *const Cross) };
+    let (own, nested) = (x.own.load(SeqCst), x.nested.load(SeqCst));
+    let mut codes = x.codes.lock().unwrap();
+    codes.push(("nested sink: outer tick", trackstats_registry_tick(own)));
+    codes.push(("nested sink: own flush", trackstats_registry_flush(nested)));
+}
+
+/// Re-entrancy is decided per registry: from inside a sink, calls that need
+/// the sampler role of a registry whose role this thread holds (its own, and
+/// the outer one of a nested sink) return `REENTRANT_CALL`; the same calls on
+/// any other registry, manual or threaded, work. The exposition needs no
+/// role (it reads the published figures): it works on every one.
+#[test]
+fn a_sink_may_call_other_registries_but_not_its_own_role() {
+    let x: &'static Cross = Box::leak(Box::default());
+    within(Duration::from_secs(20), "sinks calling other registries", move || {
+        let ctx = x as *const Cross as *mut c_void;
+        x.own.store(registry(TRACKSTATS_MODE_MANUAL, 3_600_000, Some(cross_call), ctx), SeqCst);
+        x.manual.store(manual(), SeqCst);
+        x.threaded.store(registry(TRACKSTATS_MODE_THREAD, 3_600_000, None, null_mut()), SeqCst);
+        x.nested.store(registry(TRACKSTATS_MODE_MANUAL, 3_600_000, Some(nested_call), ctx), SeqCst);
+        let own = x.own.load(SeqCst);
+        let t = open(own, 1);
+        trackstats_record_up(t, 10);
+        assert_eq!(trackstats_registry_tick(own), R::Ok, "delivers to the sink, which calls out");
+        trackstats_track_release(t);
+        for r in [&x.own, &x.manual, &x.threaded, &x.nested] {
+            trackstats_registry_free(r.load(SeqCst));
+        }
+    });
+    let want = [
+        ("own tick", R::ReentrantCall),
+        ("own flush", R::ReentrantCall),
+        ("own prometheus", R::Ok),
+        ("own close", R::ReentrantCall),
+        ("manual tick", R::Ok),
+        ("manual track_close", R::Ok),
+        ("manual flush", R::Ok),
+        ("manual prometheus", R::Ok),
+        ("manual close", R::Ok),
+        ("threaded flush", R::Ok),
+        ("threaded prometheus", R::Ok),
+        ("threaded close", R::Ok),
+        ("nested sink: outer tick", R::ReentrantCall),
+        ("nested sink: own flush", R::ReentrantCall),
+        ("nested tick", R::Ok),
+    ];
+    assert_eq!(*x.codes.lock().unwrap(), want);
+    let rs = x.drained.lock().unwrap().clone();
+    assert_eq!(sum(&rs, 5, 0), (50, 1), "the manual registry ticked from the sink reported: {rs:?}");
 }

@@ -170,7 +170,9 @@ fn a_panicking_rust_sink_is_caught_counted_and_called_again() {
         }
         g.lock().unwrap().extend_from_slice(rs);
     });
-    let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(sink) }).expect("registry");
+    let reg =
+        Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: Some(sink), ..Default::default() })
+            .expect("registry");
     let t = reg.open(key(1)).expect("open");
     t.record_up(10);
     reg.tick().expect("the sink's panic does not reach the caller");
@@ -185,7 +187,7 @@ fn a_panicking_rust_sink_is_caught_counted_and_called_again() {
 #[cfg(feature = "fault-injection")]
 mod injected {
     use super::*;
-    use std::ptr::{null, null_mut};
+    use std::ptr::null_mut;
     use std::time::{Duration, Instant};
     use trackstats::ffi::{self, trackstats_registry, trackstats_result as R, trackstats_track};
 
@@ -229,6 +231,20 @@ mod injected {
         }
         ffi::trackstats_batch_free(batch);
         n
+    }
+
+    /// THREAD_SPAWN_FAILED, the one code of `trackstats_registry_new` no
+    /// argument can cause (tests/abi_codes.rs checks the others): nothing
+    /// written, and the next registry starts.
+    #[test]
+    fn a_sampler_thread_that_cannot_start_is_thread_spawn_failed() {
+        trackstats::fail_next_thread_spawn();
+        let cfg = ffi::trackstats_config_default();
+        let mut out = null_mut();
+        assert_eq!(ffi::trackstats_registry_new(&cfg, &mut out), R::ThreadSpawnFailed);
+        assert!(out.is_null(), "out written on failure");
+        assert_eq!(ffi::trackstats_registry_new(&cfg, &mut out), R::Ok);
+        ffi::trackstats_registry_free(out);
     }
 
     #[test]

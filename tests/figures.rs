@@ -12,7 +12,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 use trackstats::ffi::*;
-use trackstats::{Config, Direction, Mode, PrometheusOptions, Registry, TrackKey};
+use trackstats::{Config, Direction, HostedWords, Mode, PrometheusOptions, Registry, TrackKey};
+
+mod host_rule;
 
 use trackstats_result as R;
 
@@ -80,6 +82,7 @@ fn a_scrape_never_waits_for_a_stuck_sink() {
         mode: TRACKSTATS_MODE_THREAD,
         sink: Some(stuck_sink),
         sink_ctx: stuck as *const Stuck as *mut c_void,
+        ..trackstats_config_default()
     };
     let mut reg = null_mut();
     assert_eq!(trackstats_registry_new(&cfg, &mut reg), R::Ok);
@@ -184,7 +187,7 @@ fn a_scrape_never_waits_for_a_stuck_sink() {
 }
 
 fn manual() -> Registry {
-    Registry::new(Config { mode: Mode::Manual, interval: Duration::from_secs(3600), sink: None }).unwrap()
+    Registry::new(Config { mode: Mode::Manual, interval: Duration::from_secs(3600), ..Config::default() }).unwrap()
 }
 
 /// Bytes of the drained reports, by (country, direction).
@@ -333,6 +336,108 @@ fn track_series_are_admitted_once_and_stay_stable() {
     assert_eq!(sum(&text, "trackstats_bytes_total", ""), f.total(Direction::Up).bytes + 5);
 }
 
+/// Every take of a window is counted in the figures once, whichever path
+/// its track's release takes: a pass, the close flush, late flushes in a
+/// grace, a grace ended by the bound on tracks in their grace and by the
+/// registry's close, the sealing take of a release (a hosted track's words
+/// included), with closed tracks' reports folded into overflow reports
+/// because nobody drained. Records after the let-go are stale: counted in
+/// the stats, never in the figures or the reports.
+#[test]
+fn every_take_is_counted_once_whatever_path_the_release_takes() {
+    let reg = Registry::new(Config {
+        mode: Mode::Manual,
+        interval: Duration::from_secs(3600),
+        grace: Duration::from_secs(3600),
+        grace_slots: 2,
+        pending_closed_max: 3,
+        ..Config::default()
+    })
+    .unwrap();
+    let countries = ["SE", "DE", ""];
+    let key = |i: u64| TrackKey::new(&format!("PA_{i}"), "TR", countries[i as usize % 3], i).unwrap();
+    let mut recorded = 0u64;
+    let mut record = |h: *mut trackstats_track, n: u64| {
+        trackstats_record_up(h, n);
+        trackstats_record_down(h, n + 1);
+        recorded += 2 * n + 1;
+    };
+    let tracks: Vec<_> = (0..12).map(|i| reg.open(key(i)).unwrap()).collect();
+    let h: Vec<_> = tracks.iter().map(|t| t.as_ptr()).collect();
+    let hosted: Vec<(&'static HostedWords, _)> = (12..15)
+        .map(|i| {
+            let w: &'static HostedWords = Box::leak(Box::default());
+            // SAFETY: the block is never freed.
+            (w, unsafe { reg.open_hosted(key(i), std::ptr::NonNull::from(w)) }.unwrap())
+        })
+        .collect();
+    let mut hosted_bytes = 0;
+    let mut host = |reg: &Registry, h: *mut trackstats_track, w: &HostedWords, n: u64| {
+        host_rule::record(reg, h, w, Direction::Up, n);
+        hosted_bytes += n;
+    };
+    for (k, &t) in h.iter().enumerate() {
+        record(t, 100 + k as u64);
+    }
+    for (w, t) in &hosted {
+        host(&reg, t.as_ptr(), w, 50);
+    }
+    reg.tick().unwrap(); // a pass
+    for (k, &t) in h.iter().enumerate() {
+        record(t, 10 + k as u64); // in the open window
+    }
+    let mut tracks = tracks.into_iter();
+    // 0..4: released: their close flush, then a sealing take of nothing.
+    for t in tracks.by_ref().take(4) {
+        drop(t);
+    }
+    reg.flush().unwrap();
+    // 4..8: closed, late bytes, released after a grace; two graces at most,
+    // so each later one ends the oldest: its sealing take holds the bytes
+    // recorded in its grace.
+    let grace: Vec<_> = tracks.by_ref().take(4).collect();
+    for t in &grace {
+        t.close();
+    }
+    reg.flush().unwrap();
+    for (k, t) in grace.into_iter().enumerate() {
+        record(h[4 + k], 3);
+        t.release_after_grace();
+        reg.flush().unwrap();
+        record(h[4 + k], 4); // in its grace
+    }
+    // 8..12: released after a grace without a close; the last two are in
+    // their grace until the registry's close.
+    for (k, t) in tracks.enumerate() {
+        t.release_after_grace();
+        reg.flush().unwrap();
+        record(h[8 + k], 5);
+    }
+    // Hosted: bytes on the host's words at the release, for its takes; then
+    // records after the let-go, stale.
+    for (w, t) in hosted {
+        let p = t.as_ptr();
+        host(&reg, p, w, 7);
+        drop(t);
+        reg.flush().unwrap();
+        assert!(w.is_let_go());
+        host_rule::record(&reg, p, w, Direction::Up, 1000);
+    }
+    let mut reports = BTreeMap::new();
+    let before = reg.stats();
+    assert!(before.reports_overflowed > 0, "closed tracks' reports were folded: {before:?}");
+    assert_eq!(before.slots_in_grace, 2);
+    assert_eq!((before.stale_records, before.stale_bytes), (3, 3000));
+    drained(&reg, &mut reports);
+    assert_eq!(by_country(&reg), reports, "figures equal the reports, overflow reports included");
+    reg.close().unwrap(); // ends the two graces left
+    drained(&reg, &mut reports);
+    let f = reg.figures();
+    assert_eq!(by_country(&reg), reports, "and after the graces the close ended");
+    assert_eq!(f.total(Direction::Up).bytes + f.total(Direction::Down).bytes, recorded + hosted_bytes);
+    assert_eq!(f.stats().stale_bytes, 3000, "stale bytes are in no figure");
+}
+
 /// A sink may read the figures and the exposition of its own registry: they
 /// never wait for the sampler role the sink's caller holds.
 #[test]
@@ -346,7 +451,13 @@ fn the_sink_may_read_figures_and_the_exposition() {
         seen2.store(sum(&text, "trackstats_bytes_total", "direction=\"incoming\""), SeqCst);
     });
     let reg = Arc::new(
-        Registry::new(Config { mode: Mode::Manual, interval: Duration::from_secs(3600), sink: Some(sink) }).unwrap(),
+        Registry::new(Config {
+            mode: Mode::Manual,
+            interval: Duration::from_secs(3600),
+            sink: Some(sink),
+            ..Config::default()
+        })
+        .unwrap(),
     );
     slot.set(reg.clone()).ok().unwrap();
     let t = reg.open(TrackKey::new("PA", "TR", "SE", 0).unwrap()).unwrap();

@@ -27,6 +27,7 @@
 #![cfg(trackstats_loom)]
 
 mod c_abi;
+mod host_rule;
 mod loom_support;
 use loom_support::{manual_registry, model};
 
@@ -38,8 +39,8 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use trackstats::ffi;
 use trackstats::{
-    Config, Direction, Mode, Registry, Report, TrackKey, MAX_INTERVAL, TRACKSTATS_FLAG_FINAL, TRACKSTATS_FLAG_LATE,
-    TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_WORD_SPILL_MASK,
+    Config, Direction, HostedWords, Mode, Registry, Report, TrackKey, MAX_INTERVAL, TRACKSTATS_FLAG_FINAL,
+    TRACKSTATS_FLAG_LATE, TRACKSTATS_MAX_INLINE_BYTES, TRACKSTATS_WORD_MESSAGE_ONE, TRACKSTATS_WORD_SPILL_MASK,
 };
 
 fn key(user: u64) -> TrackKey {
@@ -201,8 +202,12 @@ fn spill_races_tick() {
         let wide = TRACKSTATS_MAX_INLINE_BYTES + 1;
         let h = thread::spawn(move || {
             let t = handle as *mut ffi::trackstats_track;
+            // One record of half the byte field, put straight on the word
+            // (under loom the window words are loom atomics, at the address
+            // the C ABI gives), so the next record spills.
+            up_word(t).fetch_add(TRACKSTATS_WORD_MESSAGE_ONE | HALF, std::sync::atomic::Ordering::Relaxed);
             ffi::trackstats_record_up(t, 10);
-            ffi::trackstats_track_slow_path(t, 0, TRACKSTATS_WORD_SPILL_MASK);
+            ffi::trackstats_track_slow_path(t, 0, TRACKSTATS_WORD_SPILL_MASK); // a stray call: harmless
             ffi::trackstats_record_up(t, wide);
         });
         assert_eq!(ffi::trackstats_registry_tick(reg), ffi::trackstats_result::Ok);
@@ -227,7 +232,7 @@ fn spill_races_tick() {
                 messages += r.messages;
             }
         }
-        assert_eq!((bytes, messages), (10 + wide, 2), "spilled and wide records reported exactly once");
+        assert_eq!((bytes, messages), (HALF + 10 + wide, 3), "spilled and wide records reported exactly once");
         ffi::trackstats_batch_free(batch);
         ffi::trackstats_registry_free(reg);
     });
@@ -353,7 +358,8 @@ impl SinkProbe {
 
     /// A registry with the longest interval whose sink is this probe.
     fn registry(self: &Arc<Self>, mode: Mode) -> Registry {
-        Registry::new(Config { interval: MAX_INTERVAL, mode, sink: Some(self.sink()) }).expect("registry")
+        Registry::new(Config { interval: MAX_INTERVAL, mode, sink: Some(self.sink()), ..Default::default() })
+            .expect("registry")
     }
 
     fn sink(self: &Arc<Self>) -> trackstats::Sink {
@@ -462,7 +468,13 @@ fn close_from_sink_races_host_close() {
             }
         });
         let reg = Arc::new(
-            Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: Some(sink) }).expect("registry"),
+            Registry::new(Config {
+                interval: MAX_INTERVAL,
+                mode: Mode::Thread,
+                sink: Some(sink),
+                ..Default::default()
+            })
+            .expect("registry"),
         );
         weak.set(Arc::downgrade(&reg)).expect("set once");
         let t1 = reg.open(key(1)).expect("open 1");
@@ -518,7 +530,9 @@ fn open_races_tick() {
 #[test]
 fn thread_mode_requests_stay_in_order() {
     model("thread_mode_requests_stay_in_order", || {
-        let reg = Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, sink: None }).expect("registry");
+        let reg =
+            Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Thread, ..loom_support::reusing_at_once() })
+                .expect("registry");
         let t1 = reg.open(key(1)).expect("open 1");
         t1.close();
         drop(t1);
@@ -538,5 +552,173 @@ fn thread_mode_requests_stay_in_order() {
         for f in flags_of(&reports, 2, Direction::Up) {
             assert!(f & TRACKSTATS_FLAG_FINAL != 0 && f & TRACKSTATS_FLAG_LATE == 0, "{reports:?}");
         }
+    });
+}
+
+/// Half the byte field of a window word: a word holding it spills on the
+/// next record.
+const HALF: u64 = 1 << (trackstats::TRACKSTATS_WORD_BYTES_BITS - 1);
+
+fn track_ptr(handle: usize) -> *mut ffi::trackstats_track {
+    handle as *mut ffi::trackstats_track
+}
+
+/// The up window word of a C handle. Under loom the slot's words are loom
+/// atomics, and `trackstats_track_window_words` gives their address.
+fn up_word<'a>(t: *mut ffi::trackstats_track) -> &'a loom::sync::atomic::AtomicU64 {
+    // SAFETY: the address of the live slot's first word, a loom `AtomicU64`.
+    unsafe { &*(ffi::trackstats_track_window_words(t) as *const loom::sync::atomic::AtomicU64) }
+}
+
+/// A manual registry with the longest quarantine and room for one slot in
+/// it (a released slot waits), and the given grace.
+fn quarantined(grace: std::time::Duration, grace_slots: usize) -> Registry {
+    Registry::new(Config {
+        interval: MAX_INTERVAL,
+        mode: Mode::Manual,
+        quarantine: MAX_INTERVAL,
+        quarantine_slots: 1,
+        grace,
+        grace_slots,
+        ..Default::default()
+    })
+    .expect("registry")
+}
+
+/// A writer records through a handle while its track is released (the
+/// release's sealing take) and a new track opens: each of the writer's
+/// records is reported for its own track (before the seal) or counted stale
+/// (after), never both or neither, and never lands in the new track.
+#[test]
+fn stale_records_race_the_seal() {
+    model("stale_records_race_the_seal", || {
+        let reg = Arc::new(quarantined(MAX_INTERVAL, 0));
+        let old = reg.open(key(1)).expect("open");
+        let handle = old.as_ptr() as usize;
+        let h = thread::spawn(move || {
+            let t = handle as *mut ffi::trackstats_track;
+            ffi::trackstats_record_up(t, 10);
+            ffi::trackstats_record_up(t, 10);
+        });
+        drop(old);
+        reg.flush().expect("flush");
+        let new = reg.open(key(2)).expect("open");
+        new.record_up(7);
+        h.join().expect("writer");
+        drop(new);
+        reg.flush().expect("flush");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let t = Tally::of(&reports);
+        let stats = reg.stats();
+        assert_eq!(t.get(2, Direction::Up), (7, 1), "the new track got stale bytes: {reports:?}");
+        let (bytes, messages) = t.get(1, Direction::Up);
+        assert_eq!(
+            (bytes + stats.stale_bytes, messages + stats.stale_records),
+            (20, 2),
+            "reported {reports:?} + stale {stats:?}"
+        );
+    });
+}
+
+/// A record whose spill (its word at half a field) races the release's
+/// sealing take: moved into the accumulator before the seal (reported) or
+/// found sealed after (stale); a sealed word is never unsealed.
+#[test]
+fn spill_races_the_seal() {
+    model("spill_races_the_seal", || {
+        let reg = Arc::new(quarantined(MAX_INTERVAL, 0));
+        let track = reg.open(key(1)).expect("open");
+        let handle = track.as_ptr() as usize;
+        up_word(track.as_ptr()).fetch_add(TRACKSTATS_WORD_MESSAGE_ONE | HALF, std::sync::atomic::Ordering::Relaxed);
+        let h = thread::spawn(move || {
+            ffi::trackstats_record_up(handle as *mut ffi::trackstats_track, 10);
+        });
+        drop(track);
+        reg.flush().expect("flush");
+        h.join().expect("writer");
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let (bytes, messages) = Tally::of(&reports).get(1, Direction::Up);
+        let stats = reg.stats();
+        assert_eq!(
+            (bytes + stats.stale_bytes, messages + stats.stale_records),
+            (HALF + 10, 2),
+            "{reports:?} {stats:?}"
+        );
+    });
+}
+
+/// A host records on its hosted words (the header's rule, tests/host_rule)
+/// while the track is released: every record is reported or counted stale,
+/// and once the host sees the let-go mark every access the library made to
+/// the block happened before (loom checks the host's plain reads of the
+/// words against the library's swaps: a let-go store weaker than Release, or
+/// a library access after it, is a causality violation).
+#[test]
+fn hosted_words_are_let_go_last() {
+    model("hosted_words_are_let_go_last", || {
+        let reg = Arc::new(quarantined(MAX_INTERVAL, 0));
+        let block: &'static HostedWords = Box::leak(Box::default());
+        // SAFETY: never freed (leaked per model run).
+        let track = unsafe { reg.open_hosted(key(1), std::ptr::NonNull::from(block)) }.expect("open");
+        let handle = track.as_ptr() as usize;
+        let host = reg.clone();
+        let h = thread::spawn(move || {
+            let t = handle as *mut ffi::trackstats_track;
+            host_rule::record(&host, t, block, Direction::Up, 10);
+            host_rule::record(&host, t, block, Direction::Up, 10);
+            if block.is_let_go() {
+                // The block is the host's alone: plain reads, as a free would be.
+                // SAFETY: no other thread accesses the block after the let-go.
+                let w = unsafe { block.window(Direction::Up).unsync_load() };
+                assert!(trackstats::TRACKSTATS_WORD_SEALED <= w, "a let-go word is sealed");
+            }
+        });
+        drop(track);
+        reg.flush().expect("flush");
+        h.join().expect("host");
+        assert!(block.is_let_go());
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports);
+        let (bytes, messages) = Tally::of(&reports).get(1, Direction::Up);
+        let stats = reg.stats();
+        assert_eq!((bytes + stats.stale_bytes, messages + stats.stale_records), (20, 2), "{reports:?} {stats:?}");
+        let totals = block.final_totals()[0];
+        assert_eq!((totals.bytes, totals.messages), (bytes, messages), "the block's totals are what was reported");
+    });
+}
+
+/// A release after a grace: the host records in the grace, and while it
+/// ends (a zero grace ends at the sampler's next activity): records in the
+/// grace are reported late, the ones after counted stale, none lost.
+#[test]
+fn grace_ends_under_host_records() {
+    model("grace_ends_under_host_records", || {
+        let reg = Arc::new(quarantined(std::time::Duration::ZERO, 1));
+        let block: &'static HostedWords = Box::leak(Box::default());
+        // SAFETY: never freed (leaked per model run).
+        let track = unsafe { reg.open_hosted(key(1), std::ptr::NonNull::from(block)) }.expect("open");
+        let handle = track.as_ptr() as usize;
+        host_rule::record(&reg, track.as_ptr(), block, Direction::Down, 5);
+        track.release_after_grace();
+        reg.flush().expect("flush"); // the close flush; the grace begins
+        let mut reports = Vec::new();
+        drain(&reg, &mut reports); // the final report, apart from the late ones
+        host_rule::record(&reg, track_ptr(handle), block, Direction::Down, 20); // in the grace
+        let host = reg.clone();
+        let h = thread::spawn(move || {
+            let t = handle as *mut ffi::trackstats_track;
+            host_rule::record(&host, t, block, Direction::Down, 10);
+        });
+        reg.flush().expect("flush"); // the grace ends
+        h.join().expect("host");
+        assert!(block.is_let_go());
+        drain(&reg, &mut reports);
+        let (bytes, messages) = Tally::of(&reports).get(1, Direction::Down);
+        let stats = reg.stats();
+        assert_eq!((bytes + stats.stale_bytes, messages + stats.stale_records), (35, 3), "{reports:?} {stats:?}");
+        let late: u64 = reports.iter().filter(|r| r.flags & TRACKSTATS_FLAG_LATE != 0).map(|r| r.bytes).sum();
+        assert!(late == 20 || late == 30, "the record in the grace is reported late: {reports:?}");
     });
 }

@@ -93,7 +93,13 @@ impl trackstats_batch {
 }
 
 /// Creates a batch holding up to `capacity` (>= 1) reports; on success writes
-/// it to `*out`, owned by the caller. Thread-safe.
+/// it to `*out`, owned by the caller. Any capacity from 1 to `SIZE_MAX` is
+/// accepted: it is a bound on what one drain moves, not an allocation (the
+/// batch preallocates room for at most 4096 reports and grows with what is
+/// drained into it). Thread-safe.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `INVALID_CAPACITY` for a
+/// capacity of 0; `PANIC` for a bug in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_batch_new(capacity: usize, out: *mut *mut trackstats_batch) -> trackstats_result {
     guard(|| {

@@ -93,9 +93,14 @@ impl trackstats_figures_view {
 /// Reads the registry's figures: the latest the sampler published, with the
 /// health counters as they stand. Never waits for the sampler, a window pass
 /// or a sink (costs one allocation, whatever the number of tracks); works
-/// from inside the sink and after `trackstats_registry_close`. On success
-/// `*out` is owned by the caller (free it with `trackstats_figures_free`)
-/// and `*view` points to its contents, valid until then. Thread-safe.
+/// from inside the sink (its own registry's too) and after
+/// `trackstats_registry_close`. On success `*out` is owned by the caller
+/// (free it with `trackstats_figures_free`) and `*view` points to its
+/// contents, valid until then; on failure neither is written. Thread-safe.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry, `out` or `view`;
+/// `FORKED` for a registry inherited from a parent process; `PANIC` for a
+/// bug in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_figures(
     registry: *const trackstats_registry,
@@ -106,6 +111,9 @@ pub extern "C" fn trackstats_registry_figures(
         let r = arg!(registry);
         let out = arg!(mut out);
         let view = arg!(mut view);
+        if r.inner.inherited() {
+            return trackstats_result::Forked;
+        }
         let figures = r.inner.figures();
         let f = Box::new(trackstats_figures { view: trackstats_figures_view::of(&figures), _figures: figures });
         let p = Box::into_raw(f);
@@ -137,14 +145,23 @@ pub extern "C" fn trackstats_figures_free(figures: *mut trackstats_figures) {
 /// series ends (its bytes stay in its country's sums). A track that moved
 /// before is admitted with its whole cumulative sum. Calling again changes
 /// the limit for series admitted afterwards; there is no off. A no-op after
-/// `trackstats_registry_close`. Never waits. Thread-safe.
+/// `trackstats_registry_close`. Never waits; works from inside the sink.
+/// Thread-safe.
+///
+/// Returns `OK` (also after `trackstats_registry_close`); `NULL_ARGUMENT`
+/// for a NULL registry; `FORKED` for a registry inherited from a parent
+/// process; `PANIC` for a bug in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_set_track_series(
     registry: *const trackstats_registry,
     max_series: u32,
 ) -> trackstats_result {
     guard(|| {
-        arg!(registry).inner.set_track_series(max_series);
+        let r = arg!(registry);
+        if r.inner.inherited() {
+            return trackstats_result::Forked;
+        }
+        r.inner.set_track_series(max_series);
         trackstats_result::Ok
     })
 }

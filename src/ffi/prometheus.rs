@@ -19,7 +19,8 @@ pub struct trackstats_prometheus_options {
     /// series per direction with `track_id="__overflow__"`.
     pub max_track_series: u32,
     /// A constant `node_id` label on every series (UTF-8, pointer + length;
-    /// NULL or empty for none).
+    /// none when the length is 0; a NULL pointer with a non-zero length is
+    /// `NULL_ARGUMENT`).
     pub node_id: *const c_char,
     pub node_id_len: usize,
 }
@@ -32,8 +33,13 @@ pub struct trackstats_prometheus_options {
 /// defaults. On success `*out` is a NUL-terminated string owned by the
 /// caller (free it with `trackstats_string_free`) and `*out_len`, if
 /// `out_len` is not NULL, its length without the NUL. Never waits for the
-/// sampler, a window pass or a sink; works from inside the sink.
-/// Thread-safe.
+/// sampler, a window pass or a sink; works from inside the sink (its own
+/// registry's too) and after `trackstats_registry_close`. Thread-safe.
+///
+/// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`, or a NULL
+/// `node_id` with a non-zero length; `INVALID_UTF8` for a `node_id` that is
+/// not UTF-8; `FORKED` for a registry inherited from a parent process;
+/// `PANIC` for a bug in trackstats (caught).
 #[no_mangle]
 pub extern "C" fn trackstats_registry_prometheus(
     registry: *const trackstats_registry,

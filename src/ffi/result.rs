@@ -32,8 +32,9 @@ pub enum trackstats_result {
     RegistryClosed = 8,
     /// `trackstats_registry_tick` on a registry with a sampler thread.
     WrongMode = 9,
-    /// Called from inside the sink in a way that would need the sampler role
-    /// the sink's caller holds (tick, flush, or close of a manual registry).
+    /// Called from inside this registry's own sink (the calling thread holds
+    /// its sampler role) in a way that needs that role: tick, flush,
+    /// prometheus, or close of a manual registry.
     ReentrantCall = 10,
     /// Every slot index is in use.
     TooManyTracks = 11,
@@ -42,6 +43,9 @@ pub enum trackstats_result {
     /// A bug inside trackstats was caught at the boundary; state is unchanged
     /// where the call had not yet acted.
     Panic = 13,
+    /// The registry was made by a parent of this process, which then
+    /// forked: in the child it is inert (see `trackstats_registry_free`).
+    Forked = 14,
 }
 
 impl From<Error> for trackstats_result {
@@ -56,13 +60,14 @@ impl From<Error> for trackstats_result {
             Error::ThreadSpawn => trackstats_result::ThreadSpawnFailed,
             Error::WrongMode => trackstats_result::WrongMode,
             Error::Reentrant => trackstats_result::ReentrantCall,
+            Error::Forked => trackstats_result::Forked,
         }
     }
 }
 
 impl trackstats_result {
     /// Every code, in order: `ALL[c as usize] as u32 == c`.
-    const ALL: [trackstats_result; 14] = [
+    const ALL: [trackstats_result; 15] = [
         trackstats_result::Ok,
         trackstats_result::NullArgument,
         trackstats_result::InvalidUtf8,
@@ -77,6 +82,7 @@ impl trackstats_result {
         trackstats_result::TooManyTracks,
         trackstats_result::ThreadSpawnFailed,
         trackstats_result::Panic,
+        trackstats_result::Forked,
     ];
 
     /// The code of a value from C, None for a value no code has.
@@ -103,6 +109,7 @@ impl trackstats_result {
             trackstats_result::TooManyTracks => c"too many tracks",
             trackstats_result::ThreadSpawnFailed => c"the sampler thread could not be started",
             trackstats_result::Panic => c"internal panic caught at the ABI boundary",
+            trackstats_result::Forked => c"the registry was inherited from a parent process (fork): inert",
         }
     }
 }
@@ -114,7 +121,7 @@ const _: () = {
         assert!(trackstats_result::ALL[c] as usize == c);
         c += 1;
     }
-    assert!(trackstats_result::Panic as usize == trackstats_result::ALL.len() - 1);
+    assert!(trackstats_result::Forked as usize == trackstats_result::ALL.len() - 1);
 };
 
 /// A static, NUL-terminated name for any result value, known or not.

@@ -64,9 +64,13 @@ pub fn with_sink(interval_ms: u64) -> (Registry, Arc<Mutex<Vec<Report>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let sink: Sink = Box::new(move |rs: &[Report]| s.lock().unwrap().extend_from_slice(rs));
-    let reg =
-        Registry::new(Config { interval: Duration::from_millis(interval_ms), mode: Mode::Thread, sink: Some(sink) })
-            .unwrap();
+    let reg = Registry::new(Config {
+        interval: Duration::from_millis(interval_ms),
+        mode: Mode::Thread,
+        sink: Some(sink),
+        ..Default::default()
+    })
+    .unwrap();
     (reg, seen)
 }
 

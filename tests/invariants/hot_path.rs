@@ -48,8 +48,13 @@ fn records_never_call_into_the_host() {
     let threads = Arc::new(Mutex::new(Vec::new()));
     let th = threads.clone();
     let sink: Sink = Box::new(move |_: &[Report]| th.lock().unwrap().push(thread::current().id()));
-    let reg =
-        Registry::new(Config { interval: Duration::from_millis(1), mode: Mode::Thread, sink: Some(sink) }).unwrap();
+    let reg = Registry::new(Config {
+        interval: Duration::from_millis(1),
+        mode: Mode::Thread,
+        sink: Some(sink),
+        ..Default::default()
+    })
+    .unwrap();
     let t = reg.open(key(1)).unwrap();
     let deadline = Instant::now() + Duration::from_millis(50);
     while Instant::now() < deadline {
@@ -77,8 +82,13 @@ fn records_and_closes_never_wait_for_a_stuck_sink() {
             thread::sleep(Duration::from_millis(1));
         }
     });
-    let reg =
-        Registry::new(Config { interval: Duration::from_millis(1), mode: Mode::Thread, sink: Some(sink) }).unwrap();
+    let reg = Registry::new(Config {
+        interval: Duration::from_millis(1),
+        mode: Mode::Thread,
+        sink: Some(sink),
+        ..Default::default()
+    })
+    .unwrap();
     let a = reg.open(key(1)).unwrap();
     a.record_up(1);
     entered_rx.recv_timeout(Duration::from_secs(5)).expect("the sink was entered");

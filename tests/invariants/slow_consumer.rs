@@ -2,11 +2,12 @@
 //! reports of one (track, direction) merge instead of growing or dropping.
 
 use crate::common::*;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-use trackstats::{Config, Mode, Registry, Report, Sink};
+use trackstats::{Config, Direction, Mode, Registry, Report, Sink, TrackKey, TRACKSTATS_FLAG_OVERFLOW};
 
 const TRACKS: u64 = 8;
 
@@ -55,8 +56,13 @@ fn a_stuck_sink_delays_reports_but_never_loses_them() {
         }
         s.lock().unwrap().extend_from_slice(rs);
     });
-    let reg =
-        Registry::new(Config { interval: Duration::from_millis(5), mode: Mode::Thread, sink: Some(sink) }).unwrap();
+    let reg = Registry::new(Config {
+        interval: Duration::from_millis(5),
+        mode: Mode::Thread,
+        sink: Some(sink),
+        ..Default::default()
+    })
+    .unwrap();
     let t = reg.open(key(1)).unwrap();
     let mut truth = Ledger::default();
     let until = Instant::now() + Duration::from_millis(400);
@@ -123,4 +129,62 @@ fn a_consumer_biting_into_long_passes_gets_everything_once() {
     assert!(s.reports_merged > 0 && s.reports_emitted > 4 * 4096, "{s:?}");
     assert!(max_pending <= 2 * MANY, "{max_pending} reports pending for {MANY} tracks");
     got.assert_equals(&truth);
+}
+
+/// A consumer that never drains while tracks come and go (issue 15, item
+/// 2): 200,000 tracks opened, recorded, closed and released on a threaded
+/// registry, nobody taking a report. Reports of closed tracks pend up to
+/// `pending_closed_max`; the rest fold into per-country overflow reports, so
+/// pending reports stay under the bound all along, and when the consumer at
+/// last drains, every byte and message is there, per country.
+#[test]
+fn a_consumer_that_never_drains_holds_bounded_reports_and_loses_nothing() {
+    const CAP: usize = 1000;
+    let reg =
+        Registry::new(Config { interval: Duration::from_millis(10), pending_closed_max: CAP, ..Default::default() })
+            .unwrap();
+    let countries = ["DE", "US", "BR", ""];
+    let mut truth: HashMap<(&str, Direction), (u64, u64)> = HashMap::new();
+    let mut add = |c, d, n| {
+        let e = truth.entry((c, d)).or_default();
+        e.0 += n;
+        e.1 += 1;
+    };
+    let bound = |s: &trackstats::Stats| CAP as u64 + 2 * s.live_slots + 2 * 257;
+    let mut max_pending = 0;
+    for i in 0..200_000u64 {
+        let country = countries[(i % 4) as usize];
+        let t = reg.open(TrackKey::new("PA", &format!("TR_{i}"), country, i).unwrap()).unwrap();
+        let n = 1 + i % 1500;
+        t.record_up(n);
+        add(country, Direction::Up, n);
+        if i % 3 == 0 {
+            t.record_down(n);
+            add(country, Direction::Down, n);
+        }
+        drop(t);
+        if i % 10_000 == 0 {
+            reg.flush().unwrap();
+            let s = reg.stats();
+            assert!(s.reports_pending <= bound(&s), "pending {} over the bound: {s:?}", s.reports_pending);
+            max_pending = max_pending.max(s.reports_pending);
+        }
+    }
+    reg.flush().unwrap();
+    let s = reg.stats();
+    assert_eq!(s.live_slots, 0);
+    assert!(s.reports_pending <= bound(&s), "{s:?}");
+    assert!(s.reports_overflowed > 150_000, "the tracks beyond the bound overflowed: {s:?}");
+    let reports = drain_all(&reg);
+    let mut got: HashMap<(&str, Direction), (u64, u64)> = HashMap::new();
+    for r in &reports {
+        let c = countries.iter().find(|c| **c == r.key.country()).expect("a country of ours");
+        let e = got.entry((c, r.direction)).or_default();
+        e.0 += r.bytes;
+        e.1 += r.messages;
+    }
+    assert_eq!(got, truth, "reported per country and direction != recorded");
+    let overflow = reports.iter().filter(|r| r.flags & TRACKSTATS_FLAG_OVERFLOW != 0).count();
+    assert!((1..=2 * countries.len()).contains(&overflow), "{overflow} overflow reports");
+    println!("never drained: at most {max_pending} reports pending, {} folded into {overflow}", s.reports_overflowed);
 }

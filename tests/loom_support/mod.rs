@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::time::Duration;
 use trackstats::{Config, Mode, Registry, MAX_INTERVAL};
 
 /// Preemption bound when `LOOM_MAX_PREEMPTIONS` is unset (CI sets it).
@@ -26,7 +27,14 @@ pub fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
     println!("loom model {name}: {n} interleavings explored (preemption bound {bound:?})");
 }
 
-/// Manual mode with the longest interval: windows close only by `tick`.
+/// Manual mode with the longest interval: windows close only by `tick`. No
+/// quarantine: a released slot is the next one handed out, so the models
+/// race reuse too.
 pub fn manual_registry() -> Registry {
-    Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, sink: None }).expect("registry")
+    Registry::new(Config { interval: MAX_INTERVAL, mode: Mode::Manual, ..reusing_at_once() }).expect("registry")
+}
+
+/// The default configuration without a quarantine.
+pub fn reusing_at_once() -> Config {
+    Config { quarantine: Duration::ZERO, quarantine_slots: 0, ..Default::default() }
 }

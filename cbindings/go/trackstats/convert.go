@@ -102,5 +102,14 @@ func goStats(s clib.Stats) Stats {
 		RecordsRejected: s.RecordsRejected,
 		SamplerPanics:   s.SamplerPanics,
 		SinkPanics:      s.SinkPanics,
+
+		StaleRecords:      s.StaleRecords,
+		StaleBytes:        s.StaleBytes,
+		SlotsQuarantined:  s.SlotsQuarantined,
+		SlotsInGrace:      s.SlotsInGrace,
+		SegmentsResident:  s.SegmentsResident,
+		SegmentsReturned:  s.SegmentsReturned,
+		ReportsOverflowed: s.ReportsOverflowed,
+		ReportsLateTicks:  s.ReportsLateTicks,
 	}
 }

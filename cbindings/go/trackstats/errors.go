@@ -32,6 +32,9 @@ const (
 	ErrTooManyTracks   ResultError = clib.ResultTooManyTracks
 	ErrThreadSpawn     ResultError = clib.ResultThreadSpawnFailed
 	ErrPanic           ResultError = clib.ResultPanic
+	// ErrForked: the registry was made before a fork(), in the parent; in
+	// the child it is inert (records count nowhere, nothing is reported).
+	ErrForked ResultError = clib.ResultForked
 )
 
 // ErrNoLibrary: NewRegistry found no libtrackstats. The error it returns

@@ -39,6 +39,10 @@ const (
 	// FlagMerged: several windows folded into one because the consumer
 	// lagged or the sampler missed deadlines; Start..End spans them all.
 	FlagMerged Flags = clib.FlagMerged
+	// FlagOverflow: reports of closed tracks folded into one per country and
+	// direction because too many of them were pending (a consumer that does
+	// not drain); ParticipantID and TrackID are "__overflow__".
+	FlagOverflow Flags = clib.FlagOverflow
 )
 
 // Report is one (track, direction, window) delta. Only non-zero deltas are
@@ -112,6 +116,24 @@ type Stats struct {
 	RecordsRejected uint64
 	SamplerPanics   uint64
 	SinkPanics      uint64
+	// StaleRecords and StaleBytes: records that reached a track after its
+	// release, caught and never reported nor given to another track.
+	StaleRecords uint64
+	StaleBytes   uint64
+	// SlotsQuarantined: released slots waiting before they may be reused.
+	SlotsQuarantined uint64
+	// SlotsInGrace: tracks released after a grace, still in it.
+	SlotsInGrace uint64
+	// SegmentsResident and SegmentsReturned: slab segments (1024 slots)
+	// whose memory is resident, and those whose memory went back to the
+	// system.
+	SegmentsResident uint64
+	SegmentsReturned uint64
+	// ReportsOverflowed: reports of closed tracks folded into an overflow
+	// report (FlagOverflow).
+	ReportsOverflowed uint64
+	// ReportsLateTicks: reports of a window pass after missed deadlines.
+	ReportsLateTicks uint64
 }
 
 func unixNano(ns uint64) time.Time {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
 
 func TestRecordTickDrain(t *testing.T) {
@@ -210,6 +212,11 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if ErrWrongMode.Error() == "" || !strings.HasPrefix(ErrWrongMode.Error(), "trackstats: ") {
 		t.Errorf("error text %q", ErrWrongMode.Error())
+	}
+	// A registry inherited by a forked child (a Go process cannot fork
+	// itself; tests/fork.rs provokes the code): the library's name for it.
+	if err := resultErr(clib.ResultForked); !errors.Is(err, ErrForked) || !strings.Contains(err.Error(), "fork") {
+		t.Errorf("FORKED = %v", err)
 	}
 	var nilReg *Registry
 	if _, err := nilReg.OpenTrack("p", "t", "", 0); !errors.Is(err, ErrRegistryClosed) {

@@ -36,6 +36,12 @@
 // The top bit of each field: when the old value has one set, spill.
 #define TRACKSTATS_WORD_SPILL_MASK 9223372586610589696ull
 
+// The value of a sealed window word: both spill bits, nothing else. A word
+// that reads as sealed (`(w & TRACKSTATS_WORD_SPILL_MASK) ==
+// TRACKSTATS_WORD_SPILL_MASK`) holds `w - TRACKSTATS_WORD_SEALED` of records
+// made after the seal.
+#define TRACKSTATS_WORD_SEALED TRACKSTATS_WORD_SPILL_MASK
+
 // The largest record that goes through the window word (16 MiB - 1).
 #define TRACKSTATS_MAX_INLINE_BYTES 16777215
 
@@ -82,6 +88,35 @@
 // sampler missed deadlines; the report spans all of them.
 #define TRACKSTATS_FLAG_MERGED 4
 
+// Reports of closed tracks folded into one per country and direction,
+// because the consumer let `pending_closed_max` of them pend: participant
+// and track id `"__overflow__"`, the tracks' country (`"__overflow__"` too
+// once 256 countries have an overflow report), user data 0; the figures are
+// the sums of the folded reports, the window spans theirs.
+#define TRACKSTATS_FLAG_OVERFLOW 8
+
+// Words in a hosted window block.
+#define TRACKSTATS_HOSTED_WORDS 8
+
+// Index of the up window word in a hosted block.
+#define TRACKSTATS_HOSTED_WORD_UP 0
+
+// Index of the down window word in a hosted block.
+#define TRACKSTATS_HOSTED_WORD_DOWN 1
+
+// Index of the let-go word in a hosted block (no record touches it).
+#define TRACKSTATS_HOSTED_WORD_LET_GO 2
+
+// Index of the final up bytes in a hosted block (valid once let go);
+// up messages, down bytes and down messages follow.
+#define TRACKSTATS_HOSTED_WORD_TOTAL_UP_BYTES 4
+
+// The let-go word's value once the library has let go of the block.
+#define TRACKSTATS_HOSTED_LET_GO 1
+
+// Words in a hosted packet block.
+#define TRACKSTATS_HOSTED_PACKET_WORDS 16
+
 // The shortest window a registry accepts, in milliseconds.
 #define TRACKSTATS_INTERVAL_MIN_MS 1
 
@@ -91,11 +126,39 @@
 // The default window, in milliseconds: 5 s, as LiveKit's ticker.
 #define TRACKSTATS_INTERVAL_DEFAULT_MS 5000
 
+// How long a released track's slot waits, by default, before another track
+// may have it (`trackstats_config.quarantine_ms`), in milliseconds.
+#define TRACKSTATS_QUARANTINE_DEFAULT_MS 5000
+
+// How many released slots wait in the quarantine at most, by default.
+#define TRACKSTATS_QUARANTINE_DEFAULT_SLOTS 4096
+
+// How long a track released after a grace
+// (`trackstats_track_release_after_grace`) keeps its slot by default, in
+// milliseconds: one default window.
+#define TRACKSTATS_GRACE_DEFAULT_MS 5000
+
+// How many reports of closed tracks may pend, by default, before more fold
+// into per-country overflow reports (`trackstats_config.pending_closed_max`).
+#define TRACKSTATS_PENDING_CLOSED_DEFAULT 65536
+
+// How many tracks may be in their grace at once, by default.
+#define TRACKSTATS_GRACE_DEFAULT_SLOTS 4096
+
+// The most tracks one registry holds at once (open, or closed and not yet
+// released): 2^26.
+#define TRACKSTATS_MAX_TRACKS (1 << 26)
+
 // A sampler thread closes windows on absolute deadlines.
 #define TRACKSTATS_MODE_THREAD 0
 
 // No thread: the caller closes windows with `trackstats_registry_tick`.
 #define TRACKSTATS_MODE_MANUAL 1
+
+// Debug: never reuse a released slot. Every record through a stale handle
+// is caught by the sealed words and counted in `stale_records`; memory grows
+// with every track ever opened.
+#define TRACKSTATS_CONFIG_NEVER_REUSE 1
 
 // What a fallible call returns. `TRACKSTATS_RESULT_OK` is 0; any other value
 // means nothing was written to the out-parameters. New codes may be added:
@@ -125,8 +188,9 @@ enum trackstats_result
   TRACKSTATS_RESULT_REGISTRY_CLOSED = 8,
   // `trackstats_registry_tick` on a registry with a sampler thread.
   TRACKSTATS_RESULT_WRONG_MODE = 9,
-  // Called from inside the sink in a way that would need the sampler role
-  // the sink's caller holds (tick, flush, or close of a manual registry).
+  // Called from inside this registry's own sink (the calling thread holds
+  // its sampler role) in a way that needs that role: tick, flush,
+  // prometheus, or close of a manual registry.
   TRACKSTATS_RESULT_REENTRANT_CALL = 10,
   // Every slot index is in use.
   TRACKSTATS_RESULT_TOO_MANY_TRACKS = 11,
@@ -135,6 +199,9 @@ enum trackstats_result
   // A bug inside trackstats was caught at the boundary; state is unchanged
   // where the call had not yet acted.
   TRACKSTATS_RESULT_PANIC = 13,
+  // The registry was made by a parent of this process, which then
+  // forked: in the child it is inert (see `trackstats_registry_free`).
+  TRACKSTATS_RESULT_FORKED = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -266,9 +333,13 @@ typedef struct trackstats_stats {
   // Reports produced so far (merged ones included).
   uint64_t reports_emitted;
   // Reports folded into a pending one of the same track and direction
-  // because the consumer lagged.
+  // because the consumer lagged (the pending one is flagged MERGED).
+  // Every MERGED flag has one cause counted: here, in
+  // `reports_late_ticks` or in `reports_overflowed`.
   uint64_t reports_merged;
-  // Reports waiting for `drain`/`wait` (or for the sink's next call).
+  // Reports waiting for `drain`/`wait` (or for the sink's next call),
+  // overflow reports included. Bounded whether or not anyone drains: at
+  // most `2 * live_slots + pending_closed_max + 514`.
   uint64_t reports_pending;
   // Window passes done.
   uint64_t ticks;
@@ -281,6 +352,32 @@ typedef struct trackstats_stats {
   uint64_t sampler_panics;
   // Panics caught in the sink (a bug in the host's sink).
   uint64_t sink_panics;
+  // Records that reached a track after its release had been processed,
+  // through a stale handle or a host's words after the library let go of
+  // them: caught by the sealed window words (or found on the slot when it
+  // was reused), counted here, never reported and never given to another
+  // track.
+  uint64_t stale_records;
+  // The bytes of `stale_records`.
+  uint64_t stale_bytes;
+  // Released slots waiting in the quarantine before they may be reused.
+  uint64_t slots_quarantined;
+  // Tracks released after a grace (`trackstats_track_release_after_grace`)
+  // still in their grace: their slots are held, their records reported
+  // late.
+  uint64_t slots_in_grace;
+  // Slab segments (1024 slots, 128 KiB each) whose memory is resident.
+  uint64_t segments_resident;
+  // Slab segments whose memory went back to the system after all their
+  // slots were freed (their addresses stay reserved, for reuse).
+  uint64_t segments_returned;
+  // Reports of closed tracks folded into their country's overflow report
+  // (`TRACKSTATS_FLAG_OVERFLOW`) because `pending_closed_max` reports of
+  // closed tracks were pending: their bytes are reported there.
+  uint64_t reports_overflowed;
+  // Reports made by a window pass that came after missed deadlines
+  // (`late_ticks`): flagged MERGED, their window spans several intervals.
+  uint64_t reports_late_ticks;
 } trackstats_stats;
 
 // What one `trackstats_registry_figures` read holds. Every pointer in it
@@ -340,16 +437,36 @@ typedef struct trackstats_prometheus_options {
   // series per direction with `track_id="__overflow__"`.
   uint32_t max_track_series;
   // A constant `node_id` label on every series (UTF-8, pointer + length;
-  // NULL or empty for none).
+  // none when the length is 0; a NULL pointer with a non-zero length is
+  // `NULL_ARGUMENT`).
   const char *node_id;
   size_t node_id_len;
 } trackstats_prometheus_options;
 
 // Called with each batch of reports on the sampler thread (in manual mode:
-// on the thread calling tick, flush or close). `reports` and every string in
-// them are valid only during the call. It must not call
-// `trackstats_registry_tick`, `_flush` or `_free` of its own registry; other
-// calls work (close from inside it asks the thread to finish and returns).
+// on the thread calling tick, flush or close; a `_flush` of a threaded
+// registry may also deliver on its caller's thread). `reports` and every
+// string in them are valid only during the call.
+//
+// Re-entrancy is decided per registry: the thread running the sink holds
+// its registry's sampler role, and only calls that need that role are
+// refused. On its own registry a sink may call every function but these:
+// `trackstats_registry_tick` and `_flush` return `REENTRANT_CALL` (tick of a
+// threaded registry: `WRONG_MODE`); `_close` returns `REENTRANT_CALL` in
+// manual mode, and with a sampler thread asks the thread to finish and
+// returns OK at once (the close completes after the sink returns); `_free`
+// must not be called. `_wait` works but finds only what is already queued
+// (nothing new arrives while the sink runs). Records, track open, close,
+// release and totals, `_stats`, `_drain`, `_figures`, `_set_track_series`
+// and `_prometheus` work (the figures and the exposition never wait for the
+// sampler role, and already count the reports the sink is given). A sink
+// called inside another sink (a tick of registry B from registry A's sink)
+// holds both roles: both registries refuse.
+//
+// On any other registry every function works as it does anywhere else. The
+// blocking ones (tick, flush, close, free) wait for that registry's role,
+// so two registries whose sinks make such calls on each other can
+// deadlock, as two locks taken in opposite orders do.
 typedef void (*trackstats_sink_fn)(void *ctx, const struct trackstats_report *reports, size_t len);
 
 // Registry settings. Start from `trackstats_config_default()`.
@@ -364,6 +481,38 @@ typedef struct trackstats_config {
   // Passed to `sink`; must stay valid until `trackstats_registry_close`
   // (or `_free`) returns, after which the sink is never called again.
   void *sink_ctx;
+  // A released track's slot waits this many milliseconds before another
+  // track may have it (its window words sealed meanwhile: a record through
+  // the stale handle is counted in `stale_records`, not given to anyone)...
+  // Default `TRACKSTATS_QUARANTINE_DEFAULT_MS`.
+  uint32_t quarantine_ms;
+  // ...unless more than this many slots released after it wait too: the
+  // oldest leaves early. Slots leave the quarantine in release order.
+  // Default `TRACKSTATS_QUARANTINE_DEFAULT_SLOTS`; 0 (with a zero
+  // `quarantine_ms`): reused at once.
+  uint32_t quarantine_slots;
+  // The most tracks held at once (open, or closed and not yet released);
+  // `trackstats_track_open` beyond it returns `TOO_MANY_TRACKS`. 0
+  // (default): `TRACKSTATS_MAX_TRACKS`.
+  uint32_t max_tracks;
+  // `TRACKSTATS_CONFIG_*` bits; 0 by default. Unknown bits:
+  // `INVALID_ARGUMENT`.
+  uint32_t flags;
+  // A track released with `trackstats_track_release_after_grace` keeps
+  // its slot (and a hosted track its host's words) this many milliseconds
+  // after the sampler processes the release, its records reported LATE;
+  // then the release takes effect... Default `TRACKSTATS_GRACE_DEFAULT_MS`.
+  uint32_t grace_ms;
+  // ...unless more than this many tracks are in their grace: the oldest
+  // ends early. Default `TRACKSTATS_GRACE_DEFAULT_SLOTS`.
+  uint32_t grace_slots;
+  // At most this many reports of closed tracks (final or late) pend for
+  // the consumer; beyond, they fold into one overflow report per country
+  // and direction (`TRACKSTATS_FLAG_OVERFLOW`), counted in
+  // `reports_overflowed`: a consumer that never drains holds bounded
+  // memory, and every byte is still reported. Default
+  // `TRACKSTATS_PENDING_CLOSED_DEFAULT`.
+  uint32_t pending_closed_max;
 } trackstats_config;
 
 // Cumulative totals of one track.
@@ -391,7 +540,13 @@ extern "C" {
 #endif // __cplusplus
 
 // Creates a batch holding up to `capacity` (>= 1) reports; on success writes
-// it to `*out`, owned by the caller. Thread-safe.
+// it to `*out`, owned by the caller. Any capacity from 1 to `SIZE_MAX` is
+// accepted: it is a bound on what one drain moves, not an allocation (the
+// batch preallocates room for at most 4096 reports and grows with what is
+// drained into it). Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `INVALID_CAPACITY` for a
+// capacity of 0; `PANIC` for a bug in trackstats (caught).
 trackstats_result trackstats_batch_new(size_t capacity, struct trackstats_batch **out);
 
 // Frees a batch and the strings its reports borrowed. NULL is a no-op.
@@ -409,9 +564,14 @@ const struct trackstats_report *trackstats_batch_reports(const struct trackstats
 // Reads the registry's figures: the latest the sampler published, with the
 // health counters as they stand. Never waits for the sampler, a window pass
 // or a sink (costs one allocation, whatever the number of tracks); works
-// from inside the sink and after `trackstats_registry_close`. On success
-// `*out` is owned by the caller (free it with `trackstats_figures_free`)
-// and `*view` points to its contents, valid until then. Thread-safe.
+// from inside the sink (its own registry's too) and after
+// `trackstats_registry_close`. On success `*out` is owned by the caller
+// (free it with `trackstats_figures_free`) and `*view` points to its
+// contents, valid until then; on failure neither is written. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry, `out` or `view`;
+// `FORKED` for a registry inherited from a parent process; `PANIC` for a
+// bug in trackstats (caught).
 trackstats_result trackstats_registry_figures(const struct trackstats_registry *registry,
                                               struct trackstats_figures **out,
                                               const struct trackstats_figures_view **view);
@@ -428,7 +588,12 @@ void trackstats_figures_free(struct trackstats_figures *figures);
 // series ends (its bytes stay in its country's sums). A track that moved
 // before is admitted with its whole cumulative sum. Calling again changes
 // the limit for series admitted afterwards; there is no off. A no-op after
-// `trackstats_registry_close`. Never waits. Thread-safe.
+// `trackstats_registry_close`. Never waits; works from inside the sink.
+// Thread-safe.
+//
+// Returns `OK` (also after `trackstats_registry_close`); `NULL_ARGUMENT`
+// for a NULL registry; `FORKED` for a registry inherited from a parent
+// process; `PANIC` for a bug in trackstats (caught).
 trackstats_result trackstats_registry_set_track_series(const struct trackstats_registry *registry,
                                                        uint32_t max_series);
 
@@ -440,8 +605,13 @@ trackstats_result trackstats_registry_set_track_series(const struct trackstats_r
 // defaults. On success `*out` is a NUL-terminated string owned by the
 // caller (free it with `trackstats_string_free`) and `*out_len`, if
 // `out_len` is not NULL, its length without the NUL. Never waits for the
-// sampler, a window pass or a sink; works from inside the sink.
-// Thread-safe.
+// sampler, a window pass or a sink; works from inside the sink (its own
+// registry's too) and after `trackstats_registry_close`. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`, or a NULL
+// `node_id` with a non-zero length; `INVALID_UTF8` for a `node_id` that is
+// not UTF-8; `FORKED` for a registry inherited from a parent process;
+// `PANIC` for a bug in trackstats (caught).
 trackstats_result trackstats_registry_prometheus(const struct trackstats_registry *registry,
                                                  const struct trackstats_prometheus_options *options,
                                                  char **out,
@@ -453,12 +623,19 @@ trackstats_result trackstats_registry_prometheus(const struct trackstats_registr
 void trackstats_string_free(char *s);
 
 // The defaults: `TRACKSTATS_INTERVAL_DEFAULT_MS` windows, a sampler
-// thread, reports queued for drain. Thread-safe.
+// thread, reports queued for drain, the default quarantine, no limit on
+// tracks but `TRACKSTATS_MAX_TRACKS`, no flags. Thread-safe.
 struct trackstats_config trackstats_config_default(void);
 
 // Creates a registry. `config` may be NULL for the defaults. On success
 // writes a new registry to `*out`, owned by the caller (free it with
 // `trackstats_registry_free`). Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `INVALID_ARGUMENT` for an
+// unknown mode or unknown `flags` bits; `INVALID_INTERVAL` for an interval
+// outside `TRACKSTATS_INTERVAL_MIN_MS ..= TRACKSTATS_INTERVAL_MAX_MS`;
+// `THREAD_SPAWN_FAILED` when the sampler thread cannot be started; `PANIC`
+// for a bug in trackstats (caught). Checked in that order.
 trackstats_result trackstats_registry_new(const struct trackstats_config *config,
                                           struct trackstats_registry **out);
 
@@ -467,9 +644,15 @@ trackstats_result trackstats_registry_new(const struct trackstats_config *config
 // it returns the sink is never called again. Pending reports
 // stay drainable until `_free`. Tracks stay valid: records after this are
 // reported as late when the track is released. Idempotent: a call racing
-// the first returns once the first has finished (from inside the sink: at
-// once, the thread finishing after the sink returns). From inside the sink
-// of a manual registry: `REENTRANT_CALL`. Thread-safe.
+// the first returns once the first has finished. From inside this
+// registry's own sink: with a sampler thread, returns at once and the thread
+// finishes the close after the sink returns; in manual mode,
+// `REENTRANT_CALL`. Thread-safe.
+//
+// Returns `OK` (also for a registry already closed); `NULL_ARGUMENT` for a
+// NULL registry; `REENTRANT_CALL` from inside a manual registry's own sink;
+// `FORKED` for a registry inherited from a parent process; `PANIC` for a bug
+// in trackstats (caught).
 trackstats_result trackstats_registry_close(struct trackstats_registry *registry);
 
 // Closes (as `_close`) and frees the registry. NULL is a no-op. Open tracks
@@ -477,36 +660,90 @@ trackstats_result trackstats_registry_close(struct trackstats_registry *registry
 // dangles. Must not race any other call on this registry handle, except the
 // calls a threaded registry's sink makes on the sampler thread: free waits
 // for that thread to finish (as `_close` does).
+//
+// fork(): a registry made before a fork is inert in the child. Its sampler
+// thread does not exist there, and a lock a parent thread held at the fork
+// stays held, so every call on it but this one returns `FORKED`, as does
+// `trackstats_track_close` of its tracks; records and totals work on the
+// child's copy of the memory and are never reported. This free (and the
+// release of its tracks) prints nothing and waits for nothing: it releases
+// the registry's memory when no parent thread was inside the registry at
+// the fork, and otherwise leaves it to the child's exit. Registries made in
+// the child work as anywhere.
 void trackstats_registry_free(struct trackstats_registry *registry);
 
 // Manual mode: ends the current window of every track now, processes
-// closes and releases, and delivers to the sink. `WRONG_MODE` with a sampler
-// thread; `REENTRANT_CALL` from inside the sink. Thread-safe (serialized).
+// closes and releases, and delivers to the sink. Thread-safe (serialized).
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+// registry inherited from a parent process; `WRONG_MODE` for a registry
+// with a sampler thread; `REENTRANT_CALL` from inside this registry's own
+// sink; `REGISTRY_CLOSED` once it is closed; `PANIC` for a bug in
+// trackstats (caught; what the pass had done stays done). Checked in that
+// order.
 trackstats_result trackstats_registry_tick(struct trackstats_registry *registry);
 
 // Processes pending closes and releases now and delivers to the sink,
 // without ending a window. A sampler thread does this by itself within
 // milliseconds; manual registries call it for a prompt final flush.
 // Thread-safe (serialized).
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+// registry inherited from a parent process; `REENTRANT_CALL` from inside
+// this registry's own sink; `REGISTRY_CLOSED` once it is closed (the close
+// processed everything); `PANIC` for a bug in trackstats (caught). Checked
+// in that order.
 trackstats_result trackstats_registry_flush(struct trackstats_registry *registry);
 
-// Writes the registry's counters to `*out`. Thread-safe.
+// Writes the registry's counters to `*out`. Thread-safe. Also after
+// `trackstats_registry_close`.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`; `FORKED` for
+// a registry inherited from a parent process; `PANIC` for a bug in
+// trackstats (caught).
 trackstats_result trackstats_registry_stats(const struct trackstats_registry *registry,
                                             struct trackstats_stats *out);
 
 // Moves up to the batch's capacity of pending reports into `batch`,
 // replacing what it held, without blocking (the batch may end up empty).
+// Also after `trackstats_registry_close`, until everything is taken.
 // Thread-safe; give each consumer thread its own batch.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or batch; `FORKED` for a
+// registry inherited from a parent process (the batch unchanged); `PANIC`
+// for a bug in trackstats (caught).
 trackstats_result trackstats_registry_drain(struct trackstats_registry *registry,
                                             struct trackstats_batch *batch);
 
-// As `_drain`, but waits up to `timeout_ms` for the first report. Returns
-// OK with an empty batch on timeout, and `REGISTRY_CLOSED` (batch empty)
-// once the registry is closed and everything it flushed has been drained.
+// As `_drain`, but waits up to `timeout_ms` for the first report.
 // Thread-safe; give each consumer thread its own batch.
+//
+// Returns `OK` (with an empty batch on timeout); `NULL_ARGUMENT` for a NULL
+// registry or batch; `FORKED` for a registry inherited from a parent
+// process (the batch unchanged); `REGISTRY_CLOSED` (the batch empty) once
+// the registry is closed and everything it flushed has been drained;
+// `PANIC` for a bug in trackstats (caught).
 trackstats_result trackstats_registry_wait(struct trackstats_registry *registry,
                                            struct trackstats_batch *batch,
                                            uint32_t timeout_ms);
+
+// Counts records a host made on a hosted track after the library let go
+// of its words (see `trackstats_track_open_hosted`): `messages` records of
+// `bytes` in all, which the host took off a sealed window word (for a word
+// value `v` its swap back to `TRACKSTATS_WORD_SEALED` returned, `d = v -
+// TRACKSTATS_WORD_SEALED`: `bytes = d & TRACKSTATS_WORD_BYTES_MASK`,
+// `messages = d >> TRACKSTATS_WORD_BYTES_BITS`) or made beside the words
+// (a record larger than `TRACKSTATS_MAX_INLINE_BYTES`). They are added to
+// `stale_records` and `stale_bytes`, never reported.
+//
+// Also after `trackstats_registry_close`. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry; `FORKED` for a
+// registry inherited from a parent process; `PANIC` for a bug in trackstats
+// (caught).
+trackstats_result trackstats_registry_count_stale(struct trackstats_registry *registry,
+                                                  uint64_t bytes,
+                                                  uint64_t messages);
 
 // A static, NUL-terminated name for any result value, known or not.
 // Never NULL; the string lives for the whole process. Thread-safe.
@@ -522,6 +759,16 @@ const char *trackstats_version(void);
 // NULL). `user_data` is given back in every report. On success writes the
 // handle to `*out`, owned by the caller until `trackstats_track_release`; it
 // stays valid even after the registry is freed. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL registry or `out`, or an id
+// pointer that is NULL with a non-zero length; `EMPTY_ID` for an empty
+// participant or track id; `ID_TOO_LONG` for an id over
+// `TRACKSTATS_MAX_ID_BYTES`; `INVALID_UTF8` for an id that is not UTF-8;
+// `FORKED` for a registry inherited from a parent process;
+// `REGISTRY_CLOSED` once the registry is closed; `TOO_MANY_TRACKS` when it
+// holds `trackstats_config.max_tracks` tracks (or every slot is in use);
+// `PANIC` for a bug in trackstats (caught). Checked in that order (the
+// lengths before the UTF-8 of any id).
 trackstats_result trackstats_track_open(struct trackstats_registry *registry,
                                         const char *participant_id,
                                         size_t participant_id_len,
@@ -531,6 +778,99 @@ trackstats_result trackstats_track_open(struct trackstats_registry *registry,
                                         size_t country_len,
                                         uint64_t user_data,
                                         struct trackstats_track **out);
+
+// Opens a hosted track: as `trackstats_track_open` (same arguments, codes
+// and ownership), but the track's window words live in the host's memory,
+// in the block `words` of `TRACKSTATS_HOSTED_WORDS` `uint64_t`s, 8-byte
+// aligned (64-byte alignment keeps it on a cache line of its own). The
+// library resets the block before it returns and uses its window words as
+// it does its own until it lets go of the block.
+//
+// The block, by word index:
+// - `TRACKSTATS_HOSTED_WORD_UP`, `TRACKSTATS_HOSTED_WORD_DOWN`: the window
+//   words. The host records on them with the window-word rule (see
+//   `trackstats_track_window_words`) and the slow path below; the library
+//   loads and swaps them.
+// - `TRACKSTATS_HOSTED_WORD_LET_GO`: 0 while the library holds the block.
+//   After the track's release has been processed (at once, or when its grace
+//   ends: `trackstats_track_release_after_grace`), the library takes the
+//   last windows (reported LATE), leaves both window words holding
+//   `TRACKSTATS_WORD_SEALED` (plus whatever records add after), writes the
+//   final totals, and last stores `TRACKSTATS_HOSTED_LET_GO` here with
+//   release ordering. No record touches this word; the host reads it with
+//   acquire ordering.
+// - word 3: reserved.
+// - `TRACKSTATS_HOSTED_WORD_TOTAL_UP_BYTES` and the three words after it
+//   (up messages, down bytes, down messages): the track's final cumulative
+//   totals, everything reported for it; valid once the host has seen the
+//   let-go mark.
+//
+// Who touches what: the host writes the window words only through the rule
+// and never writes the other words; the library touches the block from this
+// call until its let-go store and never after. Once the host has read the
+// let-go mark (acquire), the block is the host's alone: it may free or reuse
+// it as soon as no call of its own naming the track is in progress.
+//
+// A host record of `n <= TRACKSTATS_MAX_INLINE_BYTES` bytes in direction
+// `d`, with `w = words` and `reg` the registry:
+//
+//   old = fetch_add(&w[d], TRACKSTATS_WORD_MESSAGE_ONE | n)
+//   if old == 0 || (old & TRACKSTATS_WORD_SPILL_MASK) != 0:
+//     if load_acquire(&w[TRACKSTATS_HOSTED_WORD_LET_GO]) == 0:
+//       trackstats_track_slow_path(track, d, old)
+//     if load_acquire(&w[TRACKSTATS_HOSTED_WORD_LET_GO]) != 0:
+//       v = swap(&w[d], TRACKSTATS_WORD_SEALED) - TRACKSTATS_WORD_SEALED
+//       trackstats_registry_count_stale(reg, v & TRACKSTATS_WORD_BYTES_MASK,
+//                                       v >> TRACKSTATS_WORD_BYTES_BITS)
+//
+// Sealed words send every record after the let-go to the last step: the
+// host takes its records off the word and has them counted as stale, and
+// never passes the released handle to the library once it has seen the
+// mark. (A slow-path call racing the let-go is safe, and its record is
+// found by the check after it, as long as the registry is not freed
+// meanwhile.) Larger records: `trackstats_record_up`/`_down` with the handle
+// while the block is held, `trackstats_registry_count_stale(reg, n, 1)`
+// after. Records through `trackstats_record_up`/`_down` on a hosted handle
+// work at any time before the release (through the slow path, each one a
+// few atomic operations more than on a library-owned track).
+//
+// Thread-safe.
+//
+// Returns what `trackstats_track_open` returns (`OK`, `NULL_ARGUMENT`,
+// `EMPTY_ID`, `ID_TOO_LONG`, `INVALID_UTF8`, `FORKED`, `REGISTRY_CLOSED`,
+// `TOO_MANY_TRACKS`, `PANIC`), and also `NULL_ARGUMENT` for a NULL `words`
+// and `INVALID_ARGUMENT` for `words` not 8-byte aligned, checked first.
+trackstats_result trackstats_track_open_hosted(struct trackstats_registry *registry,
+                                               const char *participant_id,
+                                               size_t participant_id_len,
+                                               const char *track_id,
+                                               size_t track_id_len,
+                                               const char *country,
+                                               size_t country_len,
+                                               uint64_t user_data,
+                                               uint64_t *words,
+                                               struct trackstats_track **out);
+
+// For a hosted track whose host applies the packet rule inline: attaches
+// its packet block, `words`, of `TRACKSTATS_HOSTED_PACKET_WORDS`
+// `uint64_t`s, 8-byte aligned, which the library resets before it returns.
+// Words `TRACKSTATS_PACKET_WORD_*` (0 to 5) are the packet words of
+// `trackstats_track_packet_words`, written by the host's packet rule (with
+// the window-word rule on the hosted up word); words 8 to 12 are the
+// library's (what it has reported) and the others reserved: the host writes
+// neither. The library lets go of this block with the window block (the
+// window block's let-go mark covers both).
+//
+// Must not race a release of the track. Thread-safe otherwise.
+//
+// Returns `OK` (also for a NULL track: a no-op); `NULL_ARGUMENT` for a NULL
+// `words`; `INVALID_ARGUMENT` when `words` is not 8-byte aligned, the track
+// is not hosted, or it already has packet words (attached before, or
+// installed by a packet recorded through `trackstats_record_up_packet` or
+// `trackstats_track_packet_words`); `PANIC` for a bug in trackstats
+// (caught).
+trackstats_result trackstats_track_attach_packet_words(struct trackstats_track *track,
+                                                       uint64_t *words);
 
 // Records one message of `bytes` received from the publisher (UPSTREAM).
 // The hot path: one atomic add, no lock, no allocation, never blocks.
@@ -564,19 +904,62 @@ void trackstats_record_up_packet(struct trackstats_track *track,
 // Closes the track: its final reports (flagged FINAL) are produced within
 // milliseconds by the sampler thread (manual mode: at the next flush or
 // tick). The handle stays valid; bytes recorded after close are reported
-// flagged LATE. NULL and a second close are no-ops returning OK. Thread-safe.
+// flagged LATE. Thread-safe.
+//
+// Returns `OK` (also for NULL and for a second close: no-ops, and for a
+// closed registry's track, which its close already flushed); `FORKED` for a
+// track of a registry inherited from a parent process; `PANIC` for a bug in
+// trackstats (caught).
 trackstats_result trackstats_track_close(struct trackstats_track *track);
 
-// Gives the handle back; closes first if still open. Everything recorded
-// before this call is reported (late bytes flagged LATE); the slot is reused
-// only after that. The handle must not be used again by any thread: release
-// is the track's free. NULL is a no-op. Must not race any other call on this
-// handle; thread-safe with respect to every other handle and the registry
-// (also after `trackstats_registry_free`).
+// Gives the handle back; closes first if still open (the registry's
+// `open_tracks` drops at once). Everything recorded before this call is
+// reported (late bytes flagged LATE). NULL is a no-op. Must not race any
+// other call on this handle; thread-safe with respect to every other handle
+// and the registry (also after `trackstats_registry_free`).
+//
+// Release is the track's free: the handle must not be used again. What a
+// stale handle does anyway: when the sampler processes the release it takes
+// the last windows and seals the slot's window words
+// (`TRACKSTATS_WORD_SEALED`), and the slot waits in a quarantine
+// (`trackstats_config.quarantine_ms`, at most `quarantine_slots` slots,
+// left in release order) before another track may have it. A record
+// through the stale handle in that time takes the slow path and is counted
+// in `stale_records`/`stale_bytes` of the registry's stats, never reported
+// and never given to another track; with `TRACKSTATS_CONFIG_NEVER_REUSE`
+// that holds for ever. What remains undefined: a record through a stale
+// handle after its slot was reused counts into the track that has it now; any
+// other call than a record with a released handle (close, release, totals,
+// window or packet words, slow path); and any use of a handle once its
+// registry has been freed and every track of it released (the registry's
+// memory is gone).
 void trackstats_track_release(struct trackstats_track *track);
+
+// Gives the handle back as `trackstats_track_release` does (closing first
+// if still open, final reports at once), but the release takes effect only
+// after a grace: the sampler keeps taking the track's windows for
+// `trackstats_config.grace_ms` after it processes this call (or until more
+// than `grace_slots` newer tracks are in their grace), reporting them
+// LATE; then it seals the words (a hosted track's are let go) and the slot
+// goes to the quarantine. With the registry closed, the release takes effect
+// at once.
+//
+// After this call the handle may still be recorded on (`trackstats_record_*`,
+// and the window-word rule with its slow path): reported LATE while the
+// grace lasts, counted in `stale_records` once it has ended, until the slot
+// is reused after its quarantine (then undefined: see
+// `trackstats_track_open`). No other call may name it. For a hosted track the
+// host tells the end of the grace by the block's let-go word. NULL is a
+// no-op. Must not race any other call on this handle but records; the
+// registry must not be freed while one may still be made. Thread-safe with
+// respect to every other handle.
+void trackstats_track_release_after_grace(struct trackstats_track *track);
 
 // Writes cumulative totals (every reported window plus the open one) to
 // `*out`. A NULL track gives zeros. Thread-safe.
+//
+// Returns `OK`; `NULL_ARGUMENT` for a NULL `out`; `PANIC` for a bug in
+// trackstats (caught).
 trackstats_result trackstats_track_totals(const struct trackstats_track *track,
                                           struct trackstats_totals *out);
 

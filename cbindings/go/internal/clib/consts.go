@@ -27,11 +27,23 @@ const (
 	ModeManual = 1
 )
 
+// trackstats_config's defaults and limits, and its flags.
+const (
+	QuarantineDefaultMS    = 5000
+	QuarantineDefaultSlots = 4096
+	GraceDefaultMS         = 5000
+	GraceDefaultSlots      = 4096
+	PendingClosedDefault   = 65536
+	MaxTracks              = 1 << 26
+	ConfigNeverReuse       = 1
+)
+
 // Report flags.
 const (
-	FlagFinal  = 1
-	FlagLate   = 2
-	FlagMerged = 4
+	FlagFinal    = 1
+	FlagLate     = 2
+	FlagMerged   = 4
+	FlagOverflow = 8
 )
 
 // Directions.
@@ -49,6 +61,8 @@ const (
 	WordMessageOne = 1 << WordBytesBits
 	WordBytesMask  = WordMessageOne - 1
 	WordSpillMask  = 1<<63 | 1<<39
+	// WordSealed is a window word the library let go of (released).
+	WordSealed = WordSpillMask
 	// MaxInlineBytes is the largest record done with one atomic add.
 	MaxInlineBytes = 1<<24 - 1
 	// MaxRecordBytes: larger records are rejected.
@@ -67,6 +81,17 @@ const (
 	PacketStarted        = 1 << 16
 )
 
+// Hosted words (trackstats_track_open_hosted).
+const (
+	HostedWords            = 8
+	HostedWordUp           = 0
+	HostedWordDown         = 1
+	HostedWordLetGo        = 2
+	HostedWordTotalUpBytes = 4
+	HostedLetGo            = 1
+	HostedPacketWords      = 16
+)
+
 // Result codes (trackstats_result).
 const (
 	ResultOK                = 0
@@ -83,4 +108,5 @@ const (
 	ResultTooManyTracks     = 11
 	ResultThreadSpawnFailed = 12
 	ResultPanic             = 13
+	ResultForked            = 14
 )

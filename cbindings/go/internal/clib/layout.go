@@ -42,6 +42,15 @@ type Stats struct {
 	RecordsRejected uint64 `c:"records_rejected"`
 	SamplerPanics   uint64 `c:"sampler_panics"`
 	SinkPanics      uint64 `c:"sink_panics"`
+
+	StaleRecords      uint64 `c:"stale_records"`
+	StaleBytes        uint64 `c:"stale_bytes"`
+	SlotsQuarantined  uint64 `c:"slots_quarantined"`
+	SlotsInGrace      uint64 `c:"slots_in_grace"`
+	SegmentsResident  uint64 `c:"segments_resident"`
+	SegmentsReturned  uint64 `c:"segments_returned"`
+	ReportsOverflowed uint64 `c:"reports_overflowed"`
+	ReportsLateTicks  uint64 `c:"reports_late_ticks"`
 }
 
 // Totals is trackstats_totals.
@@ -58,13 +67,21 @@ type Totals struct {
 	UpFrames            uint64 `c:"up_frames"`
 }
 
-// Config is trackstats_config (the loader builds it; a Go registry has no
-// sink, so the last two stay 0).
+// Config is trackstats_config (the loader takes it from
+// trackstats_config_default and sets the interval and mode; a Go registry
+// has no sink, so Sink and SinkCtx stay 0).
 type Config struct {
-	IntervalMS uint64  `c:"interval_ms"`
-	Mode       uint32  `c:"mode"`
-	Sink       uintptr `c:"sink"`
-	SinkCtx    uintptr `c:"sink_ctx"`
+	IntervalMS       uint64  `c:"interval_ms"`
+	Mode             uint32  `c:"mode"`
+	Sink             uintptr `c:"sink"`
+	SinkCtx          uintptr `c:"sink_ctx"`
+	QuarantineMS     uint32  `c:"quarantine_ms"`
+	QuarantineSlots  uint32  `c:"quarantine_slots"`
+	MaxTracks        uint32  `c:"max_tracks"`
+	Flags            uint32  `c:"flags"`
+	GraceMS          uint32  `c:"grace_ms"`
+	GraceSlots       uint32  `c:"grace_slots"`
+	PendingClosedMax uint32  `c:"pending_closed_max"`
 }
 
 // PrometheusOptions is trackstats_prometheus_options (the loader builds it).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
@@ -16,7 +17,7 @@ import (
 // received from the publisher are one UPSTREAM stat keyed (publisher's
 // country, UPSTREAM, publisher id, data track id), with the window's bounds.
 func TestPublishedDataTrackIsUpstream(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	l := &recorder{}
 	var lk participantTelemetryListener = l
 	before := time.Now()
@@ -51,7 +52,7 @@ func TestPublishedDataTrackIsUpstream(t *testing.T) {
 // the participant's data channel (track "TR_DT"+participant id) counts both
 // directions. Every key gets exactly its own bytes.
 func TestSubscribersAreDownstreamWithThePublishersTrack(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	l := &recorder{}
 	pub := NewBytesTrackStats("DE", "DTR_pub", "PA_pub", l, statsKeyForData, WithRegistry(r))
 	sub1 := NewBytesTrackStats("US", "DTR_pub", "PA_sub1", l, statsKeyForData, WithRegistry(r))
@@ -76,7 +77,7 @@ func TestSubscribersAreDownstreamWithThePublishersTrack(t *testing.T) {
 // A relay's copy keeps a nil pointer: every method is a no-op, nothing is
 // opened or reported.
 func TestRelayNilObjectCountsNothing(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	var relay *BytesTrackStats
 	relay.AddBytes(1200, false)
 	relay.AddBytes(1200, true)
@@ -176,7 +177,7 @@ func TestStopGivesOneFinalStatPerSide(t *testing.T) {
 // Each window's stat carries its bounds: consecutive windows of a key
 // follow each other, and the final one ends at Stop.
 func TestWindowsCarryStartAndEndTime(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	l := &recorder{}
 	s := NewBytesTrackStats("SE", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(r))
 	var prevEnd time.Time
@@ -206,7 +207,7 @@ func TestWindowsCarryStartAndEndTime(t *testing.T) {
 // PacketsLost, net of the late packets that recovered a loss and never
 // negative, PacketsOutOfOrder and Frames; DOWNSTREAM stats have none.
 func TestDataPacketsFillLossOutOfOrderAndFrames(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	l := &recorder{}
 	s := NewBytesTrackStats("NO", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(r))
 	// Window 0: 3 and 4 lost (net loss 2). Window 1: 3 comes late (out of
@@ -244,7 +245,7 @@ func TestDataPacketsFillLossOutOfOrderAndFrames(t *testing.T) {
 // GetTrafficTotals either way.
 func TestBytesAfterStop(t *testing.T) {
 	for _, drop := range []bool{false, true} {
-		r := manualRegistry(t)
+		r := tstest.Manual(t)
 		l := &recorder{}
 		var opts []Option
 		if drop {
@@ -277,7 +278,7 @@ func TestBytesAfterStop(t *testing.T) {
 // an object that counts nothing and says why; a nil listener counts and
 // drops the stats.
 func TestFailuresDegradeToAnObjectThatCountsNothing(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	l := &recorder{}
 	closed, err := trackstats.NewRegistry(trackstats.WithManualTicking())
 	if err != nil {
@@ -340,7 +341,7 @@ func TestDefaultRegistryIsLazyAndSettable(t *testing.T) {
 		t.Error("the default registry was made twice")
 	}
 	defer a.Close()
-	mine := manualRegistry(t)
+	mine := tstest.Manual(t)
 	SetDefaultRegistry(mine)
 	l := &recorder{}
 	s := NewBytesTrackStats("DE", "DTR_x", "PA_x", l, statsKeyForData)
@@ -400,7 +401,7 @@ func TestDroppedObjectsAreReleased(t *testing.T) {
 // An object stopped and let go of at once (LiveKit drops a closed
 // DataDownTrack) still delivers its final stats, then is released.
 func TestStoppedObjectDroppedAtOnceStillDeliversItsFinalStats(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	l := &recorder{}
 	func() {
 		s := NewBytesTrackStats("DE", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(r))

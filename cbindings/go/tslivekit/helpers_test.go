@@ -93,18 +93,6 @@ func checkSums(t *testing.T, got, want map[statsKey]total) {
 	}
 }
 
-// manualRegistry is a registry whose windows the test ends (Tick), its
-// listeners called by Drain.
-func manualRegistry(t *testing.T) *trackstats.Registry {
-	t.Helper()
-	r, err := trackstats.NewRegistry(trackstats.WithManualTicking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
-}
-
 // liveRegistry is a server's registry: a sampler thread ending windows
 // every interval and a dispatcher goroutine calling the listeners.
 func liveRegistry(t *testing.T, interval time.Duration) *trackstats.Registry {

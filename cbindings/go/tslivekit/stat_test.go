@@ -3,6 +3,7 @@ package tslivekit
 import (
 	"testing"
 
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
@@ -36,7 +37,7 @@ func TestNetLoss(t *testing.T) {
 // Adapt serves a host that opens tracks itself: LiveKit's keys and stats
 // from a plain trackstats track.
 func TestAdaptOpensWithAnyHost(t *testing.T) {
-	r := manualRegistry(t)
+	r := tstest.Manual(t)
 	l := &recorder{}
 	tk, err := r.OpenTrackWithListener("PA_x", "DTR_x", "DE", 0, Adapt(l, statsKeyForData))
 	if err != nil {

@@ -12,34 +12,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
-
-func manual(t testing.TB) *trackstats.Registry {
-	t.Helper()
-	r, err := trackstats.NewRegistry(trackstats.WithManualTicking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
-}
-
-func open(t testing.TB, r *trackstats.Registry, p, tr, c string) *trackstats.Track {
-	t.Helper()
-	tk, err := r.OpenTrack(p, tr, c, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tk
-}
-
-func tick(t testing.TB, r *trackstats.Registry) {
-	t.Helper()
-	if err := r.Tick(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // reader is a ManualReader fed by p, as a host's provider would hold it.
 func reader(t testing.TB, p *Producer) *metric.ManualReader {
@@ -114,7 +89,7 @@ func equal(t *testing.T, what string, got, want map[string]int64) {
 // recorded, by direction and country, counted from the registry's start,
 // before and after the tracks go away.
 func TestCumulativeSumsAreTheGroundTruth(t *testing.T) {
-	r := manual(t)
+	r := tstest.Manual(t)
 	p, err := New(r)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +97,7 @@ func TestCumulativeSumsAreTheGroundTruth(t *testing.T) {
 	rd := reader(t, p)
 	want := map[string]int64{}
 	func() {
-		se, br := open(t, r, "PA_pub", "TR", "SE"), open(t, r, "PA_sub", "TR", "BR")
+		se, br := tstest.Open(t, r, "PA_pub", "TR", "SE"), tstest.Open(t, r, "PA_sub", "TR", "BR")
 		for i := int64(1); i <= 30; i++ {
 			se.RecordUp(uint64(100 * i))
 			br.RecordDown(uint64(i))
@@ -133,7 +108,7 @@ func TestCumulativeSumsAreTheGroundTruth(t *testing.T) {
 	}()
 	want["direction=outgoing,country=SE,"] = 0
 	want["direction=incoming,country=BR,"] = 0
-	tick(t, r)
+	tstest.Tick(t, r)
 	f, _ := r.Figures()
 	for round := 0; round < 2; round++ {
 		ms := collect(t, rd)
@@ -170,13 +145,13 @@ func TestCumulativeSumsAreTheGroundTruth(t *testing.T) {
 // none lost or repeated, summing to the cumulative total; nothing while
 // nothing new was published (the open window waits for its pass).
 func TestDeltaWindowsNeverLoseOrRepeat(t *testing.T) {
-	r := manual(t)
+	r := tstest.Manual(t)
 	p, err := New(r, WithDelta())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rd := reader(t, p)
-	tk := open(t, r, "PA", "TR", "JP")
+	tk := tstest.Open(t, r, "PA", "TR", "JP")
 	const k = "direction=incoming,country=JP,"
 	var total, sent int64
 	var prevEnd time.Time
@@ -186,7 +161,7 @@ func TestDeltaWindowsNeverLoseOrRepeat(t *testing.T) {
 			sent += n
 		}
 		if i != 3 { // 7 waits in the open window for the next pass
-			tick(t, r)
+			tstest.Tick(t, r)
 		}
 		ms := collect(t, rd)
 		m, ok := ms["trackstats.bytes"]
@@ -229,7 +204,7 @@ func TestDeltaWindowsNeverLoseOrRepeat(t *testing.T) {
 // rest; a released track's final value reaches the next collection.
 func TestTrackSeries(t *testing.T) {
 	for _, delta := range []bool{false, true} {
-		r := manual(t)
+		r := tstest.Manual(t)
 		opts := []Option{WithTrackSeries(1)}
 		if delta {
 			opts = append(opts, WithDelta())
@@ -239,10 +214,10 @@ func TestTrackSeries(t *testing.T) {
 			t.Fatal(err)
 		}
 		rd := reader(t, p)
-		a, b := open(t, r, "PA_a", "TR_a", "DE"), open(t, r, "PA_b", "TR_b", "DE")
+		a, b := tstest.Open(t, r, "PA_a", "TR_a", "DE"), tstest.Open(t, r, "PA_b", "TR_b", "DE")
 		a.RecordUp(10)
 		b.RecordUp(20)
-		tick(t, r)
+		tstest.Tick(t, r)
 		ms := collect(t, rd)
 		equal(t, "first", values(t, ms["trackstats.track.bytes"]), map[string]int64{
 			"direction=incoming,country=DE,participant_id=PA_a,track_id=TR_a,": 10,
@@ -267,12 +242,12 @@ func TestTrackSeries(t *testing.T) {
 
 // Several readers may call Produce at once (the race detector checks it).
 func TestConcurrentProduce(t *testing.T) {
-	r := manual(t)
+	r := tstest.Manual(t)
 	p, err := New(r, WithTrackSeries(4))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk := open(t, r, "PA", "TR", "")
+	tk := tstest.Open(t, r, "PA", "TR", "")
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -288,7 +263,7 @@ func TestConcurrentProduce(t *testing.T) {
 	}
 	for i := 0; i < 200; i++ {
 		tk.RecordDown(1)
-		tick(t, r)
+		tstest.Tick(t, r)
 	}
 	wg.Wait()
 	sm, _ := p.Produce(context.Background())
@@ -302,14 +277,14 @@ func TestConcurrentProduce(t *testing.T) {
 }
 
 func TestLiveKitModeAndBadUse(t *testing.T) {
-	r := manual(t)
+	r := tstest.Manual(t)
 	p, err := New(r, WithLiveKit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk := open(t, r, "PA", "TR", "US")
+	tk := tstest.Open(t, r, "PA", "TR", "US")
 	tk.RecordUp(9)
-	tick(t, r)
+	tstest.Tick(t, r)
 	ms := collect(t, reader(t, p))
 	for name := range ms {
 		if name == "trackstats.bytes" || name == "trackstats.messages" {

@@ -1,6 +1,8 @@
 package tspion_test
 
 import (
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
+
 	"testing"
 
 	"github.com/pion/interceptor"
@@ -25,7 +27,7 @@ func (l *loopReader) Read(b []byte, a interceptor.Attributes) (int, interceptor.
 // Reading and writing through the interceptor allocates nothing per packet,
 // on media, repair and local streams, also on a window's first record.
 func TestNoAllocationPerPacket(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	f, _ := tspion.NewFactory(reg, func(s tspion.Stream) *tspion.Key {
 		return &tspion.Key{ParticipantID: "p", TrackID: "t"}
 	})

@@ -59,16 +59,6 @@ func collect(t *testing.T, reg *trackstats.Registry, into map[sumKey]*sums) {
 	}
 }
 
-func manualRegistry(t *testing.T) *trackstats.Registry {
-	t.Helper()
-	reg, err := trackstats.NewRegistry(trackstats.WithManualTicking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	return reg
-}
-
 // rtpPacket is a marshalled RTP packet of size bytes in all.
 func rtpPacket(t testing.TB, seq uint16, marker bool, size int) []byte {
 	t.Helper()

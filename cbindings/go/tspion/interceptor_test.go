@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 	"github.com/trackstats/trackstats/cbindings/go/tspion"
 )
@@ -15,7 +16,7 @@ import (
 // A remote stream counts every packet's bytes and one message UPSTREAM, and
 // its sequence numbers and marker bits feed the packet counts.
 func TestRemoteStreamCountsPacketsAndSequence(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	var log resolverLog
 	f, err := tspion.NewFactory(reg, func(s tspion.Stream) *tspion.Key {
 		log.add(s)
@@ -68,7 +69,7 @@ func TestRemoteStreamCountsPacketsAndSequence(t *testing.T) {
 // A local stream counts header, payload and padding of each packet the
 // writer below accepted, DOWNSTREAM.
 func TestLocalStreamCountsMarshalledSize(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	f, _ := tspion.NewFactory(reg, func(s tspion.Stream) *tspion.Key {
 		return &tspion.Key{ParticipantID: "bob", TrackID: "cam", Country: "DE"}
 	})
@@ -112,7 +113,7 @@ func TestLocalStreamCountsMarshalledSize(t *testing.T) {
 
 // A stream resolved to nil (a relay) is not wrapped and opens no track.
 func TestRelayStreamIsNotWrapped(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	f, _ := tspion.NewFactory(reg, func(tspion.Stream) *tspion.Key { return nil })
 	ic, _ := f.NewInterceptor("relay")
 	src := &queueReader{pkts: [][]byte{rtpPacket(t, 1, false, 100)}}
@@ -139,7 +140,7 @@ func TestRelayStreamIsNotWrapped(t *testing.T) {
 // bytes and messages add up with the media's, its sequence numbers (another
 // numbering space) count nothing lost.
 func TestRepairStreamSharesTrackWithoutSequence(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	var log resolverLog
 	f, _ := tspion.NewFactory(reg, func(s tspion.Stream) *tspion.Key {
 		log.add(s)
@@ -179,7 +180,7 @@ func TestRepairStreamSharesTrackWithoutSequence(t *testing.T) {
 // Unbind closes the track (a final report), once the last stream of its key
 // is unbound; the interceptor's Close releases what is left.
 func TestUnbindClosesTrack(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	f, _ := tspion.NewFactory(reg, func(s tspion.Stream) *tspion.Key {
 		// Two streams share "shared"; SSRC 3 has its own track.
 		if s.SSRC == 3 {
@@ -253,7 +254,7 @@ func TestUnbindClosesTrack(t *testing.T) {
 
 // A second bind of one SSRC holds the track until its own unbind.
 func TestRebindOfOneSSRC(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	f, _ := tspion.NewFactory(reg, func(tspion.Stream) *tspion.Key { return &tspion.Key{ParticipantID: "p", TrackID: "t"} })
 	ic, _ := f.NewInterceptor("pc")
 	info := &interceptor.StreamInfo{SSRC: 1}
@@ -274,7 +275,7 @@ func TestRebindOfOneSSRC(t *testing.T) {
 // ForPeer names the PeerConnection for the resolver; without it the
 // resolver gets pion's id.
 func TestForPeerNamesThePeerConnection(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	var log resolverLog
 	f, _ := tspion.NewFactory(reg, func(s tspion.Stream) *tspion.Key {
 		log.add(s)
@@ -295,7 +296,7 @@ func TestForPeerNamesThePeerConnection(t *testing.T) {
 
 // A key the registry refuses reaches the error handler and counts nothing.
 func TestOpenErrorGoesToHandler(t *testing.T) {
-	reg := manualRegistry(t)
+	reg := tstest.Manual(t)
 	var errs []error
 	f, _ := tspion.NewFactory(reg, func(tspion.Stream) *tspion.Key { return &tspion.Key{TrackID: "no participant"} },
 		tspion.WithErrorHandler(func(_ tspion.Stream, err error) { errs = append(errs, err) }))
@@ -313,7 +314,7 @@ func TestNewFactoryNeedsRegistryAndResolver(t *testing.T) {
 	if _, err := tspion.NewFactory(nil, func(tspion.Stream) *tspion.Key { return nil }); !errors.Is(err, tspion.ErrNoRegistry) {
 		t.Fatalf("nil registry: %v", err)
 	}
-	if _, err := tspion.NewFactory(manualRegistry(t), nil); !errors.Is(err, tspion.ErrNoResolver) {
+	if _, err := tspion.NewFactory(tstest.Manual(t), nil); !errors.Is(err, tspion.ErrNoResolver) {
 		t.Fatalf("nil resolver: %v", err)
 	}
 }

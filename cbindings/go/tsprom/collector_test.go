@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
@@ -22,25 +23,6 @@ const (
 		"# TYPE trackstats_track_bytes_total counter\n"
 )
 
-func manual(t testing.TB) *trackstats.Registry {
-	t.Helper()
-	r, err := trackstats.NewRegistry(trackstats.WithManualTicking())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
-}
-
-func open(t testing.TB, r *trackstats.Registry, p, tr, c string) *trackstats.Track {
-	t.Helper()
-	tk, err := r.OpenTrack(p, tr, c, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tk
-}
-
 func newCollector(t testing.TB, r *trackstats.Registry, opts ...Option) *Collector {
 	t.Helper()
 	c, err := New(r, opts...)
@@ -48,13 +30,6 @@ func newCollector(t testing.TB, r *trackstats.Registry, opts ...Option) *Collect
 		t.Fatal(err)
 	}
 	return c
-}
-
-func tick(t testing.TB, r *trackstats.Registry) {
-	t.Helper()
-	if err := r.Tick(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // truth is what the test recorded: bytes and messages per (direction label,
@@ -92,19 +67,19 @@ func (w truth) exposition(countries ...string) string {
 // The traffic families equal what was recorded, per direction and country,
 // after each pass, and stay there when tracks are closed and released.
 func TestCollectorAgainstGroundTruth(t *testing.T) {
-	r := manual(t)
+	r := tstest.Manual(t)
 	c := newCollector(t, r)
 	w := truth{}
 	func() {
-		de := open(t, r, "PA_pub", "TR_cam", "DE")
-		us := open(t, r, "PA_sub", "TR_cam", "US")
-		unknown := open(t, r, "PA_x", "TR_data", "")
+		de := tstest.Open(t, r, "PA_pub", "TR_cam", "DE")
+		us := tstest.Open(t, r, "PA_sub", "TR_cam", "US")
+		unknown := tstest.Open(t, r, "PA_x", "TR_data", "")
 		for i := uint64(1); i <= 50; i++ {
 			w.record(de, trackstats.Up, "DE", 1000+i)
 			w.record(us, trackstats.Down, "US", 1000+i)
 			w.record(unknown, trackstats.Down, "", 7)
 		}
-		tick(t, r)
+		tstest.Tick(t, r)
 		if err := testutil.CollectAndCompare(c, strings.NewReader(w.exposition("", "DE", "US")),
 			"trackstats_bytes_total", "trackstats_messages_total"); err != nil {
 			t.Fatal(err)
@@ -154,14 +129,14 @@ func (h healthOnly) Collect(ch chan<- prometheus.Metric) {
 // Per-track series: at most the limit, the rest in one overflow series per
 // direction; admitted once, so a track keeps its series over later passes.
 func TestCollectorTrackSeries(t *testing.T) {
-	r := manual(t)
+	r := tstest.Manual(t)
 	c := newCollector(t, r, WithTrackSeries(2))
-	tracks := []*trackstats.Track{open(t, r, "PA_0", "TR_0", "SE"), open(t, r, "PA_1", "TR_1", "SE"), open(t, r, "PA_2", "TR_2", "NO")}
+	tracks := []*trackstats.Track{tstest.Open(t, r, "PA_0", "TR_0", "SE"), tstest.Open(t, r, "PA_1", "TR_1", "SE"), tstest.Open(t, r, "PA_2", "TR_2", "NO")}
 	for round := uint64(1); round <= 2; round++ {
 		for i, tk := range tracks {
 			tk.RecordUp(100 * uint64(i+1))
 		}
-		tick(t, r)
+		tstest.Tick(t, r)
 		want := trackBytesHelp + fmt.Sprintf(`trackstats_track_bytes_total{country="SE",direction="incoming",participant_id="PA_0",track_id="TR_0"} %d
 trackstats_track_bytes_total{country="SE",direction="incoming",participant_id="PA_1",track_id="TR_1"} %d
 trackstats_track_bytes_total{country="",direction="incoming",participant_id="",track_id="__overflow__"} %d
@@ -180,12 +155,12 @@ trackstats_track_bytes_total{country="",direction="incoming",participant_id="",t
 // Describe covers everything Collect sends (the pedantic registry checks).
 func TestCollectorLintsClean(t *testing.T) {
 	for _, opts := range [][]Option{nil, {WithTrackSeries(10)}, {WithLiveKit()}} {
-		r := manual(t)
+		r := tstest.Manual(t)
 		c := newCollector(t, r, opts...)
-		tk := open(t, r, "PA", "TR", "FR")
+		tk := tstest.Open(t, r, "PA", "TR", "FR")
 		tk.RecordUp(10)
 		tk.RecordDown(20)
-		tick(t, r)
+		tstest.Tick(t, r)
 		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
 			t.Fatal(err)
@@ -228,7 +203,7 @@ func bytesInFamilies(t *testing.T, g prometheus.Gatherer) (total float64, names 
 // holds every byte once; without it, twice.
 func TestLiveKitModeNeverCountsTwice(t *testing.T) {
 	for _, liveKit := range []bool{true, false} {
-		r := manual(t)
+		r := tstest.Manual(t)
 		var opts []Option
 		if liveKit {
 			opts = append(opts, WithLiveKit())
@@ -238,14 +213,14 @@ func TestLiveKitModeNeverCountsTwice(t *testing.T) {
 			[]string{"direction", "transmission", "country", "node_id", "node_type"})
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(c, lk)
-		tk := open(t, r, "PA", "TR_data", "BR")
+		tk := tstest.Open(t, r, "PA", "TR_data", "BR")
 		var sent uint64
 		for i := uint64(1); i <= 20; i++ {
 			tk.RecordUp(i * 10)
 			tk.RecordDown(i)
 			sent += i*10 + i
 		}
-		tick(t, r)
+		tstest.Tick(t, r)
 		reports, err := r.Drain(nil)
 		if err != nil {
 			t.Fatal(err)
@@ -266,7 +241,7 @@ func TestLiveKitModeNeverCountsTwice(t *testing.T) {
 		}
 		runtime.KeepAlive(tk)
 	}
-	if _, err := New(manual(t), WithLiveKit(), WithTrackSeries(5)); !errors.Is(err, ErrLiveKitTrackSeries) {
+	if _, err := New(tstest.Manual(t), WithLiveKit(), WithTrackSeries(5)); !errors.Is(err, ErrLiveKitTrackSeries) {
 		t.Errorf("LiveKit mode with per-track series: %v", err)
 	}
 }
@@ -277,11 +252,11 @@ func TestNodeLabelsThroughWrapRegistererWith(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	var keep []*trackstats.Track
 	for i, node := range []string{"home", "edge"} {
-		r := manual(t)
+		r := tstest.Manual(t)
 		prometheus.WrapRegistererWith(prometheus.Labels{"node_id": node}, reg).MustRegister(newCollector(t, r))
-		tk := open(t, r, "PA", "TR", "DE")
+		tk := tstest.Open(t, r, "PA", "TR", "DE")
 		tk.RecordDown(uint64(1000 * (i + 1)))
-		tick(t, r)
+		tstest.Tick(t, r)
 		keep = append(keep, tk)
 	}
 	mfs, err := reg.Gather()
@@ -316,7 +291,7 @@ func label(m *dto.Metric, name string) string {
 }
 
 func TestCollectorAfterClose(t *testing.T) {
-	r := manual(t)
+	r := tstest.Manual(t)
 	c := newCollector(t, r)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)

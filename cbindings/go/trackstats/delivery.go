@@ -12,6 +12,9 @@ import (
 // Drain returns. After Close, Drain returns what Close collected, then
 // nothing. Safe for concurrent use (calls are serialised).
 func (r *Registry) Drain(dst []Report) ([]Report, error) {
+	if r == nil {
+		return dst, ErrNilRegistry
+	}
 	if r.push {
 		return dst, ErrNotPull
 	}

@@ -14,8 +14,16 @@
 //
 // Every recorded byte and message is reported exactly once, a message's bytes
 // and count in the same window, including around Close and when a Track is
-// dropped without Close (its finalizer flushes and releases it). A nil *Track
-// is a no-op handle, for relayed copies of a track.
+// dropped without Close (its finalizer flushes and releases it).
+//
+// Bad input is an error or a documented no-op, never a panic, and never
+// loses what was already recorded. A nil *Track is a no-op handle for every
+// method, for relayed copies of a track. Every method of a nil *Registry
+// that returns an error returns ErrNilRegistry (which matches
+// ErrRegistryClosed too: a nil registry acts as a closed one); the others
+// return their zero value, and Done a closed channel. An option out of range
+// or a nil Option makes NewRegistry fail. The zero Registry and Track values
+// are not handles; NewRegistry and OpenTrack make them.
 //
 // RecordUpPacket also counts a data track's 16-bit sequence numbers (packets
 // lost, recovered, out of order, duplicated, and frames) per window, with the

@@ -51,6 +51,24 @@ var ErrListenerRequired = errors.New("trackstats: a WithDispatcher registry open
 // ErrNotPull: Drain on a registry whose reports a goroutine delivers.
 var ErrNotPull = errors.New("trackstats: Drain on a registry made WithReportChannel or WithDispatcher")
 
+// ErrNilRegistry: a method called on a nil *Registry (a NewRegistry that
+// failed, or a registry never made). Every method of a nil *Registry that
+// returns an error returns this one and does nothing else; the others return
+// their zero value (Done: a closed channel). A nil registry acts as a closed
+// one, so errors.Is(ErrNilRegistry, ErrRegistryClosed) holds too.
+var ErrNilRegistry error = nilRegistryError{}
+
+type nilRegistryError struct{}
+
+func (nilRegistryError) Error() string { return "trackstats: nil *Registry" }
+
+func (nilRegistryError) Is(target error) bool { return target == ErrRegistryClosed }
+
+// ErrInvalidOption: NewRegistry was given an option out of its range (the
+// error wraps this one and names the option and its range) or a nil Option.
+// WithInterval out of range is ErrInvalidInterval, the library's code.
+var ErrInvalidOption = errors.New("trackstats: invalid option")
+
 func resultErr(code uint32) error {
 	if code == clib.ResultOK {
 		return nil

@@ -87,13 +87,18 @@ type Figures struct {
 	Stats Stats
 }
 
-// Total is the traffic of every country in direction d.
+// Total is the traffic of every country in direction d: zero for an
+// unknown direction or a nil Figures.
 func (f *Figures) Total(d Direction) Traffic {
 	var t Traffic
+	if f == nil {
+		return t
+	}
 	for _, c := range f.Countries {
-		if d == Up {
+		switch d {
+		case Up:
 			t = t.Add(c.Up)
-		} else {
+		case Down:
 			t = t.Add(c.Down)
 		}
 	}
@@ -110,9 +115,6 @@ var errNilFigures = errors.New("trackstats: ReadFigures into a nil *Figures")
 func (r *Registry) ReadFigures(dst *Figures) error {
 	if dst == nil {
 		return errNilFigures
-	}
-	if r == nil {
-		return ErrRegistryClosed
 	}
 	return r.call(func(h *clib.Registry) uint32 { return readFigures(h, dst) })
 }
@@ -136,9 +138,6 @@ func (r *Registry) Figures() (*Figures, error) {
 // afterwards; there is no off. A negative max is 0 (every series in the
 // overflow). ErrRegistryClosed after Close.
 func (r *Registry) SetTrackSeries(max int) error {
-	if r == nil {
-		return ErrRegistryClosed
-	}
 	return r.call(func(h *clib.Registry) uint32 { return lib().RegistrySetTrackSeries(h, clampSeries(max)) })
 }
 

@@ -2,6 +2,7 @@ package trackstats
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,4 +118,18 @@ func drainAll(t testing.TB, r *Registry) []Report {
 		t.Fatalf("Drain: %v", err)
 	}
 	return rs
+}
+
+// badIDs are keys OpenTrack refuses, with the error it returns.
+var badIDs = []struct {
+	p, tr, country string
+	want           error
+}{
+	{"", "t", "", ErrEmptyID},
+	{"p", "", "", ErrEmptyID},
+	{strings.Repeat("x", MaxIDBytes+1), "t", "", ErrIDTooLong},
+	{"p", "t", strings.Repeat("x", MaxIDBytes+1), ErrIDTooLong},
+	{"p", "t\xff", "", ErrInvalidUTF8},
+	{"\xff", "t", "", ErrInvalidUTF8},
+	{"p", "t", "\xc3", ErrInvalidUTF8},
 }

@@ -53,7 +53,7 @@ const minPromBuffer = 16 << 10
 // collector of the tsprom module instead.
 func (r *Registry) Prometheus(opts PrometheusOptions) (string, error) {
 	if r == nil {
-		return "", ErrRegistryClosed
+		return "", ErrNilRegistry
 	}
 	maxSeries := uint32(DefaultMaxTrackSeries)
 	if opts.MaxTrackSeries != 0 {

@@ -1,6 +1,7 @@
 package trackstats
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -94,9 +95,15 @@ func WithInterval(d time.Duration) Option { return func(c *config) { c.interval 
 // hosts with their own clock).
 func WithManualTicking() Option { return func(c *config) { c.manual = true } }
 
+// MaxReportChannelBuffer is the largest buffer WithReportChannel takes (about
+// 200 bytes a report): a larger one only holds memory, since the library
+// merges a track's pending windows while nobody receives.
+const MaxReportChannelBuffer = 1 << 20
+
 // WithReportChannel delivers reports on Reports(), a channel with this buffer
-// fed by one goroutine. Keep receiving until the channel is closed (by
-// Registry.Close): while nobody receives, the library merges each track's
+// (0 to MaxReportChannelBuffer; NewRegistry returns ErrInvalidOption
+// otherwise) fed by one goroutine. Keep receiving until the channel is closed
+// (by Registry.Close): while nobody receives, the library merges each track's
 // pending windows instead of growing, and Close waits for the consumer.
 func WithReportChannel(buffer int) Option {
 	return func(c *config) {
@@ -110,11 +117,20 @@ func WithReportChannel(buffer int) Option {
 // (OpenTrackWithListener).
 func WithDispatcher() Option { return func(c *config) { c.dispatcher = true } }
 
-// NewRegistry creates a registry.
+// NewRegistry creates a registry. An option out of its range, or a nil
+// Option, is an error (ErrInvalidInterval, ErrInvalidOption) and makes
+// nothing.
 func NewRegistry(opts ...Option) (*Registry, error) {
 	cfg := config{interval: DefaultInterval}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i)
+		}
 		o(&cfg)
+	}
+	if cfg.chanBuffer < 0 || cfg.chanBuffer > MaxReportChannelBuffer {
+		return nil, fmt.Errorf("%w: WithReportChannel(%d): the buffer is 0 to %d reports",
+			ErrInvalidOption, cfg.chanBuffer, MaxReportChannelBuffer)
 	}
 	if cfg.interval < clib.IntervalMinMS*time.Millisecond || cfg.interval > clib.IntervalMaxMS*time.Millisecond ||
 		cfg.interval%time.Millisecond != 0 {
@@ -176,12 +192,30 @@ func freeUnreachable(rh regHandles) {
 // ever deliver has been delivered (to its listener or the report channel,
 // or, in pull mode, kept for Drain). A host waiting for a track's reports
 // selects on it too, so that it does not wait for reports of bytes recorded
-// after the registry closed, which are never delivered.
-func (r *Registry) Done() <-chan struct{} { return r.done }
+// after the registry closed, which are never delivered. A nil Registry's is
+// closed: it delivers nothing.
+func (r *Registry) Done() <-chan struct{} {
+	if r == nil {
+		return closedDone
+	}
+	return r.done
+}
 
-// Reports is the channel of a WithReportChannel registry (nil otherwise).
-// Close closes it after the last report.
-func (r *Registry) Reports() <-chan Report { return r.ch }
+// closedDone is the Done channel of a nil Registry.
+var closedDone = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// Reports is the channel of a WithReportChannel registry (nil otherwise,
+// and for a nil Registry). Close closes it after the last report.
+func (r *Registry) Reports() <-chan Report {
+	if r == nil {
+		return nil
+	}
+	return r.ch
+}
 
 // Tick ends the current window of every track now and queues the reports
 // (manual registries only: ErrWrongMode otherwise).
@@ -197,6 +231,9 @@ func (r *Registry) Flush() error {
 }
 
 func (r *Registry) call(f func(*clib.Registry) uint32) error {
+	if r == nil {
+		return ErrNilRegistry
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.h == nil {
@@ -207,6 +244,9 @@ func (r *Registry) call(f func(*clib.Registry) uint32) error {
 
 // Stats are the registry's counters.
 func (r *Registry) Stats() (Stats, error) {
+	if r == nil {
+		return Stats{}, ErrNilRegistry
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.h == nil {
@@ -222,8 +262,12 @@ func (r *Registry) Stats() (Stats, error) {
 // Close final-flushes every track, delivers what is left, stops the
 // dispatcher goroutine (closing Reports()), and frees the library's registry.
 // In pull mode, reports not drained before Close are kept: later Drain calls
-// return them. Idempotent; must not be called from a listener.
+// return them. Idempotent; must not be called from a listener. A nil
+// Registry returns ErrNilRegistry.
 func (r *Registry) Close() error {
+	if r == nil {
+		return ErrNilRegistry
+	}
 	r.closeOnce.Do(func() {
 		r.mu.RLock()
 		r.closeErr = resultErr(lib().RegistryClose(r.h))

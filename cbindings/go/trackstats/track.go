@@ -198,7 +198,7 @@ func (r *Registry) OpenTrackWithListener(participantID, trackID, country string,
 
 func (r *Registry) open(participantID, trackID, country string, userData uint64, l ReportListener) (*Track, error) {
 	if r == nil {
-		return nil, ErrRegistryClosed
+		return nil, ErrNilRegistry
 	}
 	e := r.entries.add(userData, l)
 	r.mu.RLock()

@@ -176,17 +176,7 @@ func TestRecordAllocatesNothing(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	r := newRegistry(t, WithManualTicking())
-	long := strings.Repeat("x", MaxIDBytes+1)
-	for _, c := range []struct {
-		p, tr, country string
-		want           error
-	}{
-		{"", "t", "", ErrEmptyID},
-		{"p", "", "", ErrEmptyID},
-		{long, "t", "", ErrIDTooLong},
-		{"p", "t", long, ErrIDTooLong},
-		{"p", "t\xff", "", ErrInvalidUTF8},
-	} {
+	for _, c := range badIDs {
 		if _, err := r.OpenTrack(c.p, c.tr, c.country, 0); !errors.Is(err, c.want) {
 			t.Errorf("OpenTrack(%.10q, %.10q, %.10q) = %v, want %v", c.p, c.tr, c.country, err, c.want)
 		}

@@ -291,6 +291,8 @@ func TestFailuresDegradeToAnObjectThatCountsNothing(t *testing.T) {
 	}{
 		"empty participant id": {NewBytesTrackStats("DE", "DTR_x", "", l, statsKeyForData, WithRegistry(r)), trackstats.ErrEmptyID},
 		"closed registry":      {NewBytesTrackStats("DE", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(closed)), trackstats.ErrRegistryClosed},
+		"nil registry":         {NewBytesTrackStats("DE", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(nil)), trackstats.ErrNilRegistry},
+		"nil option":           {NewBytesTrackStats("DE", "DTR_x", "PA_x", l, statsKeyForData, WithRegistry(r), nil), trackstats.ErrInvalidOption},
 		"bound later, refused": {func() *BytesTrackStats {
 			s := NewUnboundBytesTrackStats(l, statsKeyForData, WithRegistry(r))
 			s.AddBytes(5, false)

@@ -1,6 +1,7 @@
 package tslivekit
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
@@ -46,14 +47,25 @@ func SetDefaultRegistry(r *trackstats.Registry) {
 type config struct {
 	reg      *trackstats.Registry
 	dropLate bool
+	// err is a bad option's: the object counts nothing and Err says why.
+	err error
 }
 
 // Option configures a stats object.
 type Option func(*config)
 
 // WithRegistry opens the object's tracks in r rather than the default
-// registry.
-func WithRegistry(r *trackstats.Registry) Option { return func(c *config) { c.reg = r } }
+// registry. A nil r is a mistake (a registry that failed to open), not a
+// request for the default: the object counts nothing and its Err wraps
+// trackstats.ErrNilRegistry.
+func WithRegistry(r *trackstats.Registry) Option {
+	return func(c *config) {
+		if r == nil {
+			c.err = fmt.Errorf("tslivekit: WithRegistry(nil): %w", trackstats.ErrNilRegistry)
+		}
+		c.reg = r
+	}
+}
 
 // DropAfterStop is LiveKit's behaviour for bytes added after Stop: they are
 // counted in GetTrafficTotals but never reach the listener, and the listener

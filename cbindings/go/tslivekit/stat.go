@@ -20,7 +20,9 @@ type Listener[K any] interface {
 type KeyFunc[K any] func(country string, streamType livekit.StreamType, participantID livekit.ParticipantID, trackID livekit.TrackID) K
 
 // StreamType is LiveKit's stream type of a report's direction: the receive
-// side (trackstats.Up) is UPSTREAM, the send side DOWNSTREAM.
+// side (trackstats.Up) is UPSTREAM, the send side (trackstats.Down)
+// DOWNSTREAM; no other direction reaches a report, and any other value is
+// UPSTREAM.
 func StreamType(d trackstats.Direction) livekit.StreamType {
 	if d == trackstats.Down {
 		return livekit.StreamType_DOWNSTREAM
@@ -41,8 +43,11 @@ func statCount(n uint64) uint32 { return uint32(min(n, maxStatCount)) }
 // window), and for data tracks' UPSTREAM reports (RecordUpPacket or
 // AddDataPacket) PacketsOutOfOrder, Frames and PacketsLost, the net loss
 // loss gives for this window. loss is the track's own (nil: PacketsLost 0).
-// Counts saturate at 2^31-1 per stat (see maxStatCount).
+// Counts saturate at 2^31-1 per stat (see maxStatCount). A nil r gives nil.
 func ToAnalyticsStat(r *trackstats.Report, loss *NetLoss) *livekit.AnalyticsStat {
+	if r == nil {
+		return nil
+	}
 	stream := &livekit.AnalyticsStream{
 		PrimaryBytes:      min(r.Bytes, math.MaxInt64),
 		PrimaryPackets:    statCount(r.Messages),
@@ -71,8 +76,12 @@ type NetLoss struct {
 	lost, recovered, reported uint64
 }
 
-// Next is r's window's net loss (0 for a report without loss counts).
+// Next is r's window's net loss (0 for a report without loss counts, a nil
+// r or a nil NetLoss, which keeps nothing).
 func (n *NetLoss) Next(r *trackstats.Report) uint32 {
+	if n == nil || r == nil {
+		return 0
+	}
 	n.lost += r.PacketsLost
 	n.recovered += r.PacketsRecovered
 	// Recoveries never outnumber losses with one writer per track; with

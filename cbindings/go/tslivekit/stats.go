@@ -2,6 +2,7 @@ package tslivekit
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,7 +86,8 @@ func (c counts) zero() bool { return c.bytes == 0 && c.messages == 0 }
 // side DOWNSTREAM, every 5 s (the registry's window) and at Stop.
 //
 // It cannot fail: if the track cannot be opened (no registry, an empty or
-// over-long id), the object counts nothing and Err says why. A nil
+// over-long id, WithRegistry(nil), a nil Option), the object counts nothing
+// and Err says why; what it counts nothing of is still safe to call. A nil
 // listener or key drops the stats.
 func NewBytesTrackStats[K any](country string, trackID livekit.TrackID, pID livekit.ParticipantID,
 	listener Listener[K], key KeyFunc[K], opts ...Option) *BytesTrackStats {
@@ -100,11 +102,17 @@ func NewBytesTrackStats[K any](country string, trackID livekit.TrackID, pID live
 // NewBytesTrackStats).
 func NewUnboundBytesTrackStats[K any](listener Listener[K], key KeyFunc[K], opts ...Option) *BytesTrackStats {
 	var cfg config
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			cfg.err = fmt.Errorf("tslivekit: option %d is nil: %w", i, trackstats.ErrInvalidOption)
+			break
+		}
 		o(&cfg)
 	}
 	s := &BytesTrackStats{reg: cfg.reg, out: newSink(listener, key), dropLate: cfg.dropLate}
-	if s.reg == nil {
+	if cfg.err != nil {
+		s.failLocked(cfg.err)
+	} else if s.reg == nil {
 		var err error
 		if s.reg, err = DefaultRegistry(); err != nil {
 			s.failLocked(err)

@@ -37,6 +37,7 @@ package tsotel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -91,9 +92,9 @@ func WithDelta() Option {
 
 // WithTrackSeries also produces per-track series, at most max at once (it
 // calls Registry.SetTrackSeries(max): series appear from the registry's
-// next window pass on). Each (track, direction) that moves is admitted
-// once, to a series of its own or to the overflow, until its track is
-// released.
+// next window pass on; a negative max is 0, only the overflow series). Each
+// (track, direction) that moves is admitted once, to a series of its own or
+// to the overflow, until its track is released.
 func WithTrackSeries(max int) Option {
 	return func(c *config) { c.perTrack, c.trackSeries = true, max }
 }
@@ -150,17 +151,21 @@ type seriesID struct {
 }
 
 // New makes the producer of reg; pass it to the host's readers with
-// metric.WithProducer.
+// metric.WithProducer. A nil reg is trackstats.ErrNilRegistry, a nil Option
+// trackstats.ErrInvalidOption. A nil *Producer produces nothing.
 func New(reg *trackstats.Registry, opts ...Option) (*Producer, error) {
 	var cfg config
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("tsotel: option %d is nil: %w", i, trackstats.ErrInvalidOption)
+		}
 		o(&cfg)
 	}
 	if cfg.liveKit && cfg.perTrack {
 		return nil, ErrLiveKitTrackSeries
 	}
 	if reg == nil {
-		return nil, trackstats.ErrRegistryClosed
+		return nil, trackstats.ErrNilRegistry
 	}
 	if cfg.perTrack {
 		if err := reg.SetTrackSeries(cfg.trackSeries); err != nil {
@@ -185,6 +190,9 @@ func New(reg *trackstats.Registry, opts ...Option) (*Producer, error) {
 // Produce returns the metrics of one read of the registry's figures. It
 // never waits for the registry's sampler or report consumer.
 func (p *Producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+	if p == nil {
+		return nil, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := &p.f

@@ -2,6 +2,7 @@ package tspion
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -44,10 +45,13 @@ type Stream struct {
 // added).
 type Resolver func(s Stream) *Key
 
-// ErrNoRegistry and ErrNoResolver: NewFactory needs both.
+// ErrNoRegistry and ErrNoResolver: NewFactory needs both (ErrNoRegistry
+// wraps trackstats.ErrNilRegistry). ErrNilFactory: NewInterceptor on a nil
+// *Factory.
 var (
-	ErrNoRegistry = errors.New("tspion: nil registry")
+	ErrNoRegistry = fmt.Errorf("tspion: nil registry: %w", trackstats.ErrNilRegistry)
 	ErrNoResolver = errors.New("tspion: nil resolver")
+	ErrNilFactory = errors.New("tspion: nil *Factory")
 )
 
 // Factory is an interceptor.Factory: one Interceptor per PeerConnection, all
@@ -67,11 +71,11 @@ type Option func(*Factory)
 
 // WithErrorHandler calls f when a resolved stream's track cannot be opened
 // (the registry is closed, an id is invalid, ...); that stream is then not
-// counted. Without it such a stream is skipped silently.
+// counted. Without it, or with a nil f, such a stream is skipped silently.
 func WithErrorHandler(f func(Stream, error)) Option { return func(x *Factory) { x.onError = f } }
 
 // NewFactory makes a factory counting into reg, resolving streams with
-// resolve.
+// resolve. A nil Option is trackstats.ErrInvalidOption.
 func NewFactory(reg *trackstats.Registry, resolve Resolver, opts ...Option) (*Factory, error) {
 	if reg == nil {
 		return nil, ErrNoRegistry
@@ -80,7 +84,10 @@ func NewFactory(reg *trackstats.Registry, resolve Resolver, opts ...Option) (*Fa
 		return nil, ErrNoResolver
 	}
 	f := &Factory{reg: reg, resolve: resolve, tracks: &trackTable{m: map[Key]*sharedTrack{}}}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("tspion: option %d is nil: %w", i, trackstats.ErrInvalidOption)
+		}
 		o(f)
 	}
 	return f, nil
@@ -90,16 +97,24 @@ func NewFactory(reg *trackstats.Registry, resolve Resolver, opts ...Option) (*Fa
 // streams reach the Resolver with Stream.PeerConnection == id (pion's own
 // PeerConnection id is not visible to the host). Use it with one
 // interceptor.Registry (and so one webrtc.API) per PeerConnection. The copy
-// shares the original's registry, resolver and tracks.
+// shares the original's registry, resolver and tracks. A nil Factory's is
+// nil.
 func (f *Factory) ForPeer(id string) *Factory {
+	if f == nil {
+		return nil
+	}
 	c := *f
 	c.peerID = id
 	return &c
 }
 
 // NewInterceptor is interceptor.Factory's: pion calls it once per
-// PeerConnection, with that PeerConnection's id.
+// PeerConnection, with that PeerConnection's id. ErrNilFactory on a nil
+// Factory.
 func (f *Factory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	if f == nil {
+		return nil, ErrNilFactory
+	}
 	if f.peerID != "" {
 		id = f.peerID
 	}

@@ -10,7 +10,9 @@ import (
 )
 
 // Interceptor counts one PeerConnection's RTP streams. pion makes it through
-// Factory.NewInterceptor; its RTCP methods pass everything through.
+// Factory.NewInterceptor; its RTCP methods pass everything through. A nil
+// *Interceptor, or a nil StreamInfo, binds nothing: the stream's reader or
+// writer comes back as it is, and Unbind and Close do nothing.
 type Interceptor struct {
 	interceptor.NoOp
 
@@ -31,6 +33,9 @@ type Interceptor struct {
 // packet read is recorded UPSTREAM. A stream resolved to nil gets reader
 // itself back.
 func (i *Interceptor) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
+	if i == nil || info == nil {
+		return reader
+	}
 	s := Stream{PeerConnection: i.pc, Direction: trackstats.Up, SSRC: info.SSRC, Repair: isRepair(info), Info: info}
 	st := i.bind(i.remote, s)
 	if st == nil {
@@ -41,6 +46,9 @@ func (i *Interceptor) BindRemoteStream(info *interceptor.StreamInfo, reader inte
 
 // UnbindRemoteStream releases what BindRemoteStream bound for info.SSRC.
 func (i *Interceptor) UnbindRemoteStream(info *interceptor.StreamInfo) {
+	if i == nil || info == nil {
+		return
+	}
 	i.unbind(i.remote, info.SSRC)
 }
 
@@ -48,6 +56,9 @@ func (i *Interceptor) UnbindRemoteStream(info *interceptor.StreamInfo) {
 // the writer below accepts is recorded DOWNSTREAM. A stream resolved to nil
 // gets writer itself back.
 func (i *Interceptor) BindLocalStream(info *interceptor.StreamInfo, writer interceptor.RTPWriter) interceptor.RTPWriter {
+	if i == nil || info == nil {
+		return writer
+	}
 	s := Stream{PeerConnection: i.pc, Direction: trackstats.Down, SSRC: info.SSRC, Info: info}
 	st := i.bind(i.local, s)
 	if st == nil {
@@ -58,12 +69,18 @@ func (i *Interceptor) BindLocalStream(info *interceptor.StreamInfo, writer inter
 
 // UnbindLocalStream releases what BindLocalStream bound for info.SSRC.
 func (i *Interceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
+	if i == nil || info == nil {
+		return
+	}
 	i.unbind(i.local, info.SSRC)
 }
 
 // Close releases every stream still bound (pion closes the interceptor with
 // its PeerConnection). Idempotent.
 func (i *Interceptor) Close() error {
+	if i == nil {
+		return nil
+	}
 	i.mu.Lock()
 	var held []*sharedTrack
 	for _, m := range []map[uint32][]*sharedTrack{i.remote, i.local} {

@@ -35,6 +35,7 @@ package tsprom
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -61,9 +62,10 @@ type config struct {
 
 // WithTrackSeries also exports per-track series, at most max at once (it
 // calls Registry.SetTrackSeries(max): series appear from the registry's
-// next window pass on). Each (track, direction) that moves is admitted
-// once, to a series of its own or to the overflow series, until its track
-// is released, so no series hops between the two.
+// next window pass on; a negative max is 0, only the overflow series). Each
+// (track, direction) that moves is admitted once, to a series of its own or
+// to the overflow series, until its track is released, so no series hops
+// between the two.
 func WithTrackSeries(max int) Option {
 	return func(c *config) { c.perTrack, c.trackSeries = true, max }
 }
@@ -122,17 +124,22 @@ type trackLabels struct {
 }
 
 // New makes the collector of reg; register it where the host's metrics are
-// served.
+// served. A nil reg is trackstats.ErrNilRegistry, a nil Option
+// trackstats.ErrInvalidOption. A nil *Collector describes and collects
+// nothing.
 func New(reg *trackstats.Registry, opts ...Option) (*Collector, error) {
 	var cfg config
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("tsprom: option %d is nil: %w", i, trackstats.ErrInvalidOption)
+		}
 		o(&cfg)
 	}
 	if cfg.liveKit && cfg.perTrack {
 		return nil, ErrLiveKitTrackSeries
 	}
 	if reg == nil {
-		return nil, trackstats.ErrRegistryClosed
+		return nil, trackstats.ErrNilRegistry
 	}
 	if cfg.perTrack {
 		if err := reg.SetTrackSeries(cfg.trackSeries); err != nil {
@@ -184,6 +191,9 @@ func New(reg *trackstats.Registry, opts ...Option) (*Collector, error) {
 
 // Describe sends the descriptors of every metric Collect may send.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	if c == nil {
+		return
+	}
 	if c.traffic {
 		ch <- c.bytes
 		ch <- c.messages
@@ -204,6 +214,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // registry's sampler or report consumer, and allocates one block for all
 // the metrics it sends, whatever the number of tracks.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c == nil {
+		return
+	}
 	sc := c.scratch.Get().(*scratch)
 	defer c.scratch.Put(sc)
 	f := &sc.f

@@ -1,7 +1,8 @@
 // Package apitest keeps the bad-input tests of the Go modules complete: each
 // module's test has a table with one row per exported function and method,
 // and Cover fails when the package exports one without a row (or a row
-// names nothing). Test code only; it imports only the standard library.
+// names nothing). Test code only; it imports only the standard library
+// (the main package's own test imports it).
 package apitest
 
 import (
@@ -87,5 +88,15 @@ func receiverType(x ast.Expr) string {
 		default:
 			return ""
 		}
+	}
+}
+
+// Table checks that rows cover the package in the current directory (Cover)
+// and runs each row as a subtest with env.
+func Table[E any](t *testing.T, rows map[string]func(*testing.T, E), atLeast int, env E) {
+	t.Helper()
+	Cover(t, ".", rows, atLeast)
+	for name, row := range rows {
+		t.Run(name, func(t *testing.T) { row(t, env) })
 	}
 }

@@ -16,6 +16,7 @@
 #   test-prometheus                      mk/prometheus.mk
 #   test-metrics test-fleet bench-metrics mk/metrics.mk
 #   bench bench-rust bench-report        mk/bench.mk
+#   soak                                 mk/soak.mk (not in `make test`)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -91,6 +92,7 @@ include mk/bench.mk
 include mk/prometheus.mk
 include mk/pion.mk
 include mk/metrics.mk
+include mk/soak.mk
 
 test: $(TEST_TARGETS)
 	@echo "make test: all suites passed"

@@ -7,14 +7,14 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/trackstats/trackstats/cbindings/go/internal/apitest"
-	"github.com/trackstats/trackstats/cbindings/go/internal/modtest"
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
 // apiRows holds one row per exported function and method: each calls it with
 // nil receivers and bad values and checks the documented error or no-op
 // (the main package's rule, cbindings/go/README.md: Guarantees).
-var apiRows = map[string]modtest.Row{
+var apiRows = map[string]tstest.Row{
 	"NewBytesTrackStats": func(t *testing.T, r *trackstats.Registry) {
 		s := NewBytesTrackStats("DE", "DTR_x", "PA_x", &recorder{}, statsKeyForData, WithRegistry(nil))
 		if err := s.Err(); !errors.Is(err, trackstats.ErrNilRegistry) || !strings.Contains(err.Error(), "WithRegistry(nil)") {
@@ -28,7 +28,7 @@ var apiRows = map[string]modtest.Row{
 		s.Wait()
 	},
 	"NewUnboundBytesTrackStats": func(t *testing.T, r *trackstats.Registry) {
-		own := manualRegistry(t)
+		own := tstest.Manual(t)
 		s := NewUnboundBytesTrackStats(&recorder{}, statsKeyForData, nil, WithRegistry(own))
 		if !errors.Is(s.Err(), trackstats.ErrInvalidOption) {
 			t.Errorf("a nil Option: Err = %v", s.Err())
@@ -110,5 +110,5 @@ func init() {
 
 // TestAPIBadInput runs every row; a new export without a row fails it.
 func TestAPIBadInput(t *testing.T) {
-	apitest.Table(t, apiRows, 15, manualRegistry(t))
+	apitest.Table(t, apiRows, 15, tstest.Manual(t))
 }

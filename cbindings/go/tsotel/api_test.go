@@ -4,13 +4,13 @@ import (
 	"context"
 	"testing"
 
-	"github.com/trackstats/trackstats/cbindings/go/internal/modtest"
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
 // TestAPIBadInput: as tsprom's, for the producer.
 func TestAPIBadInput(t *testing.T) {
-	modtest.MetricsTable(t, New, WithTrackSeries, WithLiveKit, ErrLiveKitTrackSeries, map[string]modtest.Row{
+	tstest.MetricsTable(t, New, WithTrackSeries, WithLiveKit, ErrLiveKitTrackSeries, map[string]tstest.Row{
 		"WithDelta": func(t *testing.T, r *trackstats.Registry) {
 			if _, err := New(r, WithDelta(), WithDelta()); err != nil {
 				t.Error(err)

@@ -7,7 +7,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/trackstats/trackstats/cbindings/go/internal/apitest"
-	"github.com/trackstats/trackstats/cbindings/go/internal/modtest"
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 	"github.com/trackstats/trackstats/cbindings/go/tspion"
 )
@@ -17,7 +17,7 @@ func resolveNone(tspion.Stream) *tspion.Key { return nil }
 // apiRows holds one row per exported function and method, called with nil
 // receivers and bad values (the main package's rule, cbindings/go/README.md:
 // Guarantees).
-var apiRows = map[string]modtest.Row{
+var apiRows = map[string]tstest.Row{
 	"NewFactory": func(t *testing.T, r *trackstats.Registry) {
 		if f, err := tspion.NewFactory(nil, resolveNone); !errors.Is(err, trackstats.ErrNilRegistry) || f != nil {
 			t.Errorf("NewFactory(nil) = %v, %v", f, err)
@@ -108,5 +108,5 @@ func interceptors(t *testing.T, r *trackstats.Registry) []*tspion.Interceptor {
 
 // TestAPIBadInput runs every row; a new export without a row fails it.
 func TestAPIBadInput(t *testing.T) {
-	apitest.Table(t, apiRows, 8, manualRegistry(t))
+	apitest.Table(t, apiRows, 8, tstest.Manual(t))
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/trackstats/trackstats/cbindings/go/internal/modtest"
+	"github.com/trackstats/trackstats/cbindings/go/internal/tstest"
 	"github.com/trackstats/trackstats/cbindings/go/trackstats"
 )
 
@@ -12,7 +12,7 @@ import (
 // receivers and bad values (the main package's rule, cbindings/go/README.md:
 // Guarantees); a new export without a row fails it.
 func TestAPIBadInput(t *testing.T) {
-	modtest.MetricsTable(t, New, WithTrackSeries, WithLiveKit, ErrLiveKitTrackSeries, map[string]modtest.Row{
+	tstest.MetricsTable(t, New, WithTrackSeries, WithLiveKit, ErrLiveKitTrackSeries, map[string]tstest.Row{
 		"Collector.Describe": func(t *testing.T, _ *trackstats.Registry) {
 			ch := make(chan *prometheus.Desc, 1)
 			(*Collector)(nil).Describe(ch)

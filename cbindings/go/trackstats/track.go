@@ -188,7 +188,8 @@ func (r *Registry) OpenTrack(participantID, trackID, country string, userData ui
 }
 
 // OpenTrackWithListener opens a track whose reports go to l rather than to
-// Drain or the report channel.
+// Drain or the report channel. A nil l is OpenTrack (so ErrListenerRequired
+// on a WithDispatcher registry).
 func (r *Registry) OpenTrackWithListener(participantID, trackID, country string, userData uint64, l ReportListener) (*Track, error) {
 	if l == nil && r != nil && r.dispatchOnly {
 		return nil, ErrListenerRequired

@@ -115,7 +115,7 @@ func benchRecord(b *testing.B) {
 		b.ReportAllocs()
 		l := lib()
 		for i := 0; i < b.N; i++ {
-			l.Record(tk.e.h, clib.DirectionUp, benchMessage)
+			l.Record(tk.h, clib.DirectionUp, benchMessage)
 		}
 	})
 	b.Run("baseline-livekit-AddBytes", func(b *testing.B) {

@@ -29,6 +29,7 @@ func TestRegistryCloseReleasesOpenTracks(t *testing.T) {
 			}
 			r := newRegistry(t, opts...)
 			want := sums{}
+			var ws []weak.Pointer[Track]
 			func() {
 				// Tracks opened, recorded on and dropped without Close.
 				for i := uint64(0); i < 100; i++ {
@@ -37,9 +38,19 @@ func TestRegistryCloseReleasesOpenTracks(t *testing.T) {
 					tk.RecordDown(i + 1)
 					want.add(i, Up, 100+i, 1)
 					want.add(i, Down, i+1, 1)
+					ws = append(ws, weak.Make(tk))
 				}
 			}()
 			runtime.GC()
+			// Held by the registry, never let go of by the library yet.
+			var tracks []*Track
+			for _, w := range ws {
+				if tk := w.Value(); tk == nil || tk.letGo() {
+					t.Fatal("an open Track was collected, or let go of")
+				} else {
+					tracks = append(tracks, tk)
+				}
+			}
 			if n := r.entries.len(); n != 100 {
 				t.Fatalf("the registry holds %d open Tracks, want 100", n)
 			}
@@ -53,6 +64,11 @@ func TestRegistryCloseReleasesOpenTracks(t *testing.T) {
 			for _, rep := range rs {
 				if rep.Flags&FlagFinal == 0 {
 					t.Errorf("a track still open at Registry.Close gave a non-final report: %+v", rep)
+				}
+			}
+			for _, tk := range tracks {
+				if !tk.letGo() {
+					t.Fatalf("track %d: the library has not let go of it after Registry.Close", tk.userData)
 				}
 			}
 			if n := r.entries.len(); n != 0 || isHeld(r) {

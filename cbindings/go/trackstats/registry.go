@@ -262,9 +262,15 @@ func (r *Registry) Close() error {
 			r.drainMu.Unlock()
 		}
 		// Every Track's block is let go and every report taken: the
-		// registry holds none of them any longer.
+		// registry holds none of them any longer. (Only let-go ones: were
+		// one still held by the library, keeping it would be a leak, and
+		// dropping it a write into freed memory.)
 		r.entries.mu.Lock()
-		r.entries.forEach(r.entries.drop)
+		r.entries.forEach(func(t *Track) {
+			if t.letGo() {
+				r.entries.drop(t)
+			}
+		})
 		r.entries.mu.Unlock()
 		r.closeMu.Lock()
 		r.closing = closingQueue{}

@@ -183,6 +183,7 @@ func (es *entries) convert(batch []clib.Report, plain []Report, routed []routedR
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	var keys keyCopier
+	keys.reset(batch)
 	for i := range batch {
 		c := &batch[i]
 		r := goReport(c, &keys)

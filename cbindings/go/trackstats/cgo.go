@@ -232,9 +232,8 @@ func cgoTrackOpen(r *clib.Registry, participantID, trackID, country string, id u
 	// pointers. Keeping it is sound because the Go heap never moves an
 	// object, and the registry keeps the Track (whose field it is)
 	// reachable from before this call until it has read the mark
-	// (registry.go: Registry.held and entries). runtime.Pinner would state
-	// the same to the runtime at about 120 B and 100 ns per Track: a third
-	// of what a Track costs.
+	// (entries.go). runtime.Pinner would state the same to the runtime at
+	// about 120 B and 100 ns per Track: a third of what a Track costs.
 	o := C.tsgo_track_open(cRegistry(r), p, pl, t, tl, c, cl, C.uint64_t(id), (*C.uint64_t)(unsafe.Pointer(words)))
 	// The C side has copied the ids; the strings only had to live until here.
 	runtime.KeepAlive(participantID)

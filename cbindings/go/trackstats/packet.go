@@ -137,17 +137,11 @@ func (t *Track) packetSlow(n uint64, seq uint16, endOfFrame bool) {
 		t.RecordUp(n)
 		return
 	}
-	r := t.r
-	// As in recordLarge.
-	r.mu.RLock()
-	if r.h != nil {
-		if !t.letGo() {
-			lib().RecordUpPacket(t.h, n, seq, endOfFrame)
-		} else if n <= MaxRecordBytes {
-			lib().CountStale(r.h, n, 1)
-		}
+	if !t.letGo() {
+		lib().RecordUpPacket(t.h, n, seq, endOfFrame)
+	} else if n <= MaxRecordBytes {
+		lib().CountStale(t.r.core, n, 1)
 	}
-	r.mu.RUnlock()
 }
 
 // attachPacketWords gives the Track its packet words: Go memory the
@@ -156,15 +150,13 @@ func (t *Track) packetSlow(n uint64, seq uint16, endOfFrame bool) {
 // was closed first.
 func (t *Track) attachPacketWords() bool {
 	r := t.r
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	r.closeMu.Lock()
 	defer r.closeMu.Unlock()
 	x := t.x.Load()
 	if x != nil && x.pkt != nil {
 		return true // a concurrent first packet attached them
 	}
-	if r.h == nil || t.has(trackClosed) {
+	if t.has(trackClosed) {
 		return false
 	}
 	nx := &trackExtra{pkt: new([clib.HostedPacketWords]uint64)}

@@ -38,11 +38,16 @@ const feederWaitMS = 1000
 // every Track still open. Records on its Tracks after Registry.Close are
 // not counted.
 type Registry struct {
-	// mu guards h against the free in Close: every C call on h, and every
-	// call naming a Track's handle, holds it for reading; Close takes it
-	// for writing to release the Tracks still open and to free h.
+	// mu guards h, the registry for the API's calls (nil once closed):
+	// they hold mu for reading; Close takes it for writing to release the
+	// Tracks still open and to end the API's use of h.
 	mu sync.RWMutex
 	h  *clib.Registry
+	// core is the same registry for the calls a Track makes (the slow path,
+	// stale records, totals) without a lock: it is freed only once r is
+	// unreachable (cleanup), and every Track reaches r, so no such call can
+	// outlive it.
+	core *clib.Registry
 
 	entries entries
 	// closeMu orders the releases of Track.Close (and the packet words'
@@ -71,9 +76,6 @@ type Registry struct {
 	push     bool
 	ch       chan Report
 	feedDone chan struct{}
-
-	// cleanup frees an unreachable pull registry nobody closed.
-	cleanup runtime.Cleanup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -148,6 +150,7 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 	}
 	r := &Registry{
 		h:            h,
+		core:         h,
 		manual:       cfg.manual,
 		batch:        b,
 		push:         cfg.channel || cfg.dispatcher,
@@ -161,13 +164,12 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 		}
 		r.feedDone = make(chan struct{})
 		go r.feed()
-	} else {
-		// A pull registry nobody closed is freed once unreachable, which
-		// it can only be while it holds no Track (entries): the library
-		// then touches no Go memory. A push registry is reachable from its
-		// goroutine until Close.
-		r.cleanup = runtime.AddCleanup(r, freeUnreachable, regHandles{h, b})
 	}
+	// The library's registry is freed once r is unreachable, which it can
+	// only be while it holds no Track (entries: the library then touches
+	// no Go memory) and no Track is reachable (each reaches r); a push
+	// registry is reachable from its goroutine until Close.
+	runtime.AddCleanup(r, freeUnreachable, regHandles{h, b})
 	return r, nil
 }
 
@@ -230,8 +232,9 @@ func (r *Registry) Stats() (Stats, error) {
 }
 
 // Close final-flushes every track, releases every Track still open,
-// delivers what is left, stops the dispatcher goroutine (closing
-// Reports()), and frees the library's registry. In pull mode, reports not
+// delivers what is left, and stops the dispatcher goroutine (closing
+// Reports()). The library's registry is freed once neither the Registry nor
+// any of its Tracks is reachable. In pull mode, reports not
 // drained before Close are kept: later Drain calls return them. Idempotent;
 // must not be called from a listener.
 func (r *Registry) Close() error {
@@ -241,9 +244,10 @@ func (r *Registry) Close() error {
 		r.mu.RUnlock()
 		// The library's close ended every grace (letting go of the Tracks
 		// closed before); a release now takes effect at once. With mu
-		// held for writing, no open, Close, slow path or totals is in
-		// flight on any Track.
+		// held for writing no open is in flight (each Track held has its
+		// handle); closeMu orders these releases with Track.Close's.
 		r.mu.Lock()
+		r.closeMu.Lock()
 		r.entries.mu.Lock()
 		r.entries.forEach(func(t *Track) {
 			if t.h != nil && t.state.Or(trackClosed)&trackClosed == 0 {
@@ -251,6 +255,7 @@ func (r *Registry) Close() error {
 			}
 		})
 		r.entries.mu.Unlock()
+		r.closeMu.Unlock()
 		r.mu.Unlock()
 		if r.push {
 			// The feeder drains until the library says the registry is
@@ -276,17 +281,9 @@ func (r *Registry) Close() error {
 		r.closing = closingQueue{}
 		r.closeMu.Unlock()
 		r.retiring = nil
-		// Close frees explicitly; r is reachable here, so the cleanup is
-		// not queued yet and Stop cancels it (a no-op for push registries).
-		r.cleanup.Stop()
 		r.mu.Lock()
-		h, b := r.h, r.batch
-		r.h, r.batch = nil, nil
+		r.h = nil
 		r.mu.Unlock()
-		if b != nil {
-			lib().BatchFree(b)
-		}
-		lib().RegistryFree(h)
 		close(r.done)
 	})
 	return r.closeErr

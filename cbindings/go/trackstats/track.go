@@ -162,40 +162,28 @@ func (t *Track) recordSlow(dir Direction, n, old uint64) {
 // records": through the handle while the library holds the block, counted
 // stale after.
 func (t *Track) recordLarge(dir Direction, n uint64) {
-	r := t.r
-	// The read lock keeps the library's registry (and so the handle's
-	// slot) from being freed under the call: Registry.Close frees it
-	// holding the write lock.
-	r.mu.RLock()
-	if r.h != nil {
-		if !t.letGo() {
-			lib().Record(t.h, uint32(dir), n)
-		} else if n <= MaxRecordBytes {
-			lib().CountStale(r.h, n, 1)
-		}
+	if !t.letGo() {
+		lib().Record(t.h, uint32(dir), n)
+	} else if n <= MaxRecordBytes {
+		lib().CountStale(t.r.core, n, 1)
 	}
-	r.mu.RUnlock()
 }
 
 // slowPath is the rest of the header's hosted rule, given old, the word
 // before the add: the library's slow path while it holds the block; once
 // the let-go mark is set, the records left on the sealed word are taken
 // off it and counted stale (a slow-path call racing the let-go is safe,
-// and the check after it finds the record).
+// and the check after it finds the record). No lock: the calls name the
+// Track's handle and its registry's core, which outlives every Track.
 func (t *Track) slowPath(dir Direction, old uint64) {
-	r := t.r
-	// As in recordLarge: the read lock keeps the registry from being freed
-	// under the calls.
-	r.mu.RLock()
-	if !t.letGo() && r.h != nil {
+	if !t.letGo() {
 		lib().SlowPath(t.h, uint32(dir), old)
 	}
 	if t.letGo() {
-		if v := atomic.SwapUint64(&t.w[dir], clib.WordSealed) - clib.WordSealed; v != 0 && r.h != nil {
-			lib().CountStale(r.h, v&clib.WordBytesMask, v>>clib.WordBytesBits)
+		if v := atomic.SwapUint64(&t.w[dir], clib.WordSealed) - clib.WordSealed; v != 0 {
+			lib().CountStale(t.r.core, v&clib.WordBytesMask, v>>clib.WordBytesBits)
 		}
 	}
-	r.mu.RUnlock()
 }
 
 // Close releases the track: its final reports (FlagFinal) are produced
@@ -209,15 +197,10 @@ func (t *Track) Close() error {
 		return nil
 	}
 	r := t.r
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.h == nil {
-		// Registry.Close released every Track it held.
-		return nil
-	}
 	r.closeMu.Lock()
-	// Under closeMu: one release per Track, in the order of the closing
-	// queue, and never racing the packet words' attach.
+	// Under closeMu: one release per Track (Registry.Close releases the
+	// Tracks still open under it too), in the order of the closing queue,
+	// and never racing the packet words' attach.
 	if t.state.Or(trackClosed)&trackClosed == 0 {
 		lib().TrackReleaseAfterGrace(t.h)
 		r.closing.push(t)
@@ -235,17 +218,10 @@ func (t *Track) Totals() Totals {
 		return Totals{}
 	}
 	if !t.letGo() {
-		r := t.r
-		r.mu.RLock()
-		var tot clib.Totals
-		held := r.h != nil && !t.letGo()
-		if held {
-			tot = lib().TrackTotals(t.h)
-		}
-		r.mu.RUnlock()
+		tot := lib().TrackTotals(t.h)
 		// A read that raced the let-go may have found the slot emptied:
 		// the block's totals are then the answer.
-		if held && !t.letGo() {
+		if !t.letGo() {
 			return goTotals(tot)
 		}
 	}

@@ -295,23 +295,14 @@ type churnResult struct {
 	Diag               []string
 }
 
-func diag(r *Registry) string {
+// diag is one line of what the churn holds, for the log.
+func diag(t *testing.T, r *Registry) string {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	st, _ := r.Stats()
-	return fmt.Sprintf("heapinuse %d heapsys %d C %d live %d grace %d quar %d seg %d held %d rss %d", m.HeapInuse>>20, m.HeapSys>>20,
-		lib().CHeapBytes()>>20, st.LiveSlots, st.SlotsInGrace, st.SlotsQuarantined, st.SegmentsResident, r.entries.len(), rssNoT()>>20)
-}
-
-func rssNoT() uint64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return fmt.Sprintf("Go heap in use %d MiB, C heap %d MiB, %d live slots (%d in grace, %d quarantined), %d segments, %d Tracks held, RSS %d MiB",
+		m.HeapInuse>>20, lib().CHeapBytes()>>20, st.LiveSlots, st.SlotsInGrace, st.SlotsQuarantined, st.SegmentsResident,
+		r.entries.len(), rss(t, "VmRSS:")>>20)
 }
 
 // TestChurnProbe is the child of TestChurnMemoryFollowsOpenTracks.
@@ -378,7 +369,7 @@ func TestChurnProbe(t *testing.T) {
 				res.RSS2M = minNonZero(res.RSS2M, m)
 			}
 			if j == 200_000 || j == total {
-				res.Diag = append(res.Diag, diag(r))
+				res.Diag = append(res.Diag, diag(t, r))
 			}
 		}
 	}

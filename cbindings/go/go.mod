@@ -1,5 +1,5 @@
 module github.com/trackstats/trackstats/cbindings/go
 
-// Go 1.24: runtime.AddCleanup frees a pull registry nobody closed. (A
-// dropped Track is released by its finalizer, runtime.SetFinalizer.)
+// Go 1.24: runtime.AddCleanup frees the library's registry once the
+// Registry and its Tracks are unreachable.
 go 1.24

@@ -8,8 +8,8 @@ package trackstats
 // link_system.go (the trackstats_system tag: pkg-config). The header is the
 // package's own copy of include/trackstats.h, next to this file.
 //
-// The C helpers below exist so that each Go operation is ONE cgo call (open
-// plus the window-word address, a drain plus the batch view) and so that no
+// The C helpers below exist so that each Go operation is ONE cgo call (a
+// drain plus the batch view, a registry from its config) and so that no
 // Go pointer to an out-parameter ever has to escape to the heap.
 
 /*
@@ -21,17 +21,15 @@ package trackstats
 typedef struct {
 	trackstats_result res;
 	trackstats_track *track;
-	uint64_t *words;
 } tsgo_opened_track;
 
+// words is Go memory that the library keeps using after this returns: see
+// cgoTrackOpen for why that is sound.
 static tsgo_opened_track tsgo_track_open(trackstats_registry *r,
 		const char *p, size_t pl, const char *t, size_t tl,
-		const char *c, size_t cl, uint64_t user_data) {
-	tsgo_opened_track o = {0, NULL, NULL};
-	o.res = trackstats_track_open(r, p, pl, t, tl, c, cl, user_data, &o.track);
-	if (o.res == TRACKSTATS_RESULT_OK) {
-		o.words = trackstats_track_window_words(o.track);
-	}
+		const char *c, size_t cl, uint64_t user_data, uint64_t *words) {
+	tsgo_opened_track o = {0, NULL};
+	o.res = trackstats_track_open_hosted(r, p, pl, t, tl, c, cl, user_data, words, &o.track);
 	return o;
 }
 
@@ -74,11 +72,12 @@ typedef struct {
 	trackstats_registry *registry;
 } tsgo_new_registry;
 
-static tsgo_new_registry tsgo_registry_new(uint64_t interval_ms, uint32_t mode) {
+static tsgo_new_registry tsgo_registry_new(uint64_t interval_ms, uint32_t mode, uint32_t grace_ms) {
 	tsgo_new_registry o = {0, NULL};
 	trackstats_config cfg = trackstats_config_default();
 	cfg.interval_ms = interval_ms;
 	cfg.mode = mode;
+	cfg.grace_ms = grace_ms;
 	o.res = trackstats_registry_new(&cfg, &o.registry);
 	return o;
 }
@@ -161,8 +160,8 @@ func init() {
 		Version:      func() string { return C.GoString(C.trackstats_version()) },
 		ResultString: func(code uint32) string { return C.GoString(C.trackstats_result_str(C.uint32_t(code))) },
 
-		RegistryNew: func(intervalMS uint64, mode uint32) (*clib.Registry, uint32) {
-			o := C.tsgo_registry_new(C.uint64_t(intervalMS), C.uint32_t(mode))
+		RegistryNew: func(intervalMS uint64, mode uint32, graceMS uint32) (*clib.Registry, uint32) {
+			o := C.tsgo_registry_new(C.uint64_t(intervalMS), C.uint32_t(mode), C.uint32_t(graceMS))
 			return (*clib.Registry)(unsafe.Pointer(o.registry)), uint32(o.res)
 		},
 		RegistryClose:      func(r *clib.Registry) uint32 { return uint32(C.trackstats_registry_close(cRegistry(r))) },
@@ -189,20 +188,22 @@ func init() {
 		},
 		BatchFree: func(b *clib.Batch) { C.trackstats_batch_free((*C.trackstats_batch)(unsafe.Pointer(b))) },
 
-		TrackOpen:    cgoTrackOpen,
-		TrackClose:   func(t *clib.Track) uint32 { return uint32(C.trackstats_track_close(cTrack(t))) },
-		TrackRelease: func(t *clib.Track) { C.trackstats_track_release(cTrack(t)) },
+		TrackOpen:              cgoTrackOpen,
+		TrackReleaseAfterGrace: func(t *clib.Track) { C.trackstats_track_release_after_grace(cTrack(t)) },
+		CountStale: func(r *clib.Registry, bytes, messages uint64) uint32 {
+			return uint32(C.trackstats_registry_count_stale(cRegistry(r), C.uint64_t(bytes), C.uint64_t(messages)))
+		},
 		TrackTotals: func(t *clib.Track) clib.Totals {
 			o := C.tsgo_track_totals(cTrack(t))
 			// SAFETY: clib.Totals mirrors trackstats_totals field for field
 			// (internal/clib's layout test).
 			return *(*clib.Totals)(unsafe.Pointer(&o))
 		},
-		Record:         cgoRecord,
-		SlowPath:       cgoSlowPath,
-		PacketWords:    cgoPacketWords,
-		RecordUpPacket: cgoRecordUpPacket,
-		CHeapBytes:     func() uint64 { return uint64(C.tsgo_c_heap_bytes()) },
+		Record:            cgoRecord,
+		SlowPath:          cgoSlowPath,
+		AttachPacketWords: cgoAttachPacketWords,
+		RecordUpPacket:    cgoRecordUpPacket,
+		CHeapBytes:        func() uint64 { return uint64(C.tsgo_c_heap_bytes()) },
 	})
 }
 
@@ -221,23 +222,24 @@ func cString(s string) (*C.char, C.size_t) {
 	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
 }
 
-func cgoTrackOpen(r *clib.Registry, participantID, trackID, country string, id uint64) (*clib.Track, *[2]uint64, uint32) {
+func cgoTrackOpen(r *clib.Registry, participantID, trackID, country string, id uint64, words *[clib.HostedWords]uint64) (*clib.Track, uint32) {
 	p, pl := cString(participantID)
 	t, tl := cString(trackID)
 	c, cl := cString(country)
-	o := C.tsgo_track_open(cRegistry(r), p, pl, t, tl, c, cl, C.uint64_t(id))
+	// SAFETY: words is Go memory that the library keeps using after the
+	// call, until it stores the let-go mark (the header's contract for
+	// trackstats_track_open_hosted). cgo allows passing it: it holds no Go
+	// pointers. Keeping it is sound because the Go heap never moves an
+	// object, and the registry keeps the Track (whose field it is)
+	// reachable from before this call until it has read the mark
+	// (entries.go). runtime.Pinner would state the same to the runtime at
+	// about 120 B and 100 ns per Track: a third of what a Track costs.
+	o := C.tsgo_track_open(cRegistry(r), p, pl, t, tl, c, cl, C.uint64_t(id), (*C.uint64_t)(unsafe.Pointer(words)))
 	// The C side has copied the ids; the strings only had to live until here.
 	runtime.KeepAlive(participantID)
 	runtime.KeepAlive(trackID)
 	runtime.KeepAlive(country)
-	if o.res != clib.ResultOK {
-		return nil, nil, uint32(o.res)
-	}
-	// SAFETY: the C contract makes these two 8-byte-aligned words valid
-	// until trackstats_track_release, which only the Track's finalizer calls,
-	// once no Go code can reach the Track; C memory is never moved or
-	// scanned by the Go GC.
-	return (*clib.Track)(unsafe.Pointer(o.track)), (*[2]uint64)(unsafe.Pointer(o.words)), clib.ResultOK
+	return (*clib.Track)(unsafe.Pointer(o.track)), uint32(o.res)
 }
 
 // cgoRecord is the C path of a record: sizes above MaxInlineBytes.
@@ -253,12 +255,11 @@ func cgoSlowPath(t *clib.Track, dir uint32, old uint64) {
 	C.trackstats_track_slow_path(cTrack(t), C.uint32_t(dir), C.uint64_t(old))
 }
 
-func cgoPacketWords(t *clib.Track) *[clib.PacketWords]uint64 {
-	// SAFETY: the C contract makes the TRACKSTATS_PACKET_WORDS 8-byte words
-	// valid until trackstats_track_release, which only the Track's finalizer
-	// calls once no Go code can reach the Track; C memory is never moved or
-	// scanned by the Go GC. NULL converts to nil.
-	return (*[clib.PacketWords]uint64)(unsafe.Pointer(C.trackstats_track_packet_words(cTrack(t))))
+func cgoAttachPacketWords(t *clib.Track, words *[clib.HostedPacketWords]uint64) uint32 {
+	// SAFETY: as the window block in cgoTrackOpen: Go memory without Go
+	// pointers, which the Track keeps reachable (and the registry the Track)
+	// until the let-go mark, which covers this block too.
+	return uint32(C.trackstats_track_attach_packet_words(cTrack(t), (*C.uint64_t)(unsafe.Pointer(words))))
 }
 
 func cgoRecordUpPacket(t *clib.Track, n uint64, seq uint16, endOfFrame bool) {

@@ -31,23 +31,42 @@ func cArray[T any](p *T, n uintptr) []T {
 // keyCopier copies the ids of a batch's reports into Go memory (the batch
 // is refilled by the next drain): one string per key, which the three ids
 // slice, shared by consecutive reports of one key (a track's up and down
-// reports of a pass are adjacent). Go keeps no copy of the ids per open
+// reports of a pass are adjacent). The strings of a batch share one
+// allocation, sized by reset: one allocation per batch of up to 1024
+// reports rather than one per key. Go keeps no copy of the ids per open
 // track; only reports pay for them.
 type keyCopier struct {
 	last                        *byte // the previous report's participant id in the batch
 	participant, track, country string
+	arena                       []byte // the batch's ids, appended in order; never reallocated
+}
+
+// reset sizes the arena for batch: the bytes of each run of one key.
+func (k *keyCopier) reset(batch []clib.Report) {
+	n := 0
+	var last *byte
+	for i := range batch {
+		if c := &batch[i]; c.ParticipantID != last {
+			last = c.ParticipantID
+			n += int(c.ParticipantIDLen + c.TrackIDLen + c.CountryLen)
+		}
+	}
+	*k = keyCopier{arena: make([]byte, 0, n)}
 }
 
 func (k *keyCopier) ids(c *clib.Report) (participant, track, country string) {
 	// Two keys alive in one batch are distinct allocations, so the same
 	// address is the same key.
 	if c.ParticipantID != k.last {
-		pl, tl := int(c.ParticipantIDLen), int(c.TrackIDLen)
-		// One allocation: Go copies the three views into a new string (it
-		// may skip the copy only when one operand is non-empty, and the
-		// participant and track ids never are).
-		all := borrowed(c.ParticipantID, c.ParticipantIDLen) +
-			borrowed(c.TrackID, c.TrackIDLen) + borrowed(c.Country, c.CountryLen)
+		pl, tl, cl := int(c.ParticipantIDLen), int(c.TrackIDLen), int(c.CountryLen)
+		start := len(k.arena)
+		k.arena = append(k.arena, borrowed(c.ParticipantID, c.ParticipantIDLen)...)
+		k.arena = append(k.arena, borrowed(c.TrackID, c.TrackIDLen)...)
+		k.arena = append(k.arena, borrowed(c.Country, c.CountryLen)...)
+		// SAFETY: reset sized the arena for the whole batch, so these
+		// appends never move it, and nothing writes the bytes again: the
+		// string is immutable, as Go requires.
+		all := unsafe.String(unsafe.SliceData(k.arena[start:]), pl+tl+cl)
 		k.last = c.ParticipantID
 		k.participant, k.track, k.country = all[:pl], all[pl:pl+tl], all[pl+tl:]
 	}

@@ -32,6 +32,10 @@ func (r *Registry) Drain(dst []Report) ([]Report, error) {
 func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
 	var routed []routedReport
 	var err error
+	// Tracks let go before this drain: every report naming them is queued
+	// (the library queues a track's last reports before its let-go mark),
+	// so once the queue is empty they can go.
+	r.takeLetGo()
 	r.mu.RLock()
 	for r.h != nil {
 		batch, code := lib().FillBatch(r.h, r.batch, -1)
@@ -41,6 +45,7 @@ func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
 		}
 		dst, routed = r.entries.convert(batch, dst, routed)
 		if len(batch) < batchCapacity {
+			r.retireTaken()
 			break
 		}
 	}
@@ -65,9 +70,16 @@ func (r *Registry) feed() {
 	var plain []Report
 	var routed []routedReport
 	for {
+		// As in drainLocked: the Tracks let go before this fill go once a
+		// fill has emptied the queue (the wait returns at most every
+		// feederWaitMS, so they go within two of those).
+		r.takeLetGo()
 		// Close does not free h or the batch before this goroutine ends.
 		batch, code := lib().FillBatch(r.h, r.batch, feederWaitMS)
 		plain, routed = r.entries.convert(batch, plain[:0], routed[:0])
+		if code == clib.ResultOK && len(batch) < batchCapacity {
+			r.retireTaken()
+		}
 		for i := range routed {
 			routed[i].deliver()
 			routed[i].to = nil // drop the reference until the next batch

@@ -5,16 +5,19 @@
 // libtrackstats) that ends a window for every track on absolute deadlines,
 // every 5 s by default. Each Track counts the messages received from the
 // publisher (RecordUp, LiveKit's UPSTREAM) and sent to a subscriber
-// (RecordDown, DOWNSTREAM). A record is one sync/atomic add on the track's
-// slot in C memory, done by Go itself: no lock, no allocation, and no call
-// into the library but one per track, direction and window (the window's
-// first record). Reports, one per (track, direction, window) with a
+// (RecordDown, DOWNSTREAM). A record is one sync/atomic add on a word in
+// the Track itself, which the library reads: no lock, no allocation, and no
+// call into the library but one per track, direction and window (the
+// window's first record). Reports, one per (track, direction, window) with a
 // non-zero delta, reach Go by Drain (one call per batch), on a channel, or
 // through per-track listeners, from one goroutine per registry at most.
 //
 // Every recorded byte and message is reported exactly once, a message's bytes
-// and count in the same window, including around Close and when a Track is
-// dropped without Close (its finalizer flushes and releases it).
+// and count in the same window, including around Close and in the grace
+// after it (records later than that are counted as stale, never in another
+// track). Close each Track when its track ends: the library's memory and the
+// registry's hold on the Track follow Close, not the garbage collector; a
+// Track never closed stays open until Registry.Close.
 //
 // Bad input is an error or a documented no-op, never a panic, and never
 // loses what was already recorded. A nil *Track is a no-op handle for every

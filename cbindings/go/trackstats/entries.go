@@ -2,7 +2,6 @@ package trackstats
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
@@ -16,152 +15,157 @@ type ReportListener interface {
 	OnReport(r Report)
 }
 
-// entry is the Go side of one track: its library handle, its user data and
-// where its reports go. The ids are not kept here: reports carry them from
-// the library's copy of the key (one string per report, see keyCopier), so a
-// track costs Go no string headers. The C report carries the entry's id as
-// user_data.
+// entries holds the registry's Tracks and maps report ids to them. A Track
+// is held from before the library gets its block's address (open) until the
+// registry has read the library's let-go mark and then taken every report
+// queued before it (retire): exactly the span in which the library may touch
+// the block or name the Track in a report. Holding it keeps the Track's
+// memory, which the library uses, reachable (the Go heap never moves
+// objects, so its address stays valid); and while the registry holds any
+// Track, the registry itself is held (registries), so that a registry and
+// its Tracks, unreachable from the program, are never collected while the
+// library may still touch them.
 //
-// An entry must not point to its Track: the Track's finalizer (which
-// releases the slot) can only run once nothing reaches the Track. The Track
-// points to its entry, so the entry outlives it; the entry is reused only
-// after the Track's finalizer released the slot and every message it
-// recorded has been reported.
-type entry struct {
-	h *clib.Track
-	// userData is OpenTrack's user data, given back in every report.
-	userData uint64
-	// owed is the track's recorded messages minus its reported messages
-	// (mod 2^64): the drainer subtracts each report, the release adds the
-	// final total. Once released and 0, no report can name this id again
-	// (reports are exactly once), so the entry can be reused.
-	owed uint64
-	// listener is where reports go: nil (Drain or the report channel) or
-	// the track's ReportListener. Set before the entry is live, read under
-	// entries.mu.
-	listener ReportListener
-
-	idx uint32 // index in the slab
-	// state packs the generation, which grows at each reuse of the index
-	// (high 24 bits; see id), and the entry* flags, in one word so that an
-	// entry is 48 bytes. entryClosed is set by Track.Close with an atomic
-	// Or (Close is idempotent without a lock); the rest change under
-	// entries.mu.
-	state atomic.Uint32
+// It is a slab of pointers: chunks that never move, and indices reused
+// through a free list. A report id is the index plus a generation that grows
+// at each reuse of the index (Track.state), so a report can never be
+// attributed to a later Track of the same index (by exactly-once and the
+// retire rule there is no such report anyway).
+type entries struct {
+	mu     sync.Mutex
+	chunks []*[entryChunk]*Track
+	used   uint32   // indices handed out so far; chunks hold them all
+	free   []uint64 // indices ready for reuse, each with its next generation
+	count  int      // Tracks held
+	orphan uint64   // reports whose id had no Track: a bug if ever non-zero
+	// owner is the registry, held in registries while count > 0.
+	owner *Registry
 }
 
-const (
-	// entryClosed: Track.Close was called (kept here so that a Track is
-	// three words).
-	entryClosed uint32 = 1 << iota
-	// entryReleased: the finalizer released the slot; the entry goes once
-	// nothing is owed.
-	entryReleased
-	// entryLive: the entry holds a track (lookup finds it).
-	entryLive
-
-	entryGenShift = 8
-)
-
-func (e *entry) has(flag uint32) bool { return e.state.Load()&flag != 0 }
-
-func (e *entry) gen() uint32 { return e.state.Load() >> entryGenShift }
-
-// id names the entry's current track in C reports: generation<<32 | index.
-func (e *entry) id() uint64 { return uint64(e.gen())<<32 | uint64(e.idx) }
-
-// entryChunkBits sizes the slab's chunks: 1024 entries of 48 bytes, 48 KiB,
-// allocated together. A chunk over 32 KiB is rounded up to whole 8 KiB
-// pages; 48 B x 1024 is 6 pages exactly, which TestEntryChunkIsWholePages
-// checks.
+// entryChunkBits sizes the slab's chunks: 1024 pointers, one 8 KiB page.
 const (
 	entryChunkBits = 10
 	entryChunk     = 1 << entryChunkBits
 )
 
-// entries maps report ids to entries. It is a slab: entries live in chunks
-// that never move (a Track holds a pointer to its entry) and are reused
-// through a free list, so a track costs its entry's bytes and no map slot or
-// separate allocation. An id is the entry's index plus a generation that
-// grows at each reuse, so a report can never be attributed to a later track
-// of the same entry (by exactly-once there is no such report anyway).
-type entries struct {
-	mu     sync.Mutex
-	chunks []*[entryChunk]entry
-	used   uint32   // indices handed out so far; chunks hold them all
-	free   []uint32 // indices of entries ready for reuse
-	count  int      // live entries
-	orphan uint64   // reports whose id had no entry: a bug if ever non-zero
+// A report id, in Track.state: generation<<32 | index. The generation has
+// 24 bits, never 0, so no id is 0 (the user data of overflow reports).
+const (
+	idIndexMask = 1<<32 - 1
+	idGenShift  = 32
+	idGenMask   = 1<<24 - 1
+	idMask      = 1<<56 - 1
+)
+
+// id is the report id of t.
+func (t *Track) id() uint64 { return t.state.Load() & idMask }
+
+// registries holds every registry that holds a Track (see entries).
+var registries struct {
+	sync.Mutex
+	held map[*Registry]struct{}
 }
 
-// add takes an entry for a new track, with its user data and listener set.
-func (es *entries) add(userData uint64, l ReportListener) *entry {
+func holdRegistry(r *Registry, hold bool) {
+	registries.Lock()
+	if hold {
+		if registries.held == nil {
+			registries.held = make(map[*Registry]struct{})
+		}
+		registries.held[r] = struct{}{}
+	} else {
+		delete(registries.held, r)
+	}
+	registries.Unlock()
+}
+
+// add holds t under a new id, which it returns (and stores in t.state).
+func (es *entries) add(t *Track) uint64 {
 	es.mu.Lock()
 	defer es.mu.Unlock()
-	var idx uint32
+	var idx, gen uint32
 	if n := len(es.free); n > 0 {
-		idx = es.free[n-1]
+		f := es.free[n-1]
 		es.free = es.free[:n-1]
+		idx, gen = uint32(f&idIndexMask), uint32(f>>idGenShift)
 	} else {
-		idx = es.used
+		idx, gen = es.used, 1
 		if idx>>entryChunkBits == uint32(len(es.chunks)) {
-			es.chunks = append(es.chunks, new([entryChunk]entry))
+			es.chunks = append(es.chunks, new([entryChunk]*Track))
 		}
 		es.used++
 	}
-	e := es.at(idx)
-	state := (e.gen()+1)<<entryGenShift | entryLive
-	// Reset every field: the entry may hold a previous track's values.
-	*e = entry{idx: idx, userData: userData, listener: l}
-	e.state.Store(state)
-	es.count++
-	return e
+	id := uint64(gen)<<idGenShift | uint64(idx)
+	t.state.Store(id)
+	*es.at(idx) = t
+	if es.count++; es.count == 1 {
+		holdRegistry(es.owner, true)
+	}
+	return id
 }
 
-func (es *entries) at(idx uint32) *entry {
+func (es *entries) at(idx uint32) **Track {
 	return &es.chunks[idx>>entryChunkBits][idx&(entryChunk-1)]
 }
 
-// lookup is the live entry with this id, or nil. The caller holds mu.
-func (es *entries) lookup(id uint64) *entry {
-	idx := uint32(id)
+// lookup is the Track with this id, or nil. The caller holds mu.
+func (es *entries) lookup(id uint64) *Track {
+	idx := uint32(id & idIndexMask)
 	if idx >= es.used {
 		return nil
 	}
-	e := es.at(idx)
-	if !e.has(entryLive) || e.id() != id {
-		return nil
+	if t := *es.at(idx); t != nil && t.id() == id {
+		return t
 	}
-	return e
+	return nil
 }
 
-// drop frees e for reuse, clearing what it references so that a free entry
-// keeps no listener alive. The caller holds mu.
-func (es *entries) drop(e *entry) {
-	gen := e.gen()
-	*e = entry{idx: e.idx}
-	e.state.Store(gen << entryGenShift)
-	es.count--
-	es.free = append(es.free, e.idx)
+// drop lets go of t. The caller holds mu.
+func (es *entries) drop(t *Track) {
+	id := t.id()
+	idx := uint32(id & idIndexMask)
+	if p := es.at(idx); *p == t {
+		*p = nil
+		gen := uint32(id>>idGenShift)&idGenMask + 1
+		if gen > idGenMask {
+			gen = 1
+		}
+		es.free = append(es.free, uint64(gen)<<idGenShift|uint64(idx))
+		if es.count--; es.count == 0 {
+			holdRegistry(es.owner, false)
+		}
+	}
 }
 
-// remove undoes add for a track that failed to open.
-func (es *entries) remove(e *entry) {
+// remove undoes add for a Track that failed to open.
+func (es *entries) remove(t *Track) {
 	es.mu.Lock()
-	es.drop(e)
+	es.drop(t)
 	es.mu.Unlock()
 }
 
-// released records that e's slot was released after recording `messages`
-// in all; it frees e when every one of them has been reported.
-func (es *entries) released(e *entry, messages uint64) {
+// retire lets go of Tracks whose let-go mark was read before a drain that
+// then emptied the library's queue: every report naming them has been
+// taken. It clears ts.
+func (es *entries) retire(ts []*Track) {
+	if len(ts) == 0 {
+		return
+	}
 	es.mu.Lock()
-	e.owed += messages
-	e.state.Or(entryReleased)
-	if e.owed == 0 {
-		es.drop(e)
+	for i, t := range ts {
+		es.drop(t)
+		ts[i] = nil
 	}
 	es.mu.Unlock()
+}
+
+// forEach calls f on every Track held. The caller holds mu.
+func (es *entries) forEach(f func(*Track)) {
+	for i := uint32(0); i < es.used; i++ {
+		if t := *es.at(i); t != nil {
+			f(t)
+		}
+	}
 }
 
 // routedReport is a report bound for a listener, taken under entries.mu and
@@ -179,23 +183,22 @@ func (es *entries) convert(batch []clib.Report, plain []Report, routed []routedR
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	var keys keyCopier
+	keys.reset(batch)
 	for i := range batch {
 		c := &batch[i]
 		r := goReport(c, &keys)
-		e := es.lookup(c.UserData)
-		if e == nil {
-			es.orphan++
+		t := es.lookup(c.UserData)
+		if t == nil {
+			if c.Flags&clib.FlagOverflow == 0 {
+				es.orphan++
+			}
+			r.UserData = 0
 			plain = append(plain, r)
 			continue
 		}
-		r.UserData = e.userData
-		e.owed -= r.Messages
-		l := e.listener
-		if e.has(entryReleased) && e.owed == 0 {
-			es.drop(e)
-		}
-		if l != nil {
-			routed = append(routed, routedReport{Report: r, to: l})
+		r.UserData = t.userData
+		if x := t.x.Load(); x != nil && x.l != nil {
+			routed = append(routed, routedReport{Report: r, to: x.l})
 		} else {
 			plain = append(plain, r)
 		}
@@ -207,4 +210,37 @@ func (es *entries) len() int {
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	return es.count
+}
+
+// closingQueue is the Tracks closed (released after their grace), in the
+// order the library got their releases, which is the order of their let-go
+// marks (graces end oldest first): the drainer reads the marks from the
+// head. Guarded by Registry.closeMu.
+type closingQueue struct {
+	ts   []*Track
+	head int
+}
+
+func (q *closingQueue) push(t *Track) { q.ts = append(q.ts, t) }
+
+// takeLetGo appends to dst the Tracks at the head whose let-go mark is set.
+func (q *closingQueue) takeLetGo(dst []*Track) []*Track {
+	for q.head < len(q.ts) {
+		t := q.ts[q.head]
+		if !t.letGo() {
+			break
+		}
+		t.state.Or(trackLetGo)
+		dst = append(dst, t)
+		q.ts[q.head] = nil
+		q.head++
+	}
+	// Keep the backing array from growing: move the rest down once the
+	// head has passed half of it.
+	if q.head > 0 && q.head >= len(q.ts)/2 {
+		n := copy(q.ts, q.ts[q.head:])
+		clear(q.ts[n:])
+		q.ts, q.head = q.ts[:n], 0
+	}
+	return dst
 }

@@ -5,50 +5,59 @@ import (
 	"unsafe"
 )
 
-// The slab reuses a freed entry under a new id: a report naming the old id
-// finds nothing, and the new id finds the new key.
+// The slab reuses a freed index under a new id: a report naming the old id
+// finds nothing, and the new id finds the new Track.
 func TestEntriesReuseUnderANewID(t *testing.T) {
-	var es entries
+	es := entries{owner: &Registry{}}
 	const n = entryChunk + 3 // two chunks
-	all := make([]*entry, n)
+	all := make([]*Track, n)
 	for i := range all {
-		all[i] = es.add(uint64(i), nil)
+		all[i] = &Track{userData: uint64(i)}
+		es.add(all[i])
 	}
 	old := all[entryChunk+1]
 	oldID := old.id()
-	es.released(old, 0) // nothing owed: freed at once
+	es.retire([]*Track{old})
 	if es.len() != n-1 || es.lookup(oldID) != nil {
-		t.Fatalf("after release: %d entries, lookup(old) = %p", es.len(), es.lookup(oldID))
+		t.Fatalf("after retire: %d entries, lookup(old) = %p", es.len(), es.lookup(oldID))
 	}
-	reused := es.add(99, nopReportListener{})
-	if reused != old {
-		t.Fatalf("the freed entry was not reused")
-	}
-	if reused.id() == oldID || uint32(reused.id()) != uint32(oldID) {
-		t.Errorf("reused id %#x, old %#x: same index, new generation expected", reused.id(), oldID)
+	reused := &Track{userData: 99}
+	newID := es.add(reused)
+	if newID == oldID || uint32(newID) != uint32(oldID) {
+		t.Errorf("reused id %#x, old %#x: same index, new generation expected", newID, oldID)
 	}
 	if es.lookup(oldID) != nil {
-		t.Error("a stale id finds the entry's new track")
+		t.Error("a stale id finds the index's new Track")
 	}
-	if e := es.lookup(reused.id()); e == nil || e.userData != 99 || e.listener == nil {
-		t.Errorf("lookup(new id) = %+v", e)
-	}
-	// An entry released with messages still owed stays until reported.
-	e := all[3]
-	es.released(e, 2)
-	if es.lookup(e.id()) != e {
-		t.Fatal("released with 2 messages owed, the entry is gone")
+	if got := es.lookup(newID); got != reused {
+		t.Errorf("lookup(new id) = %p, want %p", got, reused)
 	}
 	if es.lookup(0) != nil || es.lookup(uint64(n+5)) != nil {
-		t.Error("ids never handed out find an entry")
+		t.Error("ids never handed out find a Track")
+	}
+	// The registry is held while it holds a Track, and only then.
+	if !isHeld(es.owner) {
+		t.Error("a registry holding Tracks is not held")
+	}
+	es.retire(append([]*Track(nil), all[:entryChunk+1]...))
+	es.retire(append([]*Track{reused}, all[entryChunk+2:]...))
+	if es.len() != 0 || isHeld(es.owner) {
+		t.Errorf("after retiring all: %d entries, held %v", es.len(), isHeld(es.owner))
 	}
 }
 
+func isHeld(r *Registry) bool {
+	registries.Lock()
+	defer registries.Unlock()
+	_, ok := registries.held[r]
+	return ok
+}
+
 // The Go allocator rounds a large object up to whole 8 KiB pages: a chunk
-// that is not a whole number of pages wastes memory on every entry.
+// that is not a whole number of pages wastes memory.
 func TestEntryChunkIsWholePages(t *testing.T) {
 	const page = 8 << 10
-	if size := unsafe.Sizeof([entryChunk]entry{}); size%page != 0 {
+	if size := unsafe.Sizeof([entryChunk]*Track{}); size%page != 0 {
 		t.Errorf("a chunk is %d B, %d B past a whole number of 8 KiB pages: pick entryChunkBits so it is whole",
 			size, size%page)
 	}

@@ -1,7 +1,6 @@
 package trackstats
 
 import (
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -65,30 +64,38 @@ func mustOpen(t testing.TB, r *Registry, p, tr, c string, ud uint64) *Track {
 	return tk
 }
 
-// collectDropped runs garbage collections until the registry holds no slot
-// (every dropped Track's finalizer has released it), flushing between rounds
-// for manual registries. Bounded: fails after about 10 s.
-func collectDropped(t testing.TB, r *Registry) {
+// withGrace sets the registry's grace (trackstats_config.grace_ms): how
+// long a closed Track's records are still reported.
+func withGrace(d time.Duration) Option {
+	return func(c *config) { c.graceMS = uint32(d / time.Millisecond) }
+}
+
+// waitLetGo flushes (a manual registry) and drains (a pull registry) until
+// the registry holds no Track: every one was closed, let go by the library
+// and retired. It returns what it drained. Bounded: fails after about 10 s.
+func waitLetGo(t testing.TB, r *Registry) []Report {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	var rs []Report
 	for {
-		runtime.GC()
 		if r.manual {
 			if err := r.Flush(); err != nil {
 				t.Fatalf("Flush: %v", err)
 			}
 		}
-		st, err := r.Stats()
-		if err != nil {
-			t.Fatalf("Stats: %v", err)
+		if !r.push {
+			var err error
+			if rs, err = r.Drain(rs); err != nil {
+				t.Fatalf("Drain: %v", err)
+			}
 		}
-		if st.LiveSlots == 0 {
-			return
+		if r.entries.len() == 0 {
+			return rs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dropped tracks not released: %d slots still live", st.LiveSlots)
+			t.Fatalf("closed tracks not let go: the registry still holds %d", r.entries.len())
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 }
 

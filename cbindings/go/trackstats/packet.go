@@ -2,7 +2,6 @@ package trackstats
 
 import (
 	"math"
-	"runtime"
 	"sync/atomic"
 
 	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
@@ -18,22 +17,24 @@ import (
 // Totals (docs/seq.md has the window semantics).
 //
 // Like RecordUp it never blocks and never allocates, and calls into the
-// library only at a track's first packet (the library then allocates the
-// track's 128-byte sequence block), at a window's first record, as
-// RecordUp, and for n > MaxInlineBytes. The counts are exact with one
-// goroutine at a time recording packets on a track (a track's
-// packets normally come off one read loop); concurrent callers on one track
-// keep bytes and messages exact and stay memory-safe, but may under-count
-// the sequence counts (docs/seq.md says how).
+// library only at a window's first record, as RecordUp, and for n >
+// MaxInlineBytes. A track's first packet allocates its 128-byte packet
+// words (Go memory, which the library reads). The counts are exact with one
+// goroutine at a time recording packets on a track (a track's packets
+// normally come off one read loop); concurrent callers on one track keep
+// bytes and messages exact and stay memory-safe, but may under-count the
+// sequence counts (docs/seq.md says how). A Track whose first packet comes
+// after Close counts its packets' bytes and messages only.
 func (t *Track) RecordUpPacket(n uint64, seq uint16, endOfFrame bool) {
 	if t == nil {
 		return
 	}
-	p := t.pkt.Load()
-	if p == nil || n > MaxInlineBytes {
+	x := t.x.Load()
+	if x == nil || x.pkt == nil || n > MaxInlineBytes {
 		t.packetSlow(n, seq, endOfFrame)
 		return
 	}
+	p := (*[clib.PacketWords]uint64)(x.pkt[:clib.PacketWords])
 	// The common case, the next number (nothing lost), inline; the rest of
 	// the rule out of line.
 	if st := atomic.LoadUint64(&p[clib.PacketWordState]); st&clib.PacketStarted != 0 && seq-uint16(st) == 1 {
@@ -48,11 +49,9 @@ func (t *Track) RecordUpPacket(n uint64, seq uint16, endOfFrame bool) {
 	// it also publishes the stores above to the sampler, which takes the
 	// word and then, after an acquire fence, the counts (the header's
 	// "stores before the add" rule; the pair is Slot::take_seq in the core).
-	if old := atomic.AddUint64(&t.words[Up], clib.WordMessageOne|n) - (clib.WordMessageOne | n); needsSlowPath(old) {
+	if old := atomic.AddUint64(&t.w[Up], clib.WordMessageOne|n) - (clib.WordMessageOne | n); old == 0 || old&clib.WordSpillMask != 0 {
 		t.slowPath(Up, old)
 	}
-	// As in RecordUp: the words are C memory that the Track's finalizer frees.
-	runtime.KeepAlive(t)
 }
 
 // applyPacket is the packet rule of include/trackstats.h
@@ -111,33 +110,62 @@ const wordIs64 = ^uintptr(0)>>63 == 1
 // sequentially consistent add after it keeps it ordered before the add
 // (what Go's own memory model needs for plain writes before an atomic
 // operation). On amd64 and arm64 this is the same MOV/STR a C compiler
-// emits for a relaxed atomic store. The words are C memory, which the race
-// detector does not track. Elsewhere (32-bit platforms) the store is
-// atomic.
+// emits for a relaxed atomic store. Elsewhere (32-bit platforms), and
+// under the race detector (which would report the plain store racing the
+// loads of another writer or the library), the store is atomic.
 func storeWord(p *uint64, v uint64) {
-	if wordIs64 {
+	if wordIs64 && !raceEnabled {
 		*p = v
 	} else {
 		atomic.StoreUint64(p, v)
 	}
 }
 
-// packetSlow is RecordUpPacket's rare paths: a packet too large for the
-// window word goes to C whole; the first packet gets the packet words from
-// the library (one call, which allocates the sequence block) and then
-// takes the inline path; if the block could not be allocated, C counts the
-// packet (as a plain record, and tries again at the next packet).
+// packetSlow is RecordUpPacket's rare paths: the first packet attaches
+// the packet words and then takes the inline path; a packet too large for
+// the window word goes to the library whole (counted stale once the library
+// has let go); a packet the packet words cannot take (the first after
+// Close) counts as RecordUp.
 //
 //go:noinline
 func (t *Track) packetSlow(n uint64, seq uint16, endOfFrame bool) {
-	if n <= MaxInlineBytes {
-		if p := lib().PacketWords(t.e.h); p != nil {
-			// Concurrent first packets all get the same address.
-			t.pkt.Store(p)
-			t.RecordUpPacket(n, seq, endOfFrame)
-			return
-		}
+	if x := t.x.Load(); (x == nil || x.pkt == nil) && t.attachPacketWords() {
+		t.RecordUpPacket(n, seq, endOfFrame)
+		return
 	}
-	lib().RecordUpPacket(t.e.h, n, seq, endOfFrame)
-	runtime.KeepAlive(t)
+	if n <= MaxInlineBytes {
+		t.RecordUp(n)
+		return
+	}
+	if !t.letGo() {
+		lib().RecordUpPacket(t.h, n, seq, endOfFrame)
+	} else if n <= MaxRecordBytes {
+		lib().CountStale(t.r.core, n, 1)
+	}
+}
+
+// attachPacketWords gives the Track its packet words: Go memory the
+// library reads until its let-go mark (trackstats_track_attach_packet_words,
+// which must not race the release: both hold closeMu). False if the Track
+// was closed first.
+func (t *Track) attachPacketWords() bool {
+	r := t.r
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
+	x := t.x.Load()
+	if x != nil && x.pkt != nil {
+		return true // a concurrent first packet attached them
+	}
+	if t.has(trackClosed) {
+		return false
+	}
+	nx := &trackExtra{pkt: new([clib.HostedPacketWords]uint64)}
+	if x != nil {
+		nx.l = x.l
+	}
+	if lib().AttachPacketWords(t.h, nx.pkt) != clib.ResultOK {
+		return false
+	}
+	t.x.Store(nx)
+	return true
 }

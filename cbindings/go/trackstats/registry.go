@@ -34,19 +34,31 @@ const feederWaitMS = 1000
 // (OpenTrackWithListener) goes to its listener and nowhere else. No registry starts
 // a goroutine per track.
 //
-// Close the registry when done: it final-flushes every track, and delivers
-// what tracks closed earlier recorded since (flagged late). Bytes recorded
-// after Registry.Close are counted in a Track's Totals but not delivered.
+// Close the registry when done: it final-flushes every track, delivers
+// what tracks closed earlier recorded since (flagged late), and releases
+// every Track still open. Records on its Tracks after Registry.Close are
+// not counted.
 type Registry struct {
-	// mu guards h against the free in Close: every C call on h holds it for
-	// reading; Close takes it for writing once nothing else can use h.
+	// mu guards h, the registry for the API's calls (nil once closed):
+	// they hold mu for reading; Close takes it for writing to release the
+	// Tracks still open and to end the API's use of h.
 	mu sync.RWMutex
 	h  *clib.Registry
+	// core is the same registry for the calls a Track makes (the slow path,
+	// stale records, totals) without a lock: it is freed only once r is
+	// unreachable (cleanup), and every Track reaches r, so no such call can
+	// outlive it.
+	core *clib.Registry
 
 	entries entries
-	// releaseFn is r.release, made once: every Track's finalizer shares it
-	// (and so keeps r reachable until the last Track is released).
-	releaseFn func(*Track)
+	// closeMu orders the releases of Track.Close (and the packet words'
+	// attach) and guards closing.
+	closeMu sync.Mutex
+	closing closingQueue
+	// retiring is the Tracks whose let-go mark the drainer has read; they
+	// are let go after the next drain that empties the library's queue.
+	// Owned by the drainer: Drain and Close under drainMu, or the feeder.
+	retiring []*Track
 
 	// promSize is the length of the last Prometheus exposition: the next
 	// one's buffer starts there, so one call usually suffices.
@@ -66,9 +78,6 @@ type Registry struct {
 	ch       chan Report
 	feedDone chan struct{}
 
-	// cleanup frees an unreachable pull registry nobody closed.
-	cleanup runtime.Cleanup
-
 	closeOnce sync.Once
 	closeErr  error
 	// done is closed when Close has delivered the last report (Done).
@@ -81,6 +90,8 @@ type config struct {
 	channel    bool
 	chanBuffer int
 	dispatcher bool
+	// graceMS is trackstats_config.grace_ms (tests shorten it).
+	graceMS uint32
 }
 
 // Option configures NewRegistry.
@@ -121,7 +132,7 @@ func WithDispatcher() Option { return func(c *config) { c.dispatcher = true } }
 // Option, is an error (ErrInvalidInterval, ErrInvalidOption) and makes
 // nothing.
 func NewRegistry(opts ...Option) (*Registry, error) {
-	cfg := config{interval: DefaultInterval}
+	cfg := config{interval: DefaultInterval, graceMS: clib.GraceDefaultMS}
 	for i, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i)
@@ -144,7 +155,7 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 	if cfg.manual {
 		mode = clib.ModeManual
 	}
-	h, code := l.RegistryNew(uint64(cfg.interval/time.Millisecond), mode)
+	h, code := l.RegistryNew(uint64(cfg.interval/time.Millisecond), mode, cfg.graceMS)
 	if code != clib.ResultOK {
 		return nil, ResultError(code)
 	}
@@ -155,25 +166,26 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 	}
 	r := &Registry{
 		h:            h,
+		core:         h,
 		manual:       cfg.manual,
 		batch:        b,
 		push:         cfg.channel || cfg.dispatcher,
 		dispatchOnly: cfg.dispatcher && !cfg.channel,
 		done:         make(chan struct{}),
 	}
-	r.releaseFn = r.release
+	r.entries.owner = r
 	if r.push {
 		if cfg.channel {
 			r.ch = make(chan Report, cfg.chanBuffer)
 		}
 		r.feedDone = make(chan struct{})
 		go r.feed()
-	} else {
-		// A pull registry nobody closed is freed once unreachable. (Tracks
-		// reach their registry through their cleanups, and a push registry
-		// through its goroutine, so neither is freed under them.)
-		r.cleanup = runtime.AddCleanup(r, freeUnreachable, regHandles{h, b})
 	}
+	// The library's registry is freed once r is unreachable, which it can
+	// only be while it holds no Track (entries: the library then touches
+	// no Go memory) and no Track is reachable (each reaches r); a push
+	// registry is reachable from its goroutine until Close.
+	runtime.AddCleanup(r, freeUnreachable, regHandles{h, b})
 	return r, nil
 }
 
@@ -259,11 +271,13 @@ func (r *Registry) Stats() (Stats, error) {
 	return goStats(s), nil
 }
 
-// Close final-flushes every track, delivers what is left, stops the
-// dispatcher goroutine (closing Reports()), and frees the library's registry.
-// In pull mode, reports not drained before Close are kept: later Drain calls
-// return them. Idempotent; must not be called from a listener. A nil
-// Registry returns ErrNilRegistry.
+// Close final-flushes every track, releases every Track still open,
+// delivers what is left, and stops the dispatcher goroutine (closing
+// Reports()). The library's registry is freed once neither the Registry nor
+// any of its Tracks is reachable. In pull mode, reports not
+// drained before Close are kept: later Drain calls return them. Idempotent;
+// must not be called from a listener. A nil Registry returns
+// ErrNilRegistry.
 func (r *Registry) Close() error {
 	if r == nil {
 		return ErrNilRegistry
@@ -272,6 +286,21 @@ func (r *Registry) Close() error {
 		r.mu.RLock()
 		r.closeErr = resultErr(lib().RegistryClose(r.h))
 		r.mu.RUnlock()
+		// The library's close ended every grace (letting go of the Tracks
+		// closed before); a release now takes effect at once. With mu
+		// held for writing no open is in flight (each Track held has its
+		// handle); closeMu orders these releases with Track.Close's.
+		r.mu.Lock()
+		r.closeMu.Lock()
+		r.entries.mu.Lock()
+		r.entries.forEach(func(t *Track) {
+			if t.h != nil && t.state.Or(trackClosed)&trackClosed == 0 {
+				lib().TrackReleaseAfterGrace(t.h)
+			}
+		})
+		r.entries.mu.Unlock()
+		r.closeMu.Unlock()
+		r.mu.Unlock()
 		if r.push {
 			// The feeder drains until the library says the registry is
 			// closed and empty, then exits.
@@ -281,18 +310,40 @@ func (r *Registry) Close() error {
 			r.leftover, _ = r.drainLocked(r.leftover)
 			r.drainMu.Unlock()
 		}
-		// Close frees explicitly; r is reachable here, so the cleanup is
-		// not queued yet and Stop cancels it (a no-op for push registries).
-		r.cleanup.Stop()
+		// Every Track's block is let go and every report taken: the
+		// registry holds none of them any longer. (Only let-go ones: were
+		// one still held by the library, keeping it would be a leak, and
+		// dropping it a write into freed memory.)
+		r.entries.mu.Lock()
+		r.entries.forEach(func(t *Track) {
+			if t.letGo() {
+				r.entries.drop(t)
+			}
+		})
+		r.entries.mu.Unlock()
+		r.closeMu.Lock()
+		r.closing = closingQueue{}
+		r.closeMu.Unlock()
+		r.retiring = nil
 		r.mu.Lock()
-		h, b := r.h, r.batch
-		r.h, r.batch = nil, nil
+		r.h = nil
 		r.mu.Unlock()
-		if b != nil {
-			lib().BatchFree(b)
-		}
-		lib().RegistryFree(h)
 		close(r.done)
 	})
 	return r.closeErr
+}
+
+// takeLetGo moves the closed Tracks whose let-go mark is set to retiring
+// (the drainer's).
+func (r *Registry) takeLetGo() {
+	r.closeMu.Lock()
+	r.retiring = r.closing.takeLetGo(r.retiring)
+	r.closeMu.Unlock()
+}
+
+// retireTaken lets go of retiring: called once a drain that started after
+// they were taken has emptied the library's queue.
+func (r *Registry) retireTaken() {
+	r.entries.retire(r.retiring)
+	r.retiring = r.retiring[:0]
 }

@@ -105,8 +105,8 @@ type Totals struct {
 type Stats struct {
 	// OpenTracks: opened and not yet closed.
 	OpenTracks uint64
-	// LiveSlots: open tracks plus closed ones not yet released (a dropped
-	// Track is released by its finalizer after a garbage collection).
+	// LiveSlots: open tracks plus closed ones the library has not yet let
+	// go of (their grace not over).
 	LiveSlots       uint64
 	ReportsEmitted  uint64
 	ReportsMerged   uint64

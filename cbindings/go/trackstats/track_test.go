@@ -214,51 +214,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestDroppedTrackIsFlushedAndReleased(t *testing.T) {
-	for _, manual := range []bool{true, false} {
-		name := "threaded"
-		if manual {
-			name = "manual"
-		}
-		t.Run(name, func(t *testing.T) {
-			opts := []Option{WithInterval(time.Hour)}
-			if manual {
-				opts = append(opts, WithManualTicking())
-			}
-			r := newRegistry(t, opts...)
-			want := sums{}
-			func() {
-				// Tracks opened, recorded on and dropped without Close;
-				// none of them escapes this function.
-				for i := uint64(0); i < 100; i++ {
-					tk := mustOpen(t, r, "PA", "TR", "FR", i)
-					tk.RecordUp(100 + i)
-					tk.RecordDown(i + 1)
-					want.add(i, Up, 100+i, 1)
-					want.add(i, Down, i+1, 1)
-				}
-			}()
-			collectDropped(t, r)
-			st, _ := r.Stats()
-			if st.OpenTracks != 0 {
-				t.Errorf("OpenTracks = %d after release", st.OpenTracks)
-			}
-			rs := drainAll(t, r)
-			got := sums{}
-			got.addReports(rs)
-			compareSums(t, got, want)
-			for _, rep := range rs {
-				if rep.Flags&FlagFinal == 0 {
-					t.Errorf("release of an open track gave a non-final report: %+v", rep)
-				}
-			}
-			if n := r.entries.len(); n != 0 {
-				t.Errorf("%d Go entries left after every report was drained", n)
-			}
-		})
-	}
-}
-
 func TestVersion(t *testing.T) {
 	if v := Version(); v == "" || !strings.Contains(v, ".") {
 		t.Errorf("Version() = %q", v)

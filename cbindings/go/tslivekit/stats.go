@@ -3,6 +3,7 @@ package tslivekit
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,10 +224,19 @@ func (s *BytesTrackStats) Bind(country string, trackID livekit.TrackID, pID live
 	s.pending = [2]counts{}
 	s.rl, s.ended = rl, false
 	s.cur.Store(tk)
+	// An object dropped without Stop ends its track (a trackstats Track
+	// stays open until it is closed): a cleanup, not a finalizer, because a
+	// listener may reach the object (a finalizer never runs on an object in
+	// a cycle). The Track reaches the object only through the relay's weak
+	// pointer (or its pin, once the track has ended), so an object LiveKit
+	// let go of is collected and the cleanup runs.
+	runtime.AddCleanup(s, closeTrack, tk)
 	if s.stopped {
 		s.endLocked(tk, false)
 	}
 }
+
+func closeTrack(t *trackstats.Track) { _ = t.Close() }
 
 // endLocked ends the bound key, whose track is t: it reads t's totals, then
 // closes t. The totals are the stats the listener gets for the key before

@@ -14,6 +14,8 @@ package tsnocgo
 // cgo.
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
@@ -42,7 +44,7 @@ func bothTables(b *testing.B) []struct {
 }
 
 func newManualRegistry(b *testing.B, l *clib.Lib) *clib.Registry {
-	r, res := l.RegistryNew(5000, clib.ModeManual)
+	r, res := l.RegistryNew(5000, clib.ModeManual, 0)
 	if res != clib.ResultOK {
 		b.Fatalf("RegistryNew: %d", res)
 	}
@@ -54,7 +56,8 @@ func BenchmarkSlowPath(b *testing.B) {
 	for _, c := range bothTables(b) {
 		b.Run(c.name, func(b *testing.B) {
 			l := c.lib
-			tk, _, res := l.TrackOpen(newManualRegistry(b, l), "PA_bench", "TR_bench", "US", 1)
+			words := new([clib.HostedWords]uint64)
+			tk, res := l.TrackOpen(newManualRegistry(b, l), "PA_bench", "TR_bench", "US", 1, words)
 			if res != clib.ResultOK {
 				b.Fatalf("TrackOpen: %d", res)
 			}
@@ -64,7 +67,9 @@ func BenchmarkSlowPath(b *testing.B) {
 				l.SlowPath(tk, clib.DirectionUp, 0)
 			}
 			b.StopTimer()
-			l.TrackRelease(tk)
+			l.TrackReleaseAfterGrace(tk)
+			// The registry's free (Cleanup) lets go of words.
+			b.Cleanup(func() { runtime.KeepAlive(words) })
 		})
 	}
 }
@@ -75,20 +80,30 @@ func BenchmarkOpenClose(b *testing.B) {
 			l := c.lib
 			r := newManualRegistry(b, l)
 			b.ReportAllocs()
+			// Hosted blocks, reused once the library has let go of them:
+			// the benchmark measures the calls, not the host's allocations.
+			blocks := make([][clib.HostedWords]uint64, 4096)
 			for i := 0; i < b.N; i++ {
-				tk, _, res := l.TrackOpen(r, "PA_bench", "TR_bench", "US", uint64(i))
+				words := &blocks[i%len(blocks)]
+				for i >= len(blocks) && atomic.LoadUint64(&words[clib.HostedWordLetGo]) == 0 {
+					l.RegistryFlush(r)
+				}
+				tk, res := l.TrackOpen(r, "PA_bench", "TR_bench", "US", uint64(i), words)
 				if res != clib.ResultOK {
 					b.Fatalf("TrackOpen: %d", res)
 				}
-				l.TrackClose(tk)
 				l.TrackTotals(tk)
-				l.TrackRelease(tk)
+				l.TrackReleaseAfterGrace(tk)
 				if i%1024 == 1023 {
 					// Released slots are reused after a flush (the
-					// sampler's, in a threaded registry).
+					// sampler's, in a threaded registry); with no grace
+					// the next one lets go of their blocks.
 					l.RegistryFlush(r)
 				}
 			}
+			b.StopTimer()
+			l.RegistryClose(r)
+			runtime.KeepAlive(blocks)
 		})
 	}
 }

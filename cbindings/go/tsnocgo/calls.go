@@ -21,9 +21,9 @@ type symbols struct {
 	registryTick, registryFlush, registryStats, registryPrometheus uintptr
 	stringFree, registryDrain, registryWait                        uintptr
 	batchNew, batchFree, batchReports                              uintptr
-	trackOpen, trackWindowWords, trackClose, trackRelease          uintptr
+	trackOpenHosted, trackReleaseAfterGrace, registryCountStale    uintptr
 	trackTotals, recordUp, recordDown, trackSlowPath               uintptr
-	trackPacketWords, recordUpPacket                               uintptr
+	trackAttachPacketWords, recordUpPacket                         uintptr
 	registryFigures, figuresFree, registrySetTrackSeries           uintptr
 }
 
@@ -51,15 +51,14 @@ func bind(h uintptr, source string) (*clib.Lib, error) {
 		{"trackstats_batch_new", &s.batchNew},
 		{"trackstats_batch_free", &s.batchFree},
 		{"trackstats_batch_reports", &s.batchReports},
-		{"trackstats_track_open", &s.trackOpen},
-		{"trackstats_track_window_words", &s.trackWindowWords},
-		{"trackstats_track_close", &s.trackClose},
-		{"trackstats_track_release", &s.trackRelease},
+		{"trackstats_track_open_hosted", &s.trackOpenHosted},
+		{"trackstats_track_release_after_grace", &s.trackReleaseAfterGrace},
+		{"trackstats_registry_count_stale", &s.registryCountStale},
 		{"trackstats_track_totals", &s.trackTotals},
 		{"trackstats_record_up", &s.recordUp},
 		{"trackstats_record_down", &s.recordDown},
 		{"trackstats_track_slow_path", &s.trackSlowPath},
-		{"trackstats_track_packet_words", &s.trackPacketWords},
+		{"trackstats_track_attach_packet_words", &s.trackAttachPacketWords},
 		{"trackstats_record_up_packet", &s.recordUpPacket},
 		{"trackstats_registry_figures", &s.registryFigures},
 		{"trackstats_figures_free", &s.figuresFree},
@@ -96,8 +95,8 @@ type frame struct {
 	ids [3 * clib.MaxIDBytes]byte
 }
 
-// maxArgs is the most arguments a call passes (trackstats_track_open's 9).
-const maxArgs = 9
+// maxArgs is the most arguments a call passes (trackstats_track_open_hosted's 10).
+const maxArgs = 10
 
 var frames = sync.Pool{New: func() any { return new(frame) }}
 
@@ -187,11 +186,11 @@ func (s *symbols) lib(source string, configDefault func() clib.Config) *clib.Lib
 		Version:      func() string { return goString(call(s.version)) },
 		ResultString: func(code uint32) string { return goString(call(s.resultStr, uintptr(code))) },
 
-		RegistryNew: func(intervalMS uint64, mode uint32) (*clib.Registry, uint32) {
+		RegistryNew: func(intervalMS uint64, mode uint32, graceMS uint32) (*clib.Registry, uint32) {
 			f := getFrame()
 			defer putFrame(f)
 			f.cfg = configDefault()
-			f.cfg.IntervalMS, f.cfg.Mode = intervalMS, mode
+			f.cfg.IntervalMS, f.cfg.Mode, f.cfg.GraceMS = intervalMS, mode, graceMS
 			res := result(f.call(s.registryNew, addr(&f.cfg), addr(&f.out)))
 			return (*clib.Registry)(ptr(f.out)), res
 		},
@@ -243,9 +242,11 @@ func (s *symbols) lib(source string, configDefault func() clib.Config) *clib.Lib
 		},
 		BatchFree: func(b *clib.Batch) { call(s.batchFree, caddr(b)) },
 
-		TrackOpen:    s.openTrack,
-		TrackClose:   func(t *clib.Track) uint32 { return result(call(s.trackClose, caddr(t))) },
-		TrackRelease: func(t *clib.Track) { call(s.trackRelease, caddr(t)) },
+		TrackOpen:              s.openTrack,
+		TrackReleaseAfterGrace: func(t *clib.Track) { call(s.trackReleaseAfterGrace, caddr(t)) },
+		CountStale: func(r *clib.Registry, bytes, messages uint64) uint32 {
+			return result(call(s.registryCountStale, caddr(r), uintptr(bytes), uintptr(messages)))
+		},
 		TrackTotals: func(t *clib.Track) clib.Totals {
 			f := getFrame()
 			defer putFrame(f)
@@ -262,10 +263,8 @@ func (s *symbols) lib(source string, configDefault func() clib.Config) *clib.Lib
 		SlowPath: func(t *clib.Track, dir uint32, old uint64) {
 			call(s.trackSlowPath, caddr(t), uintptr(dir), uintptr(old))
 		},
-		PacketWords: func(t *clib.Track) *[clib.PacketWords]uint64 {
-			// SAFETY: valid until trackstats_track_release, as the window
-			// words; NULL converts to nil.
-			return (*[clib.PacketWords]uint64)(ptr(call(s.trackPacketWords, caddr(t))))
+		AttachPacketWords: func(t *clib.Track, words *[clib.HostedPacketWords]uint64) uint32 {
+			return result(call(s.trackAttachPacketWords, caddr(t), hostedAddr(words)))
 		},
 		RecordUpPacket: func(t *clib.Track, n uint64, seq uint16, endOfFrame bool) {
 			call(s.recordUpPacket, caddr(t), uintptr(n), uintptr(seq), b2u(endOfFrame))
@@ -274,8 +273,19 @@ func (s *symbols) lib(source string, configDefault func() clib.Config) *clib.Lib
 	}
 }
 
-// openTrack opens a track and returns it with its window words.
-func (s *symbols) openTrack(r *clib.Registry, participantID, trackID, country string, userData uint64) (*clib.Track, *[2]uint64, uint32) {
+// hostedAddr is the address of a hosted block for C, which keeps it after
+// the call.
+func hostedAddr[T [clib.HostedWords]uint64 | [clib.HostedPacketWords]uint64](words *T) uintptr {
+	// SAFETY: words is a field of a Track (or a block it holds): heap
+	// memory, which the collector never moves, holding no Go pointers. The
+	// trackstats package keeps the Track reachable from before the call
+	// until it has read the library's let-go mark (see its cgo.go), so the
+	// address stays valid for as long as the library uses it.
+	return uintptr(unsafe.Pointer(words))
+}
+
+// openTrack opens a hosted track on words.
+func (s *symbols) openTrack(r *clib.Registry, participantID, trackID, country string, userData uint64, words *[clib.HostedWords]uint64) (*clib.Track, uint32) {
 	f := getFrame()
 	defer putFrame(f)
 	var res uint32
@@ -286,26 +296,22 @@ func (s *symbols) openTrack(r *clib.Registry, participantID, trackID, country st
 		t := copy(f.ids[p:], trackID)
 		c := copy(f.ids[p+t:], country)
 		ids := addr(&f.ids)
-		res = result(f.call(s.trackOpen, caddr(r), ids, uintptr(p), ids+uintptr(p), uintptr(t),
-			ids+uintptr(p+t), uintptr(c), uintptr(userData), addr(&f.out)))
+		res = result(f.call(s.trackOpenHosted, caddr(r), ids, uintptr(p), ids+uintptr(p), uintptr(t),
+			ids+uintptr(p+t), uintptr(c), uintptr(userData), hostedAddr(words), addr(&f.out)))
 	} else {
 		// Too long: the library says so (after its UTF-8 check), from
 		// the caller's strings, which the directive of callGo keeps in
 		// place.
-		res = result(callGo(s.trackOpen, caddr(r),
+		res = result(callGo(s.trackOpenHosted, caddr(r),
 			uintptr(unsafe.Pointer(unsafe.StringData(participantID))), uintptr(len(participantID)),
 			uintptr(unsafe.Pointer(unsafe.StringData(trackID))), uintptr(len(trackID)),
 			uintptr(unsafe.Pointer(unsafe.StringData(country))), uintptr(len(country)),
-			uintptr(userData), addr(&f.out)))
+			uintptr(userData), hostedAddr(words), addr(&f.out)))
 	}
 	if res != clib.ResultOK {
-		return nil, nil, res
+		return nil, res
 	}
-	// SAFETY: the C contract makes the two 8-byte-aligned window words
-	// valid until trackstats_track_release, which only the Track's
-	// finalizer calls once no Go code can reach the Track.
-	words := (*[2]uint64)(ptr(f.call(s.trackWindowWords, f.out)))
-	return (*clib.Track)(ptr(f.out)), words, res
+	return (*clib.Track)(ptr(f.out)), res
 }
 
 // prometheus renders the exposition into buf when it fits (see

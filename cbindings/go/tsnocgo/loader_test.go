@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,17 +48,22 @@ func exercise(t *testing.T, l *clib.Lib) {
 	if s := l.ResultString(clib.ResultEmptyID); !strings.Contains(s, "empty") {
 		t.Errorf("ResultString(EMPTY_ID) = %q", s)
 	}
-	r, res := l.RegistryNew(1000, clib.ModeManual)
+	r, res := l.RegistryNew(1000, clib.ModeManual, clib.GraceDefaultMS)
 	if res != clib.ResultOK {
 		t.Fatalf("RegistryNew: %d", res)
 	}
 	defer l.RegistryFree(r)
-	if _, _, res := l.TrackOpen(r, "", "t", "", 0); res != clib.ResultEmptyID {
+	// The hosted blocks: Go memory the library uses until it lets go,
+	// kept reachable to the end.
+	words, pkt := new([clib.HostedWords]uint64), new([clib.HostedPacketWords]uint64)
+	defer runtime.KeepAlive(pkt)
+	defer runtime.KeepAlive(words)
+	if _, res := l.TrackOpen(r, "", "t", "", 0, words); res != clib.ResultEmptyID {
 		t.Errorf("TrackOpen with an empty id: %d", res)
 	}
-	tk, words, res := l.TrackOpen(r, "PA", "TR", "SE", 42)
-	if res != clib.ResultOK || tk == nil || words == nil {
-		t.Fatalf("TrackOpen: %v %v %d", tk, words, res)
+	tk, res := l.TrackOpen(r, "PA", "TR", "SE", 42, words)
+	if res != clib.ResultOK || tk == nil {
+		t.Fatalf("TrackOpen: %v %d", tk, res)
 	}
 	// The window-word rule by hand: 3 up records of 100 bytes.
 	for i := 0; i < 3; i++ {
@@ -66,8 +72,11 @@ func exercise(t *testing.T, l *clib.Lib) {
 		}
 	}
 	l.Record(tk, clib.DirectionDown, clib.MaxInlineBytes+1)
-	if p := l.PacketWords(tk); p == nil {
-		t.Error("PacketWords = nil")
+	if res := l.AttachPacketWords(tk, pkt); res != clib.ResultOK {
+		t.Errorf("AttachPacketWords: %d", res)
+	}
+	if res := l.AttachPacketWords(tk, pkt); res != clib.ResultInvalidArgument {
+		t.Errorf("AttachPacketWords a second time: %d, want INVALID_ARGUMENT", res)
 	}
 	l.RecordUpPacket(tk, clib.MaxInlineBytes+1, 7, true)
 	want := clib.Totals{UpBytes: 300 + clib.MaxInlineBytes + 1, UpMessages: 4, DownBytes: clib.MaxInlineBytes + 1,
@@ -97,9 +106,7 @@ func exercise(t *testing.T, l *clib.Lib) {
 			t.Errorf("up report %+v", rep)
 		}
 	}
-	if res := l.TrackClose(tk); res != clib.ResultOK {
-		t.Errorf("TrackClose: %d", res)
-	}
+	l.TrackReleaseAfterGrace(tk) // the slot stays live for its grace
 	if res := l.RegistryFlush(r); res != clib.ResultOK {
 		t.Errorf("RegistryFlush: %d", res)
 	}
@@ -130,9 +137,22 @@ func exercise(t *testing.T, l *clib.Lib) {
 		!strings.Contains(text, "trackstats_bytes_total") {
 		t.Errorf("RegistryPrometheus: %d bytes, %d:\n%s", n, res, text)
 	}
-	l.TrackRelease(tk)
+	if atomic.LoadUint64(&words[clib.HostedWordLetGo]) != 0 {
+		t.Error("the library let go of the block during its grace")
+	}
 	if res := l.RegistryClose(r); res != clib.ResultOK {
 		t.Errorf("RegistryClose: %d", res)
+	}
+	// The close ended the grace: the block is let go, its totals in it.
+	if atomic.LoadUint64(&words[clib.HostedWordLetGo]) != clib.HostedLetGo ||
+		words[clib.HostedWordTotalUpBytes] != want.UpBytes || words[clib.HostedWordTotalUpBytes+3] != 1 {
+		t.Errorf("after the close, the block is %v", *words)
+	}
+	if res := l.CountStale(r, 5, 1); res != clib.ResultOK {
+		t.Errorf("CountStale: %d", res)
+	}
+	if st, _ := l.RegistryStats(r); st.StaleRecords != 1 || st.StaleBytes != 5 {
+		t.Errorf("after CountStale: %d stale records, %d bytes", st.StaleRecords, st.StaleBytes)
 	}
 	if _, res := l.FillBatch(r, b, 10); res != clib.ResultRegistryClosed {
 		t.Errorf("FillBatch after close and drain: %d, want REGISTRY_CLOSED", res)

@@ -4,7 +4,8 @@
 //
 // The trackstats package makes every call into C through a Lib, and only
 // on its slow paths (open, close, the first record of a window, drain, ...);
-// a record is a Go atomic add on the slot's window word in every build. Who
+// a record is a Go atomic add on a window word in the Track's own memory
+// (a hosted track: trackstats_track_open_hosted) in every build. Who
 // fills the table depends on the build:
 //
 //   - with cgo, the trackstats package links the library (the static archive
@@ -54,9 +55,9 @@ type Lib struct {
 	// ResultString is trackstats_result_str.
 	ResultString func(code uint32) string
 
-	// RegistryNew creates a registry from the defaults with this interval
-	// and mode.
-	RegistryNew   func(intervalMS uint64, mode uint32) (*Registry, uint32)
+	// RegistryNew creates a registry from the defaults with this interval,
+	// mode and grace (trackstats_config.grace_ms).
+	RegistryNew   func(intervalMS uint64, mode uint32, graceMS uint32) (*Registry, uint32)
 	RegistryClose func(*Registry) uint32
 	RegistryFree  func(*Registry)
 	RegistryTick  func(*Registry) uint32
@@ -78,21 +79,24 @@ type Lib struct {
 	BatchNew               func(capacity int) (*Batch, uint32)
 	BatchFree              func(*Batch)
 
-	// TrackOpen opens a track and returns it with its two window words
-	// (trackstats_track_window_words), valid until TrackRelease.
-	TrackOpen    func(r *Registry, participantID, trackID, country string, userData uint64) (*Track, *[2]uint64, uint32)
-	TrackClose   func(*Track) uint32
-	TrackRelease func(*Track)
-	TrackTotals  func(*Track) Totals
+	// TrackOpen is trackstats_track_open_hosted: the library uses words,
+	// Go memory the caller keeps in place and reachable, until it stores
+	// the let-go mark in words[HostedWordLetGo].
+	TrackOpen func(r *Registry, participantID, trackID, country string, userData uint64, words *[HostedWords]uint64) (*Track, uint32)
+	// TrackReleaseAfterGrace is trackstats_track_release_after_grace.
+	TrackReleaseAfterGrace func(*Track)
+	TrackTotals            func(*Track) Totals
+	// CountStale is trackstats_registry_count_stale.
+	CountStale func(r *Registry, bytes, messages uint64) uint32
 	// Record is trackstats_record_up (dir 0) or _down (dir 1): the records
 	// too large for the window word.
 	Record func(t *Track, dir uint32, n uint64)
 	// SlowPath is trackstats_track_slow_path.
 	SlowPath func(t *Track, dir uint32, old uint64)
-	// PacketWords is trackstats_track_packet_words: nil if the track's
-	// sequence block could not be allocated.
-	PacketWords    func(*Track) *[PacketWords]uint64
-	RecordUpPacket func(t *Track, n uint64, seq uint16, endOfFrame bool)
+	// AttachPacketWords is trackstats_track_attach_packet_words: words, as
+	// TrackOpen's, until the let-go mark.
+	AttachPacketWords func(t *Track, words *[HostedPacketWords]uint64) uint32
+	RecordUpPacket    func(t *Track, n uint64, seq uint16, endOfFrame bool)
 
 	// CHeapBytes is what the C allocator holds (glibc's mallinfo2), or 0
 	// where that is unknown: the benchmarks' measure of the core's memory,

@@ -1,0 +1,6 @@
+//go:build race
+
+package trackstats
+
+// raceEnabled: built with -race (see storeWord).
+const raceEnabled = true

@@ -12,7 +12,7 @@ use crate::hosted::HostedWords;
 use crate::key::TrackKey;
 use crate::outbox::Outbox;
 use crate::report::TRACKSTATS_FLAG_MERGED;
-use crate::sampler::{Grace, Request, Sampler, Sink, Store};
+use crate::sampler::{Grace, Request, Sampler, Sink, Store, NO_GRACE};
 use crate::slab::{Reuse, Slab};
 use crate::slot::{Home, Slot};
 use crate::stats::{Counters, Stats};
@@ -146,6 +146,7 @@ impl Core {
                 counters: Counters::default(),
                 outbox: Outbox::new(pending_closed_max),
                 board: Board::new(),
+                grace_due_ns: AtomicU64::new(NO_GRACE),
             },
             interval_ns,
             inbox: Mutex::new(Inbox { requests: Vec::new(), accepting: true, shutdown: false, sampler_waiting: false }),
@@ -332,6 +333,17 @@ impl Core {
         let Some(mut s) = self.try_role() else { return };
         let reqs = self.take_requests();
         s.apply_all(&self.store, &reqs);
+        drop(s);
+        self.wake_for_graces();
+    }
+
+    /// After requests were applied off the sampler thread (`help`, `flush`):
+    /// a grace they began may end before the deadline the thread sleeps
+    /// towards, so it wakes to sleep again towards the earlier one.
+    pub(crate) fn wake_for_graces(&self) {
+        if lock(&self.inbox).sampler_waiting {
+            self.inbox_cv.notify_one();
+        }
     }
 
     /// The requests queued so far, for the holder of the sampler role.
@@ -411,6 +423,19 @@ pub(crate) fn run_sampler(core: Arc<Core>) {
                 if now >= deadline {
                     break;
                 }
+                // A grace that ends before the window does wakes the thread
+                // at its end, so a release after a grace takes effect on
+                // time whatever the interval (Relaxed: a hint, see the field).
+                let grace_due = core.store.grace_due_ns.load(Relaxed);
+                let deadline = if grace_due == NO_GRACE {
+                    deadline
+                } else {
+                    let due = clock.instant_after_origin(grace_due.saturating_sub(clock.origin_unix_ns()));
+                    if now >= due {
+                        break;
+                    }
+                    deadline.min(due)
+                };
                 inbox.sampler_waiting = true;
                 inbox = match core.inbox_cv.wait_timeout(inbox, deadline - now) {
                     Ok((g, _)) => g,

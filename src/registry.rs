@@ -251,7 +251,9 @@ impl Registry {
             let reqs = core.take_requests();
             s.apply_all(&core.store, &reqs);
             s.deliver(&core.store);
-        })
+        })?;
+        self.core.wake_for_graces();
+        Ok(())
     }
 
     fn with_sampler(&self, f: impl FnOnce(&Core, &mut Sampler)) -> Result<(), Error> {

@@ -14,7 +14,7 @@ use crate::seq::SeqStats;
 use crate::slab::Slab;
 use crate::slot::{Slot, SlotState};
 use crate::stats::Counters;
-use crate::sync::Ordering::Relaxed;
+use crate::sync::{AtomicU64, Ordering::Relaxed};
 use crate::word::Delta;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -39,7 +39,8 @@ pub(crate) enum Request {
 /// the release was processed, or until more than `slots` tracks are in their
 /// grace (the oldest ends early), whichever comes first. Graces end in the
 /// order they began, at the sampler's next activity (a pass, a request, a
-/// tick or flush).
+/// tick or flush); a sampler thread wakes for the earliest end
+/// (`Store::grace_due_ns`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Grace {
     pub ns: u64,
@@ -54,7 +55,14 @@ pub(crate) struct Store {
     pub counters: Counters,
     pub outbox: Outbox,
     pub board: Board,
+    /// When the earliest grace ends (unix ns), `NO_GRACE` when none runs:
+    /// written by the sampler role, read by the sampler thread to wake for
+    /// it (a wake-up hint: the role decides what is due).
+    pub grace_due_ns: AtomicU64,
 }
+
+/// `Store::grace_due_ns` when no grace runs.
+pub(crate) const NO_GRACE: u64 = u64::MAX;
 
 /// Not a report flag: asks `flush_to_now` for the sealing take.
 const SEAL: u32 = 1 << 31;
@@ -276,6 +284,9 @@ impl Sampler {
 
     fn count_in_grace(&self, st: &Store) {
         st.counters.slots_in_grace.store(self.in_grace.len() as u64, Relaxed);
+        // Relaxed: a hint for the sampler thread's sleep (run_sampler), which
+        // re-reads it each time it wakes; the grace itself is decided here.
+        st.grace_due_ns.store(self.in_grace.front().map_or(NO_GRACE, |&(_, end)| end), Relaxed);
     }
 
     /// The release of the track at slot `i`: its final report if it had

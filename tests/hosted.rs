@@ -208,6 +208,37 @@ fn attached_packet_words_are_the_host_s_and_let_go_with_the_window_words() {
     assert!(!unsafe { lib.attach_packet_words(NonNull::from(&*p2)) });
 }
 
+/// A sampler thread ends a grace when it is due, not at its next window: with
+/// hour-long windows, a release after a 50 ms grace lets go of its block
+/// within a second (also with a flush on the host's thread racing the thread
+/// for the release request).
+#[test]
+fn a_sampler_thread_ends_a_grace_on_time_whatever_the_interval() {
+    let reg = Registry::new(Config {
+        interval: trackstats::MAX_INTERVAL,
+        grace: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .unwrap();
+    for via_flush in [false, true] {
+        let (w, t) = open(&reg, 70 + via_flush as u64);
+        t.release_after_grace();
+        if via_flush {
+            reg.flush().unwrap(); // may take the request before the thread does
+        }
+        let began = std::time::Instant::now();
+        while !w.is_let_go() {
+            assert!(
+                began.elapsed() < Duration::from_secs(5),
+                "not let go {:?} after a 50 ms grace (via flush: {via_flush})",
+                began.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(reg.stats().slots_in_grace, 0);
+    }
+}
+
 /// Writers record through the host rule on hosted tracks while the host
 /// releases them after a grace, from a threaded registry with 1 ms windows
 /// and a tiny grace; they keep recording after the let-go. Per track,

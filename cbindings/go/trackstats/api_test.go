@@ -127,6 +127,15 @@ var apiRows = map[string]func(t *testing.T, e *apiEnv){
 		wantErr(t, "OpenTrackWithListener(nil) on a dispatcher", err, ErrListenerRequired)
 	},
 
+	"WithOverflowListener": func(t *testing.T, e *apiEnv) {
+		r, err := NewRegistry(WithOverflowListener(nil))
+		wantErr(t, "WithOverflowListener(nil)", err, ErrInvalidOption)
+		if r != nil {
+			t.Error("WithOverflowListener(nil) made a registry")
+		}
+		closedRegistry(t, WithOverflowListener(nopListener{}), WithDispatcher())
+	},
+
 	"Registry.Close": func(t *testing.T, e *apiEnv) {
 		var nilReg *Registry
 		wantNil(t, "Close", nilReg.Close())

@@ -84,8 +84,10 @@ func (r *Registry) feed() {
 			routed[i].deliver()
 			routed[i].to = nil // drop the reference until the next batch
 		}
-		// A dispatch-only registry opens no plain track; only a report whose
-		// id has no entry (counted in entries.orphan) could be plain there.
+		// A dispatch-only registry opens no plain track, and its overflow
+		// reports go to the overflow listener or are counted and dropped
+		// (convert); only a report whose id has no entry (counted in
+		// entries.orphan) could be plain there.
 		if r.ch != nil {
 			for i := range plain {
 				r.ch <- plain[i]

@@ -2,6 +2,7 @@ package trackstats
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/trackstats/trackstats/cbindings/go/internal/clib"
 )
@@ -38,6 +39,12 @@ type entries struct {
 	free   []uint64 // indices ready for reuse, each with its next generation
 	count  int      // Tracks held
 	orphan uint64   // reports whose id had no Track: a bug if ever non-zero
+	// overflow receives overflow reports (WithOverflowListener); without
+	// it a dispatch-only registry drops them (dropOverflow), counting them
+	// in undelivered (Stats.ReportsUndelivered, read without mu).
+	overflow     ReportListener
+	dropOverflow bool
+	undelivered  atomic.Uint64
 	// owner is the registry, held in registries while count > 0.
 	owner *Registry
 }
@@ -189,11 +196,18 @@ func (es *entries) convert(batch []clib.Report, plain []Report, routed []routedR
 		r := goReport(c, &keys)
 		t := es.lookup(c.UserData)
 		if t == nil {
-			if c.Flags&clib.FlagOverflow == 0 {
-				es.orphan++
-			}
 			r.UserData = 0
-			plain = append(plain, r)
+			switch {
+			case c.Flags&clib.FlagOverflow == 0:
+				es.orphan++
+				plain = append(plain, r)
+			case es.overflow != nil:
+				routed = append(routed, routedReport{Report: r, to: es.overflow})
+			case es.dropOverflow:
+				es.undelivered.Add(1)
+			default:
+				plain = append(plain, r)
+			}
 			continue
 		}
 		r.UserData = t.userData

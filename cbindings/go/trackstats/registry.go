@@ -90,6 +90,10 @@ type config struct {
 	channel    bool
 	chanBuffer int
 	dispatcher bool
+	// overflow is WithOverflowListener's listener; overflowSet tells a nil
+	// one (an error) from none.
+	overflow    ReportListener
+	overflowSet bool
 	// graceMS is trackstats_config.grace_ms (tests shorten it).
 	graceMS uint32
 }
@@ -128,6 +132,20 @@ func WithReportChannel(buffer int) Option {
 // (OpenTrackWithListener).
 func WithDispatcher() Option { return func(c *config) { c.dispatcher = true } }
 
+// WithOverflowListener passes overflow reports (FlagOverflow) to l: when a
+// consumer falls so far behind that the reports of closed tracks pass the
+// library's bound (65,536 by default), they fold into one report per country
+// and direction, with ids "__overflow__" and user data 0, which belongs to no
+// Track and so to no track's listener. Without this option they are returned
+// by Drain or sent on the report channel like any report of a track without
+// a listener; a WithDispatcher registry has neither, so there it counts
+// them in Stats.ReportsUndelivered and drops them (their bytes stay in
+// Figures and the Prometheus exposition). l is called where listeners are:
+// on the dispatcher goroutine, or in Drain. A nil l is ErrInvalidOption.
+func WithOverflowListener(l ReportListener) Option {
+	return func(c *config) { c.overflow, c.overflowSet = l, true }
+}
+
 // NewRegistry creates a registry. An option out of its range, or a nil
 // Option, is an error (ErrInvalidInterval, ErrInvalidOption) and makes
 // nothing.
@@ -142,6 +160,9 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 	if cfg.chanBuffer < 0 || cfg.chanBuffer > MaxReportChannelBuffer {
 		return nil, fmt.Errorf("%w: WithReportChannel(%d): the buffer is 0 to %d reports",
 			ErrInvalidOption, cfg.chanBuffer, MaxReportChannelBuffer)
+	}
+	if cfg.overflowSet && cfg.overflow == nil {
+		return nil, fmt.Errorf("%w: WithOverflowListener(nil)", ErrInvalidOption)
 	}
 	if cfg.interval < clib.IntervalMinMS*time.Millisecond || cfg.interval > clib.IntervalMaxMS*time.Millisecond ||
 		cfg.interval%time.Millisecond != 0 {
@@ -174,6 +195,8 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 		done:         make(chan struct{}),
 	}
 	r.entries.owner = r
+	r.entries.overflow = cfg.overflow
+	r.entries.dropOverflow = r.dispatchOnly && cfg.overflow == nil
 	if r.push {
 		if cfg.channel {
 			r.ch = make(chan Report, cfg.chanBuffer)
@@ -268,7 +291,9 @@ func (r *Registry) Stats() (Stats, error) {
 	if code != clib.ResultOK {
 		return Stats{}, ResultError(code)
 	}
-	return goStats(s), nil
+	st := goStats(s)
+	st.ReportsUndelivered = r.entries.undelivered.Load()
+	return st, nil
 }
 
 // Close final-flushes every track, releases every Track still open,

@@ -134,6 +134,10 @@ type Stats struct {
 	ReportsOverflowed uint64
 	// ReportsLateTicks: reports of a window pass after missed deadlines.
 	ReportsLateTicks uint64
+	// ReportsUndelivered: overflow reports a WithDispatcher registry without
+	// WithOverflowListener had nowhere to deliver (their bytes stay in the
+	// figures). Counted by this package, not the library.
+	ReportsUndelivered uint64
 }
 
 func unixNano(ns uint64) time.Time {

@@ -716,6 +716,20 @@ impl Slot {
             unsafe { free_seq_block(b) };
         }
         let totals = self.sums();
+        // Relaxed: the sampler role's own read of what it wrote at publish.
+        let host = self.host.load(Relaxed);
+        // SAFETY: the host's block, still held: the library's last access to
+        // it (and to its packet block, taken before this call). The let-go
+        // mark goes before the sums are reset: a host reads the slot's totals
+        // while the mark is unset and the block's after (the header's rule),
+        // so a read that finds the sums reset finds the mark set when it
+        // checks again.
+        if let Some(h) = unsafe { host.as_ref() } {
+            h.let_go(totals);
+        }
+        // Release fence: pairs with the Acquire fence in `totals`, so a read
+        // that sees a sum reset below also sees the let-go mark above.
+        fence(Release);
         for s in &self.sums {
             s[0].store(0, Relaxed);
             s[1].store(0, Relaxed);
@@ -729,13 +743,6 @@ impl Slot {
         // store yet land after it, which no hardware does; with two RMWs the
         // models stay sound (the instruction costs the same on this cold path).
         self.state.swap(next_gen | FREE, Release);
-        // Relaxed: the sampler role's own read of what it wrote at publish.
-        let host = self.host.load(Relaxed);
-        // SAFETY: the host's block, still held: the library's last access to
-        // it (and to its packet block, taken before this call).
-        if let Some(h) = unsafe { host.as_ref() } {
-            h.let_go(totals);
-        }
         // Release: pairs with the Acquire load in `hosted`. The let-go mark
         // is stored before the block leaves the slot, so a host's slow-path
         // call that no longer finds the block here (and so cannot take a

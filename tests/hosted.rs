@@ -239,6 +239,55 @@ fn a_sampler_thread_ends_a_grace_on_time_whatever_the_interval() {
     }
 }
 
+/// A host reading a hosted track's totals while its release takes effect
+/// (the Go binding's `Track.Totals`): it asks the library while the let-go
+/// mark is unset, and reads the block once it is set. Every answer is the
+/// track's whole count: the library never shows an emptied slot to a read
+/// that still finds the mark unset.
+#[test]
+fn totals_racing_the_let_go_never_read_an_emptied_slot() {
+    let reg = Arc::new(Registry::new(Config { interval: Duration::from_millis(1), ..Default::default() }).unwrap());
+    let mut zeros = 0u64;
+    for round in 0..3000u64 {
+        let (w, t) = open(&reg, 1000 + round);
+        let h = t.as_ptr();
+        host_rule::record(&reg, h, w, Direction::Up, 100);
+        reg.tick().ok(); // a threaded registry: refused, the sampler ticks
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let stop = stop.clone();
+            let h = h as usize;
+            let w = w as *const HostedWords as usize;
+            std::thread::spawn(move || {
+                // SAFETY: the block is leaked (never freed); `h` is used only
+                // while the let-go mark is unset, when the slot is still the
+                // track's.
+                let w = unsafe { &*(w as *const HostedWords) };
+                let mut zeros = 0u64;
+                while !stop.load(Relaxed) {
+                    let mut out = trackstats_totals::default();
+                    trackstats_track_totals(h as *const trackstats_track, &mut out);
+                    let bytes = if w.is_let_go() { w.final_totals()[0].bytes } else { out.up_bytes };
+                    if bytes != 100 {
+                        zeros += 1;
+                    }
+                    if w.is_let_go() {
+                        break;
+                    }
+                }
+                zeros
+            })
+        };
+        drop(t); // the release, processed by the sampler thread
+        while !w.is_let_go() {
+            std::hint::spin_loop();
+        }
+        stop.store(true, Relaxed);
+        zeros += reader.join().unwrap();
+    }
+    assert_eq!(zeros, 0, "totals read as an emptied slot before the let-go mark");
+}
+
 /// Writers record through the host rule on hosted tracks while the host
 /// releases them after a grace, from a threaded registry with 1 ms windows
 /// and a tiny grace; they keep recording after the let-go. Per track,

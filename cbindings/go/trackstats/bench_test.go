@@ -193,6 +193,7 @@ func BenchmarkDrain(b *testing.B) {
 	}
 	var rs []Report
 	var before, after runtime.MemStats
+	var inDrain time.Duration
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -204,17 +205,111 @@ func BenchmarkDrain(b *testing.B) {
 			b.Fatal(err)
 		}
 		var err error
-		if rs, err = r.Drain(rs[:0]); err != nil || len(rs) != 2*n {
+		start := time.Now()
+		rs, err = r.Drain(rs[:0])
+		inDrain += time.Since(start)
+		if err != nil || len(rs) != 2*n {
 			b.Fatalf("drained %d reports (%v), want %d", len(rs), err, 2*n)
 		}
 	}
 	b.StopTimer()
 	runtime.ReadMemStats(&after)
 	reports := float64(b.N) * 2 * n
+	// ns/report: the whole pipeline (records, the window's first-record
+	// calls, the tick, the drain); drain-ns/report: delivery alone, the
+	// Drain call that takes the queued reports into Go.
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/reports, "ns/report")
+	b.ReportMetric(float64(inDrain.Nanoseconds())/reports, "drain-ns/report")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/reports, "allocs/report")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/reports, "B/report")
 	runtime.KeepAlive(ts)
+}
+
+// BenchmarkDeliver: delivery alone, per report, in the two push paths: a
+// listener per track (called by Drain on a pull registry) and the report
+// channel (the registry's goroutine sends, a consumer receives). Each round
+// records on 1000 tracks up and down and ticks (not timed), then times the
+// delivery of the 2000 reports: Drain's call for listeners, and from the
+// tick's return to the last report received for the channel (the sending
+// goroutine's fill, conversion and sends, and the receive). The goal (issue
+// 20): at most 40 ns per report, as through Drain (BenchmarkDrain's
+// drain-ns/report).
+func BenchmarkDeliver(b *testing.B) {
+	const n = 1000
+	record := func(ts []*Track) {
+		for _, t := range ts {
+			t.RecordUp(benchMessage)
+			t.RecordDown(benchMessage)
+		}
+	}
+	report := func(b *testing.B, d time.Duration, before *runtime.MemStats) {
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		reports := float64(b.N) * 2 * n
+		b.ReportMetric(float64(d.Nanoseconds())/reports, "deliver-ns/report")
+		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/reports, "allocs/report")
+	}
+	b.Run("listener", func(b *testing.B) {
+		r := newRegistry(b, WithManualTicking())
+		var got byteSum // one atomic add per report: the listener's own cost is small
+		ts := make([]*Track, n)
+		for i := range ts {
+			var err error
+			if ts[i], err = r.OpenTrackWithListener("PA_"+strconv.Itoa(i/4), "TR_"+strconv.Itoa(i), "US", uint64(i), &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var rs []Report
+		var d time.Duration
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			record(ts)
+			if err := r.Tick(); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			var err error
+			if rs, err = r.Drain(rs[:0]); err != nil || len(rs) != 0 {
+				b.Fatalf("Drain returned %d reports (%v), want 0: all go to the listener", len(rs), err)
+			}
+			d += time.Since(start)
+		}
+		b.StopTimer()
+		report(b, d, &before)
+		if want := uint64(b.N) * 2 * n * benchMessage; got.bytes.Load() != want {
+			b.Fatalf("the listener got %d bytes, want %d", got.bytes.Load(), want)
+		}
+		runtime.KeepAlive(ts)
+	})
+	b.Run("channel", func(b *testing.B) {
+		r := newRegistry(b, WithManualTicking(), WithReportChannel(4*n))
+		ts := make([]*Track, n)
+		for i := range ts {
+			ts[i] = mustOpen(b, r, "PA_"+strconv.Itoa(i/4), "TR_"+strconv.Itoa(i), "US", uint64(i))
+		}
+		var d time.Duration
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			record(ts)
+			if err := r.Tick(); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			for k := 0; k < 2*n; k++ {
+				if rep := <-r.Reports(); rep.Bytes != benchMessage {
+					b.Fatalf("a report of %d bytes, want %d", rep.Bytes, benchMessage)
+				}
+			}
+			d += time.Since(start)
+		}
+		b.StopTimer()
+		report(b, d, &before)
+		runtime.KeepAlive(ts)
+	})
 }
 
 // BenchmarkRecordUpPacket: the sequence-aware record against RecordUp on

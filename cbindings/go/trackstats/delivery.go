@@ -30,7 +30,7 @@ func (r *Registry) Drain(dst []Report) ([]Report, error) {
 // drainLocked empties the library's queue into dst (listener reports go to
 // their listeners). The caller holds drainMu.
 func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
-	var routed []routedReport
+	routed := r.routed[:0]
 	var err error
 	// Tracks let go before this drain: every report naming them is queued
 	// (the library queues a track's last reports before its let-go mark),
@@ -53,7 +53,9 @@ func (r *Registry) drainLocked(dst []Report) ([]Report, error) {
 	// Outside the registry lock, so a listener may open or close tracks.
 	for i := range routed {
 		routed[i].deliver()
+		routed[i] = routedReport{} // keep no listener or ids reachable until the next drain
 	}
+	r.routed = routed
 	return dst, err
 }
 

@@ -67,11 +67,13 @@ type Registry struct {
 	manual       bool
 	dispatchOnly bool
 
-	// pull mode: Drain's batch, serialised by drainMu, and what Close
-	// drained for later Drain calls.
+	// pull mode: Drain's batch, serialised by drainMu, what Close drained
+	// for later Drain calls, and the listener reports of the last drain
+	// (reused, so a drain allocates nothing for them).
 	drainMu  sync.Mutex
 	batch    *clib.Batch
 	leftover []Report
+	routed   []routedReport
 
 	// push mode: the feeder goroutine, its batch and channel.
 	push     bool

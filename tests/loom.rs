@@ -29,7 +29,7 @@
 mod c_abi;
 mod host_rule;
 mod loom_support;
-use loom_support::{manual_registry, model};
+use loom_support::{manual_registry, model, model_with_bound};
 
 use loom::sync::atomic::AtomicBool;
 use loom::sync::Mutex;
@@ -686,6 +686,37 @@ fn hosted_words_are_let_go_last() {
         assert_eq!((bytes + stats.stale_bytes, messages + stats.stale_records), (20, 2), "{reports:?} {stats:?}");
         let totals = block.final_totals()[0];
         assert_eq!((totals.bytes, totals.messages), (bytes, messages), "the block's totals are what was reported");
+    });
+}
+
+/// A host reading a hosted track's totals while its release takes effect,
+/// as the Go binding's `Track.Totals` does: the library's totals while the
+/// let-go mark is unset, the block's final totals once it is set. Every
+/// answer is the whole count: a read that finds the slot's sums reset also
+/// finds the mark set when it checks again. Bound 1: the race needs one
+/// preemption (the releasing thread stopped between the reset and the mark,
+/// or none at all for a reset seen without the mark), and the flush's whole
+/// path against a seqlock read takes 7.2 million interleavings at bound 3
+/// (7 minutes).
+#[test]
+fn host_totals_race_the_let_go() {
+    model_with_bound("host_totals_race_the_let_go", Some(1), || {
+        let reg = Arc::new(quarantined(MAX_INTERVAL, 0));
+        let block: &'static HostedWords = Box::leak(Box::default());
+        // SAFETY: never freed (leaked per model run).
+        let track = unsafe { reg.open_hosted(key(1), std::ptr::NonNull::from(block)) }.expect("open");
+        host_rule::record(&reg, track.as_ptr(), block, Direction::Up, 10);
+        let handle = track.as_ptr() as usize;
+        drop(track); // the release, queued: the flush below processes it
+        let h = thread::spawn(move || {
+            let mut out = ffi::trackstats_totals::default();
+            ffi::trackstats_track_totals(track_ptr(handle), &mut out);
+            let bytes = if block.is_let_go() { block.final_totals()[0].bytes } else { out.up_bytes };
+            assert_eq!(bytes, 10, "a totals read before the let-go mark found the slot emptied");
+        });
+        reg.flush().expect("flush");
+        h.join().expect("host");
+        assert!(block.is_let_go());
     });
 }
 

@@ -11,7 +11,17 @@ const DEFAULT_PREEMPTIONS: usize = 2;
 
 /// Runs one model under loom and prints how many executions it explored.
 pub fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+    model_with_bound(name, None, f)
+}
+
+/// `model` with a preemption bound of its own, for a model whose threads'
+/// paths are long enough that the suite's bound would take minutes (the
+/// bound it needs to reach its race is said where it is used).
+pub fn model_with_bound(name: &str, bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
+    if bound.is_some() {
+        builder.preemption_bound = bound;
+    }
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
     }
